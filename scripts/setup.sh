@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every build dependency (Debian 12 packages) when missing, then configures and builds Release.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+#   BUILD_DIR (default: build)   where to build
+#   JOBS      (default: nproc)   parallel compile jobs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake make pkg-config
+  libtorch-dev          # LibTorch 1.13 C++ frontend (training)
+  libopenblas-dev       # without it libtorch-dev uses the netlib reference BLAS (~9x slower, docs/stack notes)
+  libeigen3-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"

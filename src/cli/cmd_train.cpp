@@ -1,0 +1,70 @@
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/run_context.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/text.h"
+#include "eval/metrics.h"
+#include "train/process_setup.h"
+
+namespace pocketrec::cli {
+namespace {
+
+// Metric names in the order the config lists them (metric family, then k).
+std::vector<std::string> metric_columns(const nlohmann::json& config_json) {
+  Config c = Config::from_json(config_json, "results.json config");
+  std::vector<std::string> cols;
+  for (const auto& m : eval::make_metric_specs(c.strings("eval.metrics"), c.integers("eval.ks"))) cols.push_back(m.name());
+  return cols;
+}
+
+std::string protocol_note(const nlohmann::json& split) {
+  return split.value("protocol", "") == "sampled" ? " (sampled metrics)" : "";
+}
+
+}  // namespace
+
+int cmd_train(const std::string& config_path, const std::vector<std::string>& overrides) {
+  Config config = Config::load(config_path, overrides);
+  ProgressBar::set_enabled(config.boolean("output.progress"));
+  set_compute_threads(static_cast<int>(config.integer("threads.torch")), static_cast<int>(config.integer("threads.blas")));
+  nlohmann::json res = train_and_evaluate(config);
+  auto cols = metric_columns(res["config"]);
+  std::printf("\n%s on %s (%lld parameters): validation-selected, test read once%s\n\n",
+              res["model"].get<std::string>().c_str(), res["dataset"].get<std::string>().c_str(),
+              static_cast<long long>(res["n_parameters"].get<int64_t>()), protocol_note(res["test"]).c_str());
+  std::printf("%s", metrics_table({{"valid", res["valid"]["metrics"]}, {"test", res["test"]["metrics"]}}, cols).c_str());
+  return 0;
+}
+
+int cmd_eval(const std::string& run_dir, const std::string& split, const std::vector<std::string>& overrides) {
+  nlohmann::json saved = nlohmann::json::parse(read_file(run_dir + "/config.json"), nullptr, false);
+  PR_CHECK(!saved.is_discarded(), ErrorCode::kBadFormat, "{}/config.json: invalid JSON", run_dir);
+  Config c = Config::from_json(saved, run_dir + "/config.json");
+  set_compute_threads(static_cast<int>(c.integer("threads.torch")), static_cast<int>(c.integer("threads.blas")));
+  nlohmann::json res = evaluate_run(run_dir, split, overrides);
+  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, {}).c_str());
+  return 0;
+}
+
+int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics) {
+  std::vector<std::pair<std::string, nlohmann::json>> rows;
+  std::vector<std::string> cols;
+  if (!metrics.empty())
+    for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
+  for (const auto& dir : run_dirs) {
+    const std::string path = dir + "/results.json";
+    nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
+    PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
+    if (cols.empty()) cols = metric_columns(r["config"]);
+    std::string label = r["model"].get<std::string>() + protocol_note(r[split]);
+    rows.emplace_back(label, r[split]["metrics"]);
+  }
+  std::printf("%s", metrics_table(rows, cols).c_str());
+  return 0;
+}
+
+}  // namespace pocketrec::cli

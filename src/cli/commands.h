@@ -1,0 +1,16 @@
+// One function per `pocketrec` subcommand (cmd_*.cpp); main.cpp only parses and dispatches.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pocketrec::cli {
+
+int cmd_data_stats(const std::string& path, const std::string& format, const std::string& columns);
+int cmd_train(const std::string& config_path, const std::vector<std::string>& overrides);
+int cmd_eval(const std::string& run_dir, const std::string& split, const std::vector<std::string>& overrides);
+int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics);
+int cmd_list_models();
+int cmd_help_config();
+
+}  // namespace pocketrec::cli

@@ -1,0 +1,70 @@
+// pocketrec: the command-line front end. Parses arguments, calls one cmd_* function, and maps
+// errors to exit codes: 2 for usage and configuration errors, 1 for everything else.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "train/process_setup.h"
+
+int main(int argc, char** argv) {
+  pocketrec::apply_malloc_settings();  // before LibTorch allocates anything
+  using namespace pocketrec::cli;
+  CLI::App app{"PocketRec: compact next-item recommendation (train, distil, evaluate, export)", "pocketrec"};
+  app.require_subcommand(1);
+
+  auto* data = app.add_subcommand("data", "Dataset tools");
+  data->require_subcommand(1);
+  auto* stats = data->add_subcommand("stats", "Users (or sessions), items, interactions and lengths of a dataset");
+  std::string stats_path, stats_format = "auto", stats_columns = "user item rating timestamp";
+  stats->add_option("path", stats_path, "Dataset file or folder")->required();
+  stats->add_option("--format", stats_format, "auto|triplet|checkin|inter|sequence|session|presplit");
+  stats->add_option("--columns", stats_columns, "Column names of triplet files");
+
+  auto* train = app.add_subcommand("train", "Train a model, select it on validation, evaluate on test");
+  std::string config_path;
+  train->add_option("--config,-c", config_path, "Experiment config (JSON); --key=value overrides follow");
+  train->allow_extras();
+
+  auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
+  std::string run_dir, split = "test";
+  eval->add_option("run_dir", run_dir, "Run directory written by `pocketrec train`")->required();
+  eval->add_option("--split", split, "test or valid");
+  eval->allow_extras();
+
+  auto* report = app.add_subcommand("report", "One Markdown table from several run directories");
+  std::vector<std::string> run_dirs;
+  std::string report_split = "test", report_metrics;
+  report->add_option("run_dirs", run_dirs, "Run directories")->required();
+  report->add_option("--split", report_split, "test or valid");
+  report->add_option("--metrics", report_metrics, "Comma-separated metric columns (default: the runs' own)");
+
+  auto* list = app.add_subcommand("list", "List registered components");
+  list->add_subcommand("models", "Registered models");
+  list->require_subcommand(1);
+  auto* help = app.add_subcommand("help", "Reference documentation");
+  help->add_subcommand("config", "Every configuration key (Markdown)");
+  help->require_subcommand(1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*stats) return cmd_data_stats(stats_path, stats_format, stats_columns);
+    if (*train) return cmd_train(config_path, train->remaining());
+    if (*eval) return cmd_eval(run_dir, split, eval->remaining());
+    if (*report) return cmd_report(run_dirs, report_split, report_metrics);
+    if (*list) return cmd_list_models();
+    if (*help) return cmd_help_config();
+  } catch (const pocketrec::Error& e) {
+    std::fprintf(stderr, "pocketrec: error: %s\n", e.what());
+    return e.code() == pocketrec::ErrorCode::kInvalidArgument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pocketrec: error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

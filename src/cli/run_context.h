@@ -1,0 +1,32 @@
+// What `pocketrec train` and `pocketrec eval` do, as functions the tests can call too: build the
+// dataset, fit or load the model, evaluate, write the run directory, format the result tables.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pocketrec {
+class Config;
+}
+
+namespace pocketrec::cli {
+
+// Trains config's model, selects it on validation, evaluates validation and test once, and writes
+// <output.dir>/{config.json, items.tsv, users.tsv, model.prarr, train_log.jsonl, results.json}.
+// Returns the results.json content.
+nlohmann::json train_and_evaluate(const Config& config);
+
+// Re-evaluates a run directory's saved model on `split` ("valid" or "test"); `overrides` may change
+// eval.* keys. Refuses data whose id maps differ from the ones saved with the model.
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split,
+                            const std::vector<std::string>& overrides);
+
+// Markdown table: one row per (label, metrics object); columns = the given metric names, or every
+// metric of the first row when empty.
+std::string metrics_table(const std::vector<std::pair<std::string, nlohmann::json>>& rows,
+                          std::vector<std::string> columns);
+
+}  // namespace pocketrec::cli

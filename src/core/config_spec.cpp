@@ -1,0 +1,92 @@
+// The single table of configuration keys. Adding a key here makes it parseable, validated,
+// documented (docs/config.md) and readable through Config.
+#include "core/config.h"
+
+namespace pocketrec {
+
+const std::vector<ConfigKeySpec>& config_spec() {
+  using T = ConfigType;
+  using J = nlohmann::json;
+  static const std::vector<ConfigKeySpec> spec = {
+      // ---- data ----
+      {"data.path", T::kString, "", "Dataset file or folder (relative paths are relative to the working directory)."},
+      {"data.format", T::kString, "auto",
+       "Input format; `auto` detects it from the folder layout (see docs/data.md).",
+       {"auto", "triplet", "checkin", "inter", "sequence", "session", "presplit"}},
+      {"data.columns", T::kString, "user item rating timestamp",
+       "Column names of whitespace `triplet` files, in order; trailing columns are optional. Names: user, item, "
+       "rating, timestamp, skip."},
+      {"data.min_rating", T::kFloat, 0.0, "Interactions with a rating below this are dropped (files without ratings "
+                                          "count every interaction as rating 1)."},
+      {"data.dedup", T::kString, "none",
+       "Repeated (user, item) pairs: keep all, or keep only the first occurrence in time (Caser's rate_once).",
+       {"none", "first"}},
+      {"data.user_core", T::kInt, 0, "k-core: users with fewer interactions are removed (iterated with item_core).",
+       {}, 0.0},
+      {"data.item_core", T::kInt, 0, "k-core: items with fewer interactions are removed (iterated with user_core).",
+       {}, 0.0},
+      // ---- split ----
+      {"split.method", T::kString, "temporal_ratio",
+       "How train/validation/test are formed: per-user chronological ratios, leave-one-out (last = test, "
+       "second-last = validation), or the files' own train/test split with a validation carve-out from train.",
+       {"temporal_ratio", "leave_one_out", "given"}},
+      {"split.ratios", T::kFloatList, J::array({0.7, 0.1, 0.2}),
+       "train/validation/test fractions of each user's chronological sequence (temporal_ratio).", {}, 0.0, 1.0},
+      {"split.valid_source", T::kString, "last",
+       "Validation carve-out of a given split: the last sessions (or each user's last interactions) by order, or a "
+       "seeded random fraction.",
+       {"last", "random"}},
+      {"split.valid_fraction", T::kFloat, 0.1, "Fraction of the training part carved out for validation (given split).",
+       {}, 0.0, 0.9},
+      {"split.seed", T::kInt, 2024, "Seed of the random validation carve-out."},
+      // ---- model ----
+      {"model.name", T::kString, "pop", "Registered model name (`pocketrec list models`)."},
+      {"model.dim", T::kInt, 64, "Embedding dimension of latent-factor models.", {}, 1.0},
+      {"model.itemcf_neighbors", T::kInt, 0,
+       "ItemCF: keep only the k most similar neighbours per item (0 = all).", {}, 0.0},
+      {"model.itemcf_shrink", T::kFloat, 0.0, "ItemCF: shrinkage added to the cosine denominator.", {}, 0.0},
+      {"model.bpr_query", T::kString, "auto",
+       "BPR query vector: a learned user factor, or the mean of the history's item factors (the GRU4Rec way of "
+       "applying BPR-MF to sessions). `auto` uses users when the data has them.",
+       {"auto", "user", "mean_items"}},
+      {"model.init_std", T::kFloat, 0.1, "Std of the normal initialisation of embedding tables.", {}, 0.0},
+      // ---- training ----
+      {"train.epochs", T::kInt, 50, "Maximum number of epochs.", {}, 0.0},
+      {"train.batch_size", T::kInt, 1024, "Training mini-batch size.", {}, 1.0},
+      {"train.lr", T::kFloat, 1e-3, "Adam learning rate.", {}, 1e-12},
+      {"train.l2", T::kFloat, 0.0, "Coupled L2 (Adam weight_decay: added to the gradient) on all parameters.", {},
+       0.0},
+      {"train.neg_samples", T::kInt, 1, "Negatives per positive for sampled losses.", {}, 1.0},
+      {"train.neg_exclude_history", T::kBool, true,
+       "Negatives are drawn uniformly from items outside the user's training history (else: any item but the "
+       "positive)."},
+      {"train.eval_every", T::kInt, 1, "Evaluate on validation every n epochs.", {}, 1.0},
+      {"train.patience", T::kInt, 5,
+       "Early stopping: stop after this many validation rounds without improvement (0 = never stop early).", {}, 0.0},
+      {"train.seed", T::kInt, 2024, "Seed of initialisation, shuffling and sampling."},
+      // ---- evaluation ----
+      {"eval.ks", T::kIntList, J::array({5, 10, 20}), "Cut-offs k of the @k metrics.", {}, 1.0},
+      {"eval.metrics", T::kStringList, J::array({"prec", "recall", "hr", "ndcg", "mrr", "map"}),
+       "Metrics to report (docs/metrics.md): @k metrics for every k, and `map` over the full ranking.",
+       {"prec", "recall", "hr", "ndcg", "ndcg_rd", "mrr", "map", "map_k"}},
+      {"eval.valid_metric", T::kString, "ndcg@10", "Validation metric for early stopping and model selection."},
+      {"eval.mask_history", T::kBool, true,
+       "Exclude the query's history items from its ranking (RD protocol: true; session protocol: false)."},
+      {"eval.batch_size", T::kInt, 256, "Queries scored per batch (never changes results).", {}, 1.0},
+      {"eval.item_chunk", T::kInt, 2048, "Items scored per chunk (bounds memory; never changes results).", {}, 16.0},
+      {"eval.threads", T::kInt, 0, "Evaluation threads (0 = all cores; never changes results).", {}, 0.0},
+      {"eval.sampled_negatives", T::kInt, 0,
+       "0 = full ranking over all items. n > 0 ranks each target against n sampled items instead; the report then "
+       "labels every metric `sampled`.",
+       {}, 0.0},
+      // ---- process ----
+      {"threads.torch", T::kInt, 0, "LibTorch intra-op threads (0 = available cores).", {}, 0.0},
+      {"threads.blas", T::kInt, 1, "OpenBLAS threads (1 avoids oversubscription with LibTorch's OpenMP).", {}, 1.0},
+      // ---- output ----
+      {"output.dir", T::kString, "runs/default", "Run directory: model, id maps, resolved config, logs, results."},
+      {"output.progress", T::kBool, true, "Show progress bars on stderr."},
+  };
+  return spec;
+}
+
+}  // namespace pocketrec

@@ -1,0 +1,119 @@
+// The pocketrec binary end to end: a run on a tiny data set, `eval` reproducing `train`'s test
+// metrics from the saved model, and bad input giving a clear message, the right exit code and no
+// output files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+#include "test_util.h"
+
+using pocketrec::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  std::string cmd = std::string(POCKETREC_BINARY_DIR) + "/pocketrec " + args + " 2>&1";
+  CliRun r{0, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// 40 users with 10 check-ins each over 30 items, timestamps increasing.
+std::string checkins() {
+  std::string s;
+  for (int u = 0; u < 40; ++u)
+    for (int k = 0; k < 10; ++k) s += std::to_string(u) + "\t" + std::to_string((u * 7 + k * 3) % 30) + "\t" +
+                                      std::to_string(1000 + k) + ".0\n";
+  return s;
+}
+}  // namespace
+
+TEST(Cli, TrainWritesARunDirectoryAndEvalReproducesIt) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  std::string out = t.path() + "/run";
+  CliRun r = run("train --data.path=" + t.path() + "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
+              "--output.dir=" + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("| test |"), std::string::npos) << r.out;
+  for (const char* f : {"config.json", "items.tsv", "users.tsv", "model.prarr", "results.json"})
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  auto res = nlohmann::json::parse(pocketrec::read_file(out + "/results.json"));
+  EXPECT_EQ(res["test"]["protocol"], "full_ranking");
+  CliRun e = run("eval " + out + " --eval.batch_size=3 --eval.threads=1");
+  ASSERT_EQ(e.code, 0) << e.out;
+  auto ev = nlohmann::json::parse(pocketrec::read_file(out + "/eval_test.json"));
+  EXPECT_EQ(ev["test"]["metrics"], res["test"]["metrics"]);
+  CliRun rep = run("report " + out + " " + out);
+  EXPECT_EQ(rep.code, 0);
+  EXPECT_NE(rep.out.find("| itemcf |"), std::string::npos) << rep.out;
+}
+
+TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
+  TempDir t;
+  t.file("bad/x_checkins.txt", "0\t1\t5.0\n0\tseven\n");
+  std::string out = t.path() + "/run";
+  CliRun r = run("train --data.path=" + t.path() + "/bad --output.dir=" + out);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("pocketrec: error: " + t.path() + "/bad/x_checkins.txt:2: expected 3 fields"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out));
+
+  CliRun key = run("train --train.lrr=0.1");
+  EXPECT_EQ(key.code, 2);
+  EXPECT_NE(key.out.find("unknown key 'train.lrr' (did you mean 'train.lr'?)"), std::string::npos) << key.out;
+
+  t.file("good/x_checkins.txt", checkins());
+  CliRun model = run("train --data.path=" + t.path() + "/good --model.name=bprr --output.dir=" + out);
+  EXPECT_EQ(model.code, 2);
+  EXPECT_NE(model.out.find("unknown model 'bprr' (did you mean 'bpr'?)"), std::string::npos) << model.out;
+  EXPECT_FALSE(fs::exists(out));
+
+  CliRun missing = run("data stats " + t.path() + "/nothing");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.out.find("nothing: no such file or folder"), std::string::npos);
+
+  CliRun cfg = run("train -c " + t.path() + "/none.json");
+  EXPECT_NE(cfg.code, 0);
+  EXPECT_NE(cfg.out.find("none.json: cannot open file"), std::string::npos);
+
+  CliRun usage = run("frobnicate");
+  EXPECT_EQ(usage.code, 2);
+}
+
+TEST(Cli, CorruptModelFileIsRefused) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  std::string out = t.path() + "/run";
+  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=pop --output.progress=false --output.dir=" + out).code, 0);
+  std::string bytes = pocketrec::read_file(out + "/model.prarr");
+  t.file("run/model.prarr", bytes.substr(0, bytes.size() / 2));
+  CliRun e = run("eval " + out);
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(e.out.find("model.prarr: checksum mismatch"), std::string::npos) << e.out;
+}
+
+TEST(Cli, DataStatsOfTheBundledData) {
+  CliRun r = run(std::string("data stats ") + POCKETREC_SOURCE_DIR + "/data/foursquare-nyc-2k");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("| users | 1989 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| items | 8000 |"), std::string::npos);
+  EXPECT_NE(r.out.find("| interactions | 89419 |"), std::string::npos);
+}
