@@ -7,6 +7,10 @@
 #include <fstream>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
 namespace pocketrec::testing {
 
 // A fresh directory under the system temp dir, removed when the object goes away.
@@ -31,5 +35,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Runs f and returns the message of the pocketrec::Error it throws (a test failure if none).
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "<no error>";
+}
 
 }  // namespace pocketrec::testing

@@ -50,20 +50,36 @@ int cmd_eval(const std::string& run_dir, const std::string& split, const std::ve
   return 0;
 }
 
-int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics) {
+int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics,
+               const std::string& best_by) {
   std::vector<std::pair<std::string, nlohmann::json>> rows;
   std::vector<std::string> cols;
   if (!metrics.empty())
     for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
-  for (const auto& dir : run_dirs) {
-    const std::string path = dir + "/results.json";
+  size_t best = 0;
+  double best_value = -1;
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    const std::string path = run_dirs[i] + "/results.json";
     nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
     PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
     if (cols.empty()) cols = metric_columns(r["config"]);
     std::string label = r["model"].get<std::string>() + protocol_note(r[split]);
-    rows.emplace_back(label, r[split]["metrics"]);
+    nlohmann::json m = r[split]["metrics"];
+    if (!best_by.empty()) {
+      // Model selection reads validation only; the reported columns stay those of --split.
+      PR_CHECK(r["valid"]["metrics"].contains(best_by), ErrorCode::kInvalidArgument,
+               "--best-by: {} has no validation metric '{}'", path, best_by);
+      double v = r["valid"]["metrics"][best_by].get<double>();
+      m["valid " + best_by] = v;
+      label = run_dirs[i];
+      if (v > best_value) best_value = v, best = i;
+    }
+    rows.emplace_back(label, m);
   }
+  if (!best_by.empty()) cols.insert(cols.begin(), "valid " + best_by);
   std::printf("%s", metrics_table(rows, cols).c_str());
+  if (!best_by.empty())
+    std::printf("\nselected on validation %s: %s (%.4f)\n", best_by.c_str(), run_dirs[best].c_str(), best_value);
   return 0;
 }
 

@@ -35,10 +35,11 @@ int main(int argc, char** argv) {
 
   auto* report = app.add_subcommand("report", "One Markdown table from several run directories");
   std::vector<std::string> run_dirs;
-  std::string report_split = "test", report_metrics;
+  std::string report_split = "test", report_metrics, report_best_by;
   report->add_option("run_dirs", run_dirs, "Run directories")->required();
   report->add_option("--split", report_split, "test or valid");
   report->add_option("--metrics", report_metrics, "Comma-separated metric columns (default: the runs' own)");
+  report->add_option("--best-by", report_best_by, "Select the run with the best value of this validation metric");
 
   auto* list = app.add_subcommand("list", "List registered components");
   list->add_subcommand("models", "Registered models");
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
     if (*stats) return cmd_data_stats(stats_path, stats_format, stats_columns);
     if (*train) return cmd_train(config_path, train->remaining());
     if (*eval) return cmd_eval(run_dir, split, eval->remaining());
-    if (*report) return cmd_report(run_dirs, report_split, report_metrics);
+    if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
     if (*list) return cmd_list_models();
     if (*help) return cmd_help_config();
   } catch (const pocketrec::Error& e) {

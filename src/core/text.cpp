@@ -41,25 +41,22 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-std::optional<int64_t> parse_int(std::string_view s) {
-  int64_t v = 0;
+namespace {
+// Whole-string number parse (std::from_chars: locale-free, no allocation); a leading '+' is allowed.
+template <typename T>
+std::optional<T> parse_number(std::string_view s) {
   if (s.empty()) return std::nullopt;
   const char* b = s.data();
   if (*b == '+') ++b;
+  T v{};
   auto [p, ec] = std::from_chars(b, s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
 }
+}  // namespace
 
-std::optional<double> parse_double(std::string_view s) {
-  double v = 0;
-  if (s.empty()) return std::nullopt;
-  const char* b = s.data();
-  if (*b == '+') ++b;
-  auto [p, ec] = std::from_chars(b, s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
+std::optional<double> parse_double(std::string_view s) { return parse_number<double>(s); }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);

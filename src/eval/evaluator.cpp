@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "eval/score_kernel.h"
 
 namespace pocketrec::eval {
 
@@ -50,39 +51,79 @@ namespace {
 // Does item (v, j) rank above target (s, t)? Higher score first; ties: lower id first.
 inline bool beats(float v, int32_t j, float s, int32_t t) { return v > s || (v == s && j < t); }
 
+// Queries with at most this many hittable targets count with one vectorised pass per target;
+// more targets use one pass that locates each item among the sorted target scores.
+constexpr size_t kMaxTargetsPerPass = 8;
+
 // Per-query state while its score chunks stream past.
 struct QueryState {
-  std::vector<int32_t> mask;           // sorted distinct masked items
-  std::vector<int32_t> target_ids;     // hittable targets, ordered by (score, id) ascending
+  std::vector<int32_t> mask;         // sorted distinct masked items
+  std::vector<int32_t> target_ids;   // hittable targets, ordered by (score, id) ascending
   std::vector<float> target_scores;
-  std::vector<int64_t> beat_prefix;    // beat_prefix[p]: items that beat exactly targets [0, p)
-  std::vector<int64_t> tie_beats;      // per target: items with an equal score and a lower id
+  std::vector<int64_t> above;        // per target: candidate items ranked above it
+  std::vector<int64_t> beat_prefix;  // many-target path: items strictly above exactly targets [0, p)
   int64_t n_targets = 0, n_candidates = 0;
   float min_score = 0;
 
-  // Counts, for one score of item j, which targets it ranks above.
+  bool masked(int32_t j) const { return std::binary_search(mask.begin(), mask.end(), j); }
+
+  // One candidate item j with score v (sampled path and many-target path).
   void add(float v, int32_t j) {
-    if (std::binary_search(mask.begin(), mask.end(), j)) return;
+    if (masked(j)) return;
     size_t p = std::lower_bound(target_scores.begin(), target_scores.end(), v) - target_scores.begin();
-    ++beat_prefix[p];  // strictly greater than targets [0, p)
+    ++beat_prefix[p];
     for (size_t i = p; i < target_scores.size() && target_scores[i] == v; ++i)
-      if (j < target_ids[i]) ++tie_beats[i];
+      if (j < target_ids[i]) ++above[i];
   }
 
-  std::vector<int64_t> ranks() const {
+  // A chunk of scores row[0 .. c1-c0) for items [c0, c1). Masked items are overwritten with -inf.
+  void add_chunk(float* row, int32_t c0, int32_t c1, int64_t query) {
+    for (auto it = std::lower_bound(mask.begin(), mask.end(), c0); it != mask.end() && *it < c1; ++it)
+      row[*it - c0] = -INFINITY;
+    const size_t n = static_cast<size_t>(c1 - c0);
+    if (target_ids.size() > kMaxTargetsPerPass) {
+      for (int32_t j = c0; j < c1; ++j) {
+        const float v = row[j - c0];
+        if (!(v >= min_score)) {  // most items: below every target (NaN fails too)
+          if (v != v) check_nan(query, j);
+          continue;
+        }
+        add(v, j);
+      }
+      return;
+    }
+    bool nan = false;
+    for (size_t i = 0; i < target_ids.size(); ++i) {
+      int64_t n_equal = 0;
+      above[i] += count_greater(row, n, target_scores[i], &n_equal, &nan);
+      if (n_equal > 0) {  // exact ties: the lower item id ranks first
+        for (int32_t j = c0; j < std::min(c1, target_ids[i]); ++j)
+          if (row[j - c0] == target_scores[i] && !masked(j)) ++above[i];
+      }
+    }
+    if (nan)
+      for (int32_t j = c0; j < c1; ++j)
+        if (row[j - c0] != row[j - c0]) check_nan(query, j);
+  }
+
+  std::vector<int64_t> ranks() {
     std::vector<int64_t> r(static_cast<size_t>(n_targets), kUnranked);
-    int64_t above = 0;  // items strictly above target i = sum of beat_prefix[p] for p > i
+    int64_t strictly_above = 0;  // many-target path: sum of beat_prefix[p] for p > i
     for (size_t i = target_ids.size(); i-- > 0;) {
-      above += beat_prefix[i + 1];
-      r[i] = 1 + above + tie_beats[i];
+      strictly_above += beat_prefix[i + 1];
+      r[i] = 1 + above[i] + strictly_above;
     }
     std::sort(r.begin(), r.end());
     return r;
   }
+
+  [[noreturn]] static void check_nan(int64_t query, int32_t item) {
+    PR_FAIL(ErrorCode::kInternal, "model produced a NaN score (query {}, item {})", query, item);
+  }
 };
 
 void check_finite(float v, int64_t query, int32_t item) {
-  PR_CHECK(!std::isnan(v), ErrorCode::kInternal, "model produced a NaN score (query {}, item {})", query, item);
+  if (std::isnan(v)) QueryState::check_nan(query, item);
 }
 
 }  // namespace
@@ -161,7 +202,7 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
           std::sort(ts.begin(), ts.end());
           for (auto& [sc, id] : ts) s.target_scores.push_back(sc), s.target_ids.push_back(id);
           s.beat_prefix.assign(ts.size() + 1, 0);
-          s.tie_beats.assign(ts.size(), 0);
+          s.above.assign(ts.size(), 0);
           s.min_score = ts.empty() ? INFINITY : ts.front().first;
         }
         if (opt.sampled_negatives > 0) {
@@ -198,17 +239,7 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
             for (size_t r = r0; r < r1; ++r) {
               QueryState& s = st[r - r0];
               if (s.target_ids.empty()) continue;
-              const float* row = buf.data() + (r - r0) * chunk;
-              const float min_score = s.min_score;
-              for (int32_t j = static_cast<int32_t>(c0); j < c1; ++j) {
-                const float v = row[j - c0];
-                // Fast path: most items score below every target. NaN fails the comparison too.
-                if (!(v >= min_score)) {
-                  if (v != v) check_finite(v, static_cast<int64_t>(b0 + r), j);
-                  continue;
-                }
-                s.add(v, j);
-              }
+              s.add_chunk(buf.data() + (r - r0) * chunk, static_cast<int32_t>(c0), c1, static_cast<int64_t>(b0 + r));
             }
           }
         }

@@ -109,3 +109,51 @@ void score_packed(const float* queries, size_t n_rows, size_t ldq, const PackedI
 }
 
 }  // namespace pocketrec::eval
+
+namespace pocketrec::eval {
+namespace {
+
+int64_t count_greater_scalar(const float* v, size_t n, float s, int64_t* n_equal, bool* saw_nan) {
+  int64_t gt = 0, eq = 0;
+  bool nan = false;
+  for (size_t j = 0; j < n; ++j) {
+    gt += v[j] > s;
+    eq += v[j] == s;
+    nan |= v[j] != v[j];
+  }
+  *n_equal += eq;
+  *saw_nan |= nan;
+  return gt;
+}
+
+__attribute__((target("avx2"))) int64_t count_greater_avx2(const float* v, size_t n, float s, int64_t* n_equal,
+                                                             bool* saw_nan) {
+  const __m256 sv = _mm256_set1_ps(s);
+  __m256i gt = _mm256_setzero_si256(), eq = _mm256_setzero_si256();
+  __m256 unord = _mm256_setzero_ps();
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 x = _mm256_loadu_ps(v + j);
+    // A true comparison is all-ones (-1 as an integer): subtracting it counts one.
+    gt = _mm256_sub_epi32(gt, _mm256_castps_si256(_mm256_cmp_ps(x, sv, _CMP_GT_OQ)));
+    eq = _mm256_sub_epi32(eq, _mm256_castps_si256(_mm256_cmp_ps(x, sv, _CMP_EQ_OQ)));
+    unord = _mm256_or_ps(unord, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  alignas(32) int32_t g[8], e[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(g), gt);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(e), eq);
+  int64_t total_gt = 0, total_eq = 0;
+  for (int l = 0; l < 8; ++l) total_gt += g[l], total_eq += e[l];
+  *n_equal += total_eq;
+  *saw_nan |= _mm256_movemask_ps(unord) != 0;
+  return total_gt + count_greater_scalar(v + j, n - j, s, n_equal, saw_nan);
+}
+
+}  // namespace
+
+int64_t count_greater(const float* v, size_t n, float s, int64_t* n_equal, bool* saw_nan) {
+  return cpu_has_avx2_fma() ? count_greater_avx2(v, n, s, n_equal, saw_nan)
+                            : count_greater_scalar(v, n, s, n_equal, saw_nan);
+}
+
+}  // namespace pocketrec::eval

@@ -38,3 +38,11 @@ void score_packed(const float* queries, size_t n_rows, size_t ldq, const PackedI
 const char* score_kernel_name();
 
 }  // namespace pocketrec::eval
+
+namespace pocketrec::eval {
+
+// Rank-counting scan over one row of scores: returns |{j : v[j] > s}| and adds |{j : v[j] == s}|
+// to *n_equal; sets *saw_nan if any v[j] is NaN. Vectorised (AVX2) where available.
+int64_t count_greater(const float* v, size_t n, float s, int64_t* n_equal, bool* saw_nan);
+
+}  // namespace pocketrec::eval

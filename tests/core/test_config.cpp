@@ -10,17 +10,7 @@
 using namespace pocketrec;
 using pocketrec::testing::TempDir;
 
-namespace {
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-}  // namespace
+using pocketrec::testing::error_of;
 
 TEST(Config, DefaultsFileAndOverridesInPrecedenceOrder) {
   TempDir t;

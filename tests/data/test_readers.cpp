@@ -11,19 +11,7 @@ using namespace pocketrec;
 using namespace pocketrec::data;
 using pocketrec::testing::TempDir;
 
-namespace {
-// Runs f and returns the error message (fails the test if nothing is thrown).
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
-}  // namespace
+using pocketrec::testing::error_of;
 
 TEST(Readers, TripletsWithRatingAndTimestamp) {
   TempDir t;

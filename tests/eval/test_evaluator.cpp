@@ -110,7 +110,7 @@ TEST(Evaluator, MatchesBruteForceAndIsIndependentOfBatchChunkAndThreads) {
   std::uniform_int_distribution<int32_t> item(0, n_items - 1);
   for (int q = 0; q < n_q; ++q) {
     for (int i = 0; i < q % 30; ++i) hist[q].push_back(item(rng));
-    for (int i = 0; i < 1 + q % 7; ++i) {
+    for (int i = 0; i < 1 + q % 13; ++i) {  // up to 13 targets: both counting paths
       int32_t t = item(rng);
       if (std::find(tgt[q].begin(), tgt[q].end(), t) == tgt[q].end()) tgt[q].push_back(t);
     }
