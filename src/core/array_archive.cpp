@@ -32,18 +32,6 @@ const char* dtype_name(DType d) {
   return "?";
 }
 
-uint32_t crc32_of(const void* data, size_t n) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  const auto* p = static_cast<const Bytef*>(data);
-  while (n > 0) {  // zlib takes uInt lengths
-    uInt step = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
-    c = crc32(c, p, step);
-    p += step;
-    n -= step;
-  }
-  return static_cast<uint32_t>(c);
-}
-
 template <typename T>
 void put(std::string& out, T v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof(T));
@@ -80,6 +68,18 @@ class Cursor {
 };
 
 }  // namespace
+
+uint32_t crc32_of(const void* data, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  const auto* p = static_cast<const Bytef*>(data);
+  while (n > 0) {  // zlib takes uInt lengths
+    uInt step = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    c = crc32(c, p, step);
+    p += step;
+    n -= step;
+  }
+  return static_cast<uint32_t>(c);
+}
 
 uint64_t NamedArray::numel() const {
   uint64_t n = 1;

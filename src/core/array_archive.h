@@ -20,6 +20,9 @@
 
 namespace pocketrec {
 
+// CRC-32 (zlib polynomial) of a byte range; also seals training checkpoints.
+uint32_t crc32_of(const void* data, size_t n);
+
 enum class DType : uint8_t { kF32 = 0, kF64 = 1, kI32 = 2, kI64 = 3 };
 
 template <typename T> constexpr DType dtype_of();

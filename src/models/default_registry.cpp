@@ -2,6 +2,13 @@
 
 namespace pocketrec::models {
 
+void register_torch_models(ModelRegistry& registry) {
+  register_bpr(registry);
+  register_caser(registry);
+  register_fossil(registry);
+  register_sasrec(registry);
+}
+
 ModelRegistry default_model_registry() {
   ModelRegistry r;
   register_baseline_models(r);

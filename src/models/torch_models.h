@@ -6,8 +6,12 @@
 
 namespace pocketrec::models {
 
-// Adds bpr.
+// Adds bpr, caser, fossil and sasrec (each defined in its own .cpp).
 void register_torch_models(ModelRegistry& registry);
+void register_bpr(ModelRegistry& registry);
+void register_caser(ModelRegistry& registry);
+void register_fossil(ModelRegistry& registry);
+void register_sasrec(ModelRegistry& registry);
 
 // Every model: the baselines and the LibTorch ones.
 ModelRegistry default_model_registry();

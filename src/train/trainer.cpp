@@ -1,49 +1,213 @@
 #include "train/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <filesystem>
 #include <numeric>
+#include <sstream>
 
+#include "core/array_archive.h"
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/text.h"
 
 namespace pocketrec::train {
+namespace {
+
+constexpr char kTrailerMagic[8] = {'P', 'R', 'C', 'K', 'P', 'T', '0', '1'};
+constexpr size_t kTrailerSize = 8 + 8 + 4;  // magic, payload length, CRC-32 of the payload
+
+torch::Tensor string_tensor(const std::string& s) {
+  return torch::from_blob(const_cast<char*>(s.data()), {static_cast<int64_t>(s.size())}, torch::kUInt8).clone();
+}
+std::string tensor_string(const torch::Tensor& t) {
+  torch::Tensor c = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
+}
+
+void write_checkpoint(const std::string& path, torch::serialize::OutputArchive& ar) {
+  std::ostringstream os;
+  ar.save_to(os);
+  std::string bytes = os.str();
+  const uint64_t len = bytes.size();
+  const uint32_t crc = crc32_of(bytes.data(), bytes.size());
+  bytes.append(kTrailerMagic, sizeof(kTrailerMagic));
+  bytes.append(reinterpret_cast<const char*>(&len), sizeof(len));
+  bytes.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
+  write_file_atomic(path, bytes);
+}
+
+torch::serialize::InputArchive read_checkpoint(const std::string& path) {
+  std::string bytes = read_file(path);
+  PR_CHECK(bytes.size() >= kTrailerSize &&
+               std::memcmp(bytes.data() + bytes.size() - kTrailerSize, kTrailerMagic, sizeof(kTrailerMagic)) == 0,
+           ErrorCode::kBadFormat, "{}: not a PocketRec checkpoint, or truncated (no trailer)", path);
+  uint64_t len;
+  uint32_t crc;
+  std::memcpy(&len, bytes.data() + bytes.size() - 12, 8);
+  std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
+  PR_CHECK(len == bytes.size() - kTrailerSize, ErrorCode::kBadFormat,
+           "{}: checkpoint says {} bytes but holds {}: truncated or corrupt", path, len, bytes.size() - kTrailerSize);
+  PR_CHECK(crc32_of(bytes.data(), len) == crc, ErrorCode::kChecksumMismatch, "{}: checksum mismatch: corrupt checkpoint",
+           path);
+  bytes.resize(len);
+  std::istringstream is(bytes);
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(is);
+  } catch (const c10::Error& e) {
+    PR_FAIL(ErrorCode::kBadFormat, "{}: cannot read checkpoint: {}", path, e.what_without_backtrace());
+  }
+  return ar;
+}
+
+void write_params(torch::serialize::OutputArchive& ar, torch::nn::Module& module) {
+  for (const auto& p : module.named_parameters()) ar.write("param/" + p.key(), p.value().detach());
+}
+
+// Reads every parameter of `module` from `ar`, checking names and shapes.
+void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, const std::string& path) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.named_parameters()) {
+    torch::Tensor t;
+    PR_CHECK(ar.try_read("param/" + p.key(), t), ErrorCode::kBadFormat, "{}: parameter '{}' is missing", path,
+             p.key());
+    PR_CHECK(t.sizes() == p.value().sizes(), ErrorCode::kBadFormat, "{}: parameter '{}' has shape [{}], expected [{}]",
+             path, p.key(), fmt::join(t.sizes(), ","), fmt::join(p.value().sizes(), ","));
+    p.value().copy_(t);
+  }
+}
+
+// Settings that may differ between a run and its resumption without changing the result.
+nlohmann::json resumable_config(const Config& c) {
+  nlohmann::json j = c.to_json();
+  j["train"].erase("resume");
+  j["train"].erase("abort_after_steps");
+  j["output"].erase("progress");
+  j.erase("threads");
+  for (const char* k : {"batch_size", "item_chunk", "threads"}) j["eval"].erase(k);
+  return j;
+}
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  for (const auto& d : nlohmann::json::diff(a, b)) return d.value("path", std::string("?"));
+  return "";
+}
+
+}  // namespace
 
 nlohmann::json TrainSummary::to_json() const {
-  return {{"epochs_run", epochs_run}, {"best_epoch", best_epoch}, {"best_valid", best_value},
-          {"valid_metric", metric},   {"stopped_early", stopped_early}, {"train_seconds", seconds}};
+  return {{"epochs_run", epochs_run},       {"best_epoch", best_epoch},   {"best_valid", best_value},
+          {"valid_metric", metric},         {"stopped_early", stopped_early}, {"resumed", resumed},
+          {"train_seconds", seconds},       {"seconds_per_epoch", seconds_per_epoch},
+          {"samples_per_s", samples_per_s}};
+}
+
+void load_checkpoint_weights(torch::nn::Module& module, const std::string& path) {
+  auto ar = read_checkpoint(path);
+  read_params(ar, module, path);
 }
 
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx) {
   const Config& c = ctx.config;
   const int64_t epochs = c.integer("train.epochs"), batch = c.integer("train.batch_size");
   const int64_t eval_every = c.integer("train.eval_every"), patience = c.integer("train.patience");
+  const int64_t abort_after = c.integer("train.abort_after_steps");
+  const bool checkpoints = c.boolean("train.checkpoint") && !ctx.run_dir.empty();
+  const std::string last_path = ctx.run_dir + "/checkpoint_last.ckpt", best_path = ctx.run_dir + "/checkpoint_best.ckpt";
   TrainSummary sum;
   sum.metric = c.str("eval.valid_metric");
   PR_CHECK(task.n_samples > 0, ErrorCode::kInvalidArgument, "no training samples");
 
-  std::mt19937_64 rng(static_cast<uint64_t>(c.integer("train.seed")));
-  torch::optim::Adam opt(task.module.parameters(),
-                         torch::optim::AdamOptions(c.number("train.lr")).weight_decay(c.number("train.l2")));
-  std::vector<int64_t> order(static_cast<size_t>(task.n_samples));
-  std::iota(order.begin(), order.end(), 0);
+  const double l2 = c.number("train.l2"), wd = c.number("train.weight_decay");
+  PR_CHECK(l2 == 0 || wd == 0, ErrorCode::kInvalidArgument,
+           "train.l2 (coupled, Adam) and train.weight_decay (decoupled, AdamW) are both set: choose one");
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (wd > 0) {
+    opt = std::make_unique<torch::optim::AdamW>(task.module.parameters(),
+                                                torch::optim::AdamWOptions(c.number("train.lr")).weight_decay(wd));
+  } else {
+    opt = std::make_unique<torch::optim::Adam>(task.module.parameters(),
+                                               torch::optim::AdamOptions(c.number("train.lr")).weight_decay(l2));
+  }
 
+  std::mt19937_64 rng(static_cast<uint64_t>(c.integer("train.seed")));
   std::vector<torch::Tensor> best;
   auto snapshot = [&] {
     best.clear();
     for (const auto& p : task.module.parameters()) best.push_back(p.detach().clone());
   };
   std::string log_text;
-  const std::string log_path = ctx.run_dir.empty() ? "" : ctx.run_dir + "/train_log.jsonl";
   double best_value = -INFINITY;
-  int64_t bad_rounds = 0;
-  const auto t_start = std::chrono::steady_clock::now();
+  int64_t bad_rounds = 0, first_epoch = 1, steps = 0;
+  bool finished = false;
+  const std::string config_text = resumable_config(c).dump();
 
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+  if (c.boolean("train.resume")) {
+    PR_CHECK(std::filesystem::exists(last_path), ErrorCode::kNotFound, "train.resume: no checkpoint to resume: {}",
+             last_path);
+    auto ar = read_checkpoint(last_path);
+    torch::Tensor t;
+    ar.read("config", t);
+    auto saved = nlohmann::json::parse(tensor_string(t));
+    PR_CHECK(saved.dump() == config_text, ErrorCode::kInvalidArgument,
+             "train.resume: {} was written with a different config (first difference at '{}')", last_path,
+             first_difference(saved, resumable_config(c)));
+    ar.read("data_fingerprint", t);
+    PR_CHECK(tensor_string(t) == task.data_fingerprint, ErrorCode::kInvalidArgument,
+             "train.resume: {} was written for different data (id maps differ)", last_path);
+    read_params(ar, task.module, last_path);
+    torch::serialize::InputArchive opt_ar;
+    ar.read("optimizer", opt_ar);
+    opt->load(opt_ar);
+    ar.read("rng", t);
+    std::istringstream(tensor_string(t)) >> rng;
+    ar.read("torch_rng", t);
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(t);
+    }
+    ar.read("epoch", t);
+    first_epoch = t.item<int64_t>() + 1;
+    ar.read("best_value", t);
+    best_value = t.item<double>();
+    ar.read("best_epoch", t);
+    sum.best_epoch = t.item<int64_t>();
+    ar.read("bad_rounds", t);
+    bad_rounds = t.item<int64_t>();
+    ar.read("finished", t);
+    finished = t.item<int64_t>() != 0;
+    ar.read("log", t);
+    log_text = tensor_string(t);
+    if (sum.best_epoch > 0) {
+      // The best weights: load them into the module, copy, then put the current weights back.
+      std::vector<torch::Tensor> current;
+      for (const auto& p : task.module.parameters()) current.push_back(p.detach().clone());
+      load_checkpoint_weights(task.module, best_path);
+      snapshot();
+      torch::NoGradGuard g;
+      auto params = task.module.parameters();
+      for (size_t i = 0; i < params.size(); ++i) params[i].copy_(current[i]);
+    }
+    sum.resumed = true;
+    sum.epochs_run = first_epoch - 1;
+    log_info("resumed {} after epoch {} (best epoch {})", last_path, first_epoch - 1, sum.best_epoch);
+  }
+
+  std::vector<int64_t> order(static_cast<size_t>(task.n_samples));
+  const auto t_start = std::chrono::steady_clock::now();
+  double train_seconds = 0;
+  int64_t epochs_timed = 0;
+  for (int64_t epoch = first_epoch; epoch <= epochs && !finished; ++epoch) {
     task.module.train();
+    std::iota(order.begin(), order.end(), 0);  // reset, so an epoch depends only on the RNG state
     std::shuffle(order.begin(), order.end(), rng);
     ProgressBar bar(fmt::format("epoch {}/{}", epoch, epochs), task.n_samples, "samples");
     double loss_sum = 0;
@@ -52,18 +216,21 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     for (int64_t b = 0; b < task.n_samples; b += batch) {
       const size_t n = static_cast<size_t>(std::min(batch, task.n_samples - b));
       torch::Tensor loss = task.batch_loss(order.data() + b, n, rng);
-      opt.zero_grad();
+      opt->zero_grad();
       loss.backward();
-      opt.step();
-      double l = loss.item<double>();
+      opt->step();
+      const double l = loss.item<double>();
       PR_CHECK(std::isfinite(l), ErrorCode::kInternal, "training loss became {} at epoch {}, batch {}", l, epoch,
                n_batches + 1);
       loss_sum += l;
       ++n_batches;
       bar.advance(static_cast<int64_t>(n), fmt::format("loss {:.4f}", loss_sum / n_batches));
+      if (abort_after > 0 && ++steps == abort_after) std::raise(SIGKILL);  // fault injection (tests)
     }
     bar.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    train_seconds += secs;
+    ++epochs_timed;
     nlohmann::json line = {{"epoch", epoch},
                            {"loss", loss_sum / n_batches},
                            {"seconds", secs},
@@ -71,6 +238,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     sum.epochs_run = epoch;
     std::string msg = fmt::format("epoch {}: loss {:.4f}, {:.1f}s ({:.0f} samples/s)", epoch, loss_sum / n_batches,
                                   secs, task.n_samples / std::max(1e-9, secs));
+    bool improved = false;
     if (epoch % eval_every == 0 || epoch == epochs) {
       task.module.eval();
       eval::EvalResult r;
@@ -78,13 +246,14 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
         torch::NoGradGuard no_grad;
         r = ctx.validate(model);
       }
-      double v = r.get(sum.metric);
+      const double v = r.get(sum.metric);
       line["valid"] = r.to_json()["metrics"];
       msg += fmt::format(", valid {} {:.4f}", sum.metric, v);
       if (v > best_value) {
         best_value = v;
         sum.best_epoch = epoch;
         bad_rounds = 0;
+        improved = true;
         snapshot();
         msg += " (best)";
       } else {
@@ -93,11 +262,37 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     }
     log_info("{}", msg);
     log_text += line.dump() + "\n";
-    if (!log_path.empty()) write_file_atomic(log_path, log_text);
     if (patience > 0 && bad_rounds >= patience) {
-      sum.stopped_early = true;
+      sum.stopped_early = finished = true;
       log_info("early stopping: no improvement of {} in {} validation rounds", sum.metric, patience);
-      break;
+    }
+    if (epoch == epochs) finished = true;
+    if (!ctx.run_dir.empty()) write_file_atomic(ctx.run_dir + "/train_log.jsonl", log_text);
+    if (checkpoints) {
+      if (improved) {
+        torch::serialize::OutputArchive best_ar;
+        write_params(best_ar, task.module);
+        best_ar.write("epoch", torch::tensor(epoch));
+        write_checkpoint(best_path, best_ar);
+      }
+      torch::serialize::OutputArchive ar;
+      write_params(ar, task.module);
+      torch::serialize::OutputArchive opt_ar;
+      opt->save(opt_ar);
+      ar.write("optimizer", opt_ar);
+      std::ostringstream rng_state;
+      rng_state << rng;
+      ar.write("rng", string_tensor(rng_state.str()));
+      ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state());
+      ar.write("epoch", torch::tensor(epoch));
+      ar.write("best_value", torch::tensor(best_value, torch::kFloat64));
+      ar.write("best_epoch", torch::tensor(sum.best_epoch));
+      ar.write("bad_rounds", torch::tensor(bad_rounds));
+      ar.write("finished", torch::tensor(static_cast<int64_t>(finished)));
+      ar.write("log", string_tensor(log_text));
+      ar.write("config", string_tensor(config_text));
+      ar.write("data_fingerprint", string_tensor(task.data_fingerprint));
+      write_checkpoint(last_path, ar);
     }
   }
   if (!best.empty()) {
@@ -109,6 +304,8 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   task.module.eval();
   sum.best_value = best_value;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  sum.seconds_per_epoch = epochs_timed ? train_seconds / epochs_timed : 0;
+  sum.samples_per_s = train_seconds > 0 ? task.n_samples * epochs_timed / train_seconds : 0;
   return sum;
 }
 

@@ -1,8 +1,13 @@
-// The training loop shared by every LibTorch model: Adam, shuffled mini-batches, validation every
-// n epochs, early stopping with patience on the validation metric, best weights restored at the
-// end, and a JSON-lines log (loss, validation metrics, samples/s per epoch). A model supplies only
-// its loss on a batch of sample ids. The step is "backward, then optimizer step", so gradients can
-// later be all-reduced between the two without touching the models.
+// The training loop shared by every LibTorch model: Adam (coupled L2) or AdamW (decoupled weight
+// decay), shuffled mini-batches, validation every n epochs, early stopping with patience, the
+// best weights restored at the end, a JSON-lines log (loss, validation metrics, samples/s), and
+// checkpoints that make a killed run resumable to exactly the result of an uninterrupted one:
+//   checkpoint_last.ckpt  every epoch: weights, optimizer, both RNG states, epoch, early-stopping
+//                         state, log, config and a data fingerprint
+//   checkpoint_best.ckpt  the best validated weights
+// Checkpoints are LibTorch archives sealed with a length + CRC-32 trailer and written atomically.
+// A model supplies only its loss on a batch of sample ids. The step is "backward, then optimizer
+// step", so gradients can be all-reduced between the two without touching the models.
 #pragma once
 
 #include <cstdint>
@@ -22,19 +27,23 @@ struct TrainTask {
   int64_t n_samples;
   // Mean loss of the samples ids[0..n) (indices into the model's sample index).
   std::function<torch::Tensor(const int64_t* ids, size_t n, std::mt19937_64& rng)> batch_loss;
+  std::string data_fingerprint;  // resuming refuses a checkpoint made on other data
 };
 
 struct TrainSummary {
   int64_t epochs_run = 0, best_epoch = 0;
   double best_value = 0;
   std::string metric;
-  bool stopped_early = false;
-  double seconds = 0;
+  bool stopped_early = false, resumed = false;
+  double seconds = 0, seconds_per_epoch = 0, samples_per_s = 0;
   nlohmann::json to_json() const;
 };
 
-// Trains task.module on the settings in ctx.config (train.*, eval.valid_metric), validating the
-// recommender through ctx.validate. On return the module holds the best validated weights.
+// Trains task.module with the train.* settings of ctx.config, validating the recommender through
+// ctx.validate. On return the module holds the best validated weights (in eval mode).
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx);
+
+// Reads the weights of a checkpoint file into `module` (names and shapes must match).
+void load_checkpoint_weights(torch::nn::Module& module, const std::string& path);
 
 }  // namespace pocketrec::train

@@ -1,0 +1,154 @@
+// Caser (Tang & Wang, WSDM'18) exactly as the Ranking Distillation reference builds it
+// (graytowne/rank_distill caser.py; spec: rankdistill.md §2-§3):
+//   X = E[last L items]                       (B,1,L,d)
+//   o_v = conv_v(X)                           vertical conv (L x 1), nv filters, no activation
+//   o_h = [max_t ac_conv(conv_h[h](X))]_h     horizontal convs of heights 1..L, nh filters each
+//   z = ac_fc(fc1(dropout([o_v; o_h])))       (B,d)
+//   x = [z; U[user]]                          (B,2d)
+//   score(i) = W2[i] . x + b2[i]
+// Loss: -log sigmoid(s_target) - sum_neg log(1 - sigmoid(s_neg)), summed per instance, mean over
+// the batch, written with softplus so it never overflows. Item index n_items is the padding row
+// (RD's row 0); it is an ordinary learnable row, as in the reference, and is never ranked.
+// #params = U*d + 3*I*d + I + (nv*L + nv) + sum_h (nh*h*d + nh) + (nv*d + nh*L)*d + d, I = n_items + 1.
+#include "core/log.h"
+#include "data/negative_sampler.h"
+#include "data/samples.h"
+#include "eval/dot_scorer.h"
+#include "models/torch_models.h"
+#include "models/torch_recommender.h"
+
+namespace pocketrec::models {
+namespace {
+
+struct CaserNetImpl : torch::nn::Module {
+  CaserNetImpl(int64_t n_users, int64_t n_rows, int64_t d, int64_t L, int64_t nv, int64_t nh, double drop)
+      : d(d), L(L), nv(nv) {
+    item = register_module("item", torch::nn::Embedding(n_rows, d));
+    user = register_module("user", torch::nn::Embedding(n_users, d));
+    conv_v = register_module("conv_v", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, nv, {L, 1})));
+    conv_h = register_module("conv_h", torch::nn::ModuleList());
+    for (int64_t h = 1; h <= L; ++h) conv_h->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, nh, {h, d})));
+    fc1 = register_module("fc1", torch::nn::Linear(nv * d + nh * L, d));
+    W2 = register_module("W2", torch::nn::Embedding(n_rows, 2 * d));
+    b2 = register_module("b2", torch::nn::Embedding(n_rows, 1));
+    dropout = register_module("dropout", torch::nn::Dropout(drop));
+    torch::NoGradGuard g;  // the reference's initialisation; convs and fc1 keep PyTorch's defaults
+    torch::nn::init::normal_(item->weight, 0.0, 1.0 / d);
+    torch::nn::init::normal_(user->weight, 0.0, 1.0 / d);
+    torch::nn::init::normal_(W2->weight, 0.0, 1.0 / (2.0 * d));
+    torch::nn::init::zeros_(b2->weight);
+  }
+
+  // seq [B, L] item ids, users [B] -> x [B, 2d]
+  torch::Tensor encode(const torch::Tensor& seq, const torch::Tensor& users, const std::string& ac_conv,
+                       const std::string& ac_fc) {
+    const int64_t B = seq.size(0);
+    torch::Tensor X = item->forward(seq).unsqueeze(1);    // [B,1,L,d]
+    torch::Tensor o_v = conv_v->forward(X).view({B, -1});  // [B, nv*d]
+    std::vector<torch::Tensor> parts{o_v};
+    for (const auto& m : *conv_h) {
+      torch::Tensor c = activation(ac_conv, m->as<torch::nn::Conv2d>()->forward(X).squeeze(3));  // [B,nh,L-h+1]
+      parts.push_back(std::get<0>(c.max(2)));                                                    // [B,nh]
+    }
+    torch::Tensor z = activation(ac_fc, fc1->forward(dropout->forward(torch::cat(parts, 1))));  // [B,d]
+    return torch::cat({z, user->forward(users)}, 1);                                           // [B,2d]
+  }
+
+  int64_t d, L, nv;
+  torch::nn::Embedding item{nullptr}, user{nullptr}, W2{nullptr}, b2{nullptr};
+  torch::nn::Conv2d conv_v{nullptr};
+  torch::nn::ModuleList conv_h{nullptr};
+  torch::nn::Linear fc1{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(CaserNet);
+
+class CaserModel : public TorchRecommender {
+ public:
+  CaserModel(const Config& c, const data::Dataset& d)
+      : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
+        ac_conv_(c.str("model.caser_ac_conv")), ac_fc_(c.str("model.caser_ac_fc")) {
+    PR_CHECK(d.has_users, ErrorCode::kInvalidArgument, "caser needs data with users; {} is session data", d.name);
+    PR_CHECK(c.str("train.loss") != "ce", ErrorCode::kInvalidArgument,
+             "train.loss: caser trains with the sigmoid loss on sampled negatives (bce)");
+    activation(ac_conv_, torch::zeros({1}));  // validate the names now
+    activation(ac_fc_, torch::zeros({1}));
+    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
+    net_ = CaserNet(n_users_, n_items_ + 1, dim_, L_, c.integer("model.caser_nv"), c.integer("model.caser_nh"),
+                    c.number("model.dropout"));
+  }
+
+  std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
+    auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
+      torch::NoGradGuard g;
+      std::vector<int64_t> seq(n * L_, n_items_), users(n);
+      for (size_t r = 0; r < n; ++r) {
+        data::ItemSpan h = set.history[queries[r]];
+        users[r] = set.users[queries[r]];
+        PR_CHECK(users[r] >= 0 && users[r] < n_users_, ErrorCode::kInvalidArgument, "caser: query {} has no user",
+                 queries[r]);
+        // The last L items, left-padded.
+        for (int64_t j = 0; j < L_ && j < static_cast<int64_t>(h.size()); ++j)
+          seq[r * L_ + (L_ - 1 - j)] = h[h.size() - 1 - j];
+      }
+      const int64_t B = static_cast<int64_t>(n);
+      torch::Tensor x = net_->encode(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}), ac_conv_, ac_fc_);
+      std::copy_n(x.contiguous().data_ptr<float>(), n * 2 * dim_, out);
+    };
+    torch::Tensor W = net_->W2->weight.slice(0, 0, n_items_), b = net_->b2->weight.slice(0, 0, n_items_).view(-1);
+    return std::make_unique<eval::DotProductScorer>(to_float_vector(W), to_float_vector(b), n_items_,
+                                                    static_cast<int32_t>(2 * dim_), encoder);
+  }
+
+ protected:
+  const char* model_name() const override { return "caser"; }
+  torch::nn::Module& module() const override { return *net_; }
+
+  // items [B, n_pos + n_neg]: the first n_pos columns are targets, the rest negatives.
+  torch::Tensor loss(const torch::Tensor& seq, const torch::Tensor& users, const torch::Tensor& items, int64_t n_pos) {
+    torch::Tensor x = net_->encode(seq, users, ac_conv_, ac_fc_);                                   // [B,2d]
+    torch::Tensor s = (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
+    torch::Tensor pos = s.slice(1, 0, n_pos), neg = s.slice(1, n_pos);
+    return (torch::softplus(-pos).sum(1) + torch::softplus(neg).sum(1)).mean();
+  }
+
+  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+    samples_ = data::make_window_samples(d.train, L_, /*T=*/1);
+    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
+    const int64_t n_neg = c.integer("train.neg_samples");
+    log_info("caser: {} training windows (L={}, T=1), {} negatives each", samples_.size(), L_, n_neg);
+    const data::Sequences* train = &d.train;
+    return {*net_, static_cast<int64_t>(samples_.size()),
+            [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+              const int64_t B = static_cast<int64_t>(n);
+              std::vector<int64_t> seq(n * L_), users(n), items(n * (1 + n_neg));
+              for (size_t b = 0; b < n; ++b) {
+                data::gather_window(*train, samples_, ids[b], L_, n_items_, seq.data() + b * L_);
+                const int32_t s = samples_.seq[ids[b]];
+                const int32_t target = train->items[samples_.pos[ids[b]]];
+                users[b] = s;
+                items[b * (1 + n_neg)] = target;
+                for (int64_t k = 0; k < n_neg; ++k) items[b * (1 + n_neg) + 1 + k] = sampler_->sample(s, target, rng);
+              }
+              return loss(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}),
+                          int64_tensor(items, {B, 1 + n_neg}), 1);
+            }};
+  }
+
+ private:
+  int64_t n_items_, n_users_, L_, dim_;
+  std::string ac_conv_, ac_fc_;
+  mutable CaserNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
+  data::SampleIndex samples_;
+  std::unique_ptr<data::NegativeSampler> sampler_;
+};
+
+}  // namespace
+
+void register_caser(ModelRegistry& registry) {
+  registry.add({"caser", "Caser (Tang & Wang, WSDM'18) as in the RD reference: horizontal + vertical convolutions "
+                         "over the last L items, user embedding, sigmoid loss on sampled negatives.",
+                [](const Config& c, const data::Dataset& d) { return std::make_unique<CaserModel>(c, d); }});
+}
+
+}  // namespace pocketrec::models

@@ -1,0 +1,167 @@
+// Fossil (He & McAuley, ICDM'16; spec: rankdistill.md §6): FISM similarity over the user's whole
+// training history plus an order-L Markov chain with global and per-user weights:
+//   score(u, t, i) = beta_i + < |I_u \ {i}|^-alpha * sum_{j in I_u \ {i}} P_j
+//                              + sum_{k=1..L} (eta_k + eta^u_k) * P_{s_{t-k}} ,  Q_i >
+// As in He's C++, the candidate itself is left out of both sums. Trained like Caser in RD: sigmoid
+// loss on the target plus sampled negatives. Full ranking is one matrix-vector product per user:
+// for every item outside the history the user vector is the same (items inside it are masked).
+// #params = 2*I*d + I + L + U*L (no padding row: missing Markov-chain steps have weight 0).
+#include <algorithm>
+#include <cmath>
+
+#include "core/log.h"
+#include "data/negative_sampler.h"
+#include "data/samples.h"
+#include "eval/dot_scorer.h"
+#include "models/torch_models.h"
+#include "models/torch_recommender.h"
+
+namespace pocketrec::models {
+namespace {
+
+struct FossilNetImpl : torch::nn::Module {
+  FossilNetImpl(int64_t n_users, int64_t n_items, int64_t d, int64_t L, double init_std) {
+    P = register_module("P", torch::nn::Embedding(n_items, d));
+    Q = register_module("Q", torch::nn::Embedding(n_items, d));
+    beta = register_module("beta", torch::nn::Embedding(n_items, 1));
+    eta = register_parameter("eta", torch::zeros({L}));
+    eta_u = register_module("eta_u", torch::nn::Embedding(n_users, L));
+    torch::NoGradGuard g;
+    torch::nn::init::normal_(P->weight, 0.0, init_std);
+    torch::nn::init::normal_(Q->weight, 0.0, init_std);
+    torch::nn::init::zeros_(beta->weight);
+    torch::nn::init::zeros_(eta_u->weight);
+  }
+  torch::nn::Embedding P{nullptr}, Q{nullptr}, beta{nullptr}, eta_u{nullptr};
+  torch::Tensor eta;
+};
+TORCH_MODULE(FossilNet);
+
+class FossilModel : public TorchRecommender {
+ public:
+  FossilModel(const Config& c, const data::Dataset& d)
+      : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
+        alpha_(c.number("model.fossil_alpha")) {
+    PR_CHECK(d.has_users, ErrorCode::kInvalidArgument, "fossil needs data with users; {} is session data", d.name);
+    PR_CHECK(c.str("train.loss") != "ce", ErrorCode::kInvalidArgument,
+             "train.loss: fossil trains with the sigmoid loss on sampled negatives (bce)");
+    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
+    net_ = FossilNet(n_users_, n_items_, dim_, L_, c.number("model.init_std"));
+  }
+
+  std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
+    auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
+      torch::NoGradGuard g;
+      const int64_t B = static_cast<int64_t>(n);
+      std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
+      std::vector<float> count(n), mask(n * L_, 0.0f);
+      std::vector<int32_t> distinct;
+      for (size_t r = 0; r < n; ++r) {
+        data::ItemSpan h = set.history[queries[r]];
+        users[r] = set.users[queries[r]];
+        PR_CHECK(users[r] >= 0 && users[r] < n_users_, ErrorCode::kInvalidArgument, "fossil: query {} has no user",
+                 queries[r]);
+        distinct.assign(h.begin(), h.end());
+        std::sort(distinct.begin(), distinct.end());
+        distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+        offsets.push_back(static_cast<int64_t>(bag.size()));
+        bag.insert(bag.end(), distinct.begin(), distinct.end());
+        count[r] = static_cast<float>(distinct.size());
+        for (int64_t k = 0; k < L_ && k < static_cast<int64_t>(h.size()); ++k) {
+          prev[r * L_ + k] = h[h.size() - 1 - k];
+          mask[r * L_ + k] = 1.0f;
+        }
+      }
+      torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, int64_tensor(bag, {(int64_t)bag.size()}),
+                                                         int64_tensor(offsets, {B}), false, /*sum=*/0));
+      torch::Tensor cnt = torch::from_blob(count.data(), {B, 1}).clone();
+      torch::Tensor coef = torch::where(cnt > 0, cnt.pow(-alpha_), torch::zeros_like(cnt));
+      torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}))) *
+                        torch::from_blob(mask.data(), {B, L_});                                  // [B,L]
+      torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(prev, {B, L_}))).sum(1);  // [B,d]
+      torch::Tensor h = S * coef + mc;
+      std::copy_n(h.contiguous().data_ptr<float>(), n * dim_, out);
+    };
+    return std::make_unique<eval::DotProductScorer>(to_float_vector(net_->Q->weight),
+                                                    to_float_vector(net_->beta->weight.view(-1)), n_items_,
+                                                    static_cast<int32_t>(dim_), encoder);
+  }
+
+ protected:
+  const char* model_name() const override { return "fossil"; }
+  torch::nn::Module& module() const override { return *net_; }
+
+  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+    samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
+    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
+    history_sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, true);  // membership in I_u
+    // Distinct training items per user (the FISM sets).
+    distinct_ = data::Sequences();
+    std::vector<int32_t> v;
+    for (size_t u = 0; u < d.train.size(); ++u) {
+      v.assign(d.train[u].begin(), d.train[u].end());
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+      distinct_.append(v);
+    }
+    const int64_t n_neg = c.integer("train.neg_samples");
+    log_info("fossil: {} training positions, L={}, {} negatives each", samples_.size(), L_, n_neg);
+    const data::Sequences* train = &d.train;
+    return {*net_, static_cast<int64_t>(samples_.size()),
+            [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+              const int64_t B = static_cast<int64_t>(n), M = 1 + n_neg;
+              std::vector<int64_t> bag, offsets, users(n), cand(n * M), prev(n * L_, 0);
+              std::vector<float> count(n), member(n * M), mask(n * L_ * M, 0.0f);
+              for (size_t b = 0; b < n; ++b) {
+                const int32_t u = samples_.seq[ids[b]];
+                const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
+                const int32_t target = train->items[p];
+                users[b] = u;
+                offsets.push_back(static_cast<int64_t>(bag.size()));
+                for (int32_t j : distinct_[u]) bag.push_back(j);
+                count[b] = static_cast<float>(distinct_.length(u));
+                cand[b * M] = target;
+                for (int64_t k = 1; k < M; ++k) cand[b * M + k] = sampler_->sample(u, target, rng);
+                for (int64_t m = 0; m < M; ++m) member[b * M + m] = history_sampler_->excluded(u, cand[b * M + m]);
+                for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
+                  prev[b * L_ + k] = train->items[p - 1 - k];
+                  // A previous item equal to the candidate is skipped (He's C++).
+                  for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = prev[b * L_ + k] != cand[b * M + m];
+                }
+              }
+              torch::Tensor C = int64_tensor(cand, {B, M});
+              torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight,
+                                                                 int64_tensor(bag, {(int64_t)bag.size()}),
+                                                                 int64_tensor(offsets, {B}), false, /*sum=*/0));
+              torch::Tensor mem = torch::from_blob(member.data(), {B, M, 1}).clone();
+              torch::Tensor cnt = torch::from_blob(count.data(), {B, 1, 1}).clone() - mem;  // |I_u \ {c}|
+              torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
+              torch::Tensor Pc = net_->P->forward(C);                                     // [B,M,d]
+              torch::Tensor fism = (S.unsqueeze(1) - mem * Pc) * coef;                    // [B,M,d]
+              torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}));  // [B,L]
+              torch::Tensor wm = w.unsqueeze(1) * torch::from_blob(mask.data(), {B, M, L_}).clone();        // [B,M,L]
+              torch::Tensor mc = torch::matmul(wm, net_->P->forward(int64_tensor(prev, {B, L_})));         // [B,M,d]
+              torch::Tensor s = ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);
+              torch::Tensor pos = s.slice(1, 0, 1), neg = s.slice(1, 1);
+              return (torch::softplus(-pos).sum(1) + torch::softplus(neg).sum(1)).mean();
+            }};
+  }
+
+ private:
+  int64_t n_items_, n_users_, L_, dim_;
+  double alpha_;
+  mutable FossilNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
+  data::SampleIndex samples_;
+  data::Sequences distinct_;
+  std::unique_ptr<data::NegativeSampler> sampler_, history_sampler_;
+};
+
+}  // namespace
+
+void register_fossil(ModelRegistry& registry) {
+  registry.add({"fossil", "Fossil (He & McAuley, ICDM'16): FISM similarity over the history plus an order-L Markov "
+                          "chain with global and per-user weights; sigmoid loss on sampled negatives.",
+                [](const Config& c, const data::Dataset& d) { return std::make_unique<FossilModel>(c, d); }});
+}
+
+}  // namespace pocketrec::models

@@ -1,0 +1,290 @@
+// SASRec (Kang & McAuley, ICDM'18): causal self-attention over the item sequence with learned
+// positions; the output at a position scores every item by a dot product with the shared item table.
+//   standard  pre-LN blocks as in the reference implementations (Q = LN(x); x = Q + MHA(Q, x, x);
+//             x = x + FFN(LN(x)) with ReLU; final LN), item embeddings scaled by sqrt(d); read at the
+//             last position; trained sequence-to-sequence on each user's last max_len + 1 items with
+//             full-softmax cross-entropy (SASRec+, Klenitskiy & Vasilev, RecSys'23) or BCE with one
+//             sampled negative per position (the original).
+//   odrec     the OD-Rec teacher (Xia et al., SIGIR'22; odrec.md §1): x = Dropout(LN(E[item] + P[pos])),
+//             post-LN blocks (RecBole/BERT style, GELU FFN, LN eps 1e-12), soft-attention readout
+//               hs = mean of the real positions' outputs,  a_l = w2 . sigmoid(glu1(tanh(H_l)) + glu2(hs)),
+//               s = sum_l a_l H_l over real positions;
+//             trained on every prefix -> next item with full-softmax cross-entropy, U(-0.1, 0.1) init.
+//             The readout mean covers only real positions (the reference also averages padded rows,
+//             which makes a session's vector depend on its batch: odrec.md §8.5).
+// Sequences are right-padded (padding id = n_items); position 0 is the first item; attention is
+// causal and ignores padded keys, so no row is ever fully masked.
+#include <algorithm>
+#include <cmath>
+
+#include "core/log.h"
+#include "data/negative_sampler.h"
+#include "data/samples.h"
+#include "eval/dot_scorer.h"
+#include "models/torch_models.h"
+#include "models/torch_recommender.h"
+
+namespace pocketrec::models {
+namespace {
+
+struct BlockImpl : torch::nn::Module {
+  BlockImpl(int64_t d, int64_t heads, int64_t inner, double drop, bool post_ln)
+      : heads(heads), post_ln(post_ln) {
+    const double eps = post_ln ? 1e-12 : 1e-8;
+    q = register_module("q", torch::nn::Linear(d, d));
+    k = register_module("k", torch::nn::Linear(d, d));
+    v = register_module("v", torch::nn::Linear(d, d));
+    o = register_module("o", torch::nn::Linear(d, d));
+    ln_attn = register_module("ln_attn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
+    ln_ffn = register_module("ln_ffn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
+    ff1 = register_module("ff1", torch::nn::Linear(d, inner));
+    ff2 = register_module("ff2", torch::nn::Linear(inner, d));
+    dropout = register_module("dropout", torch::nn::Dropout(drop));
+  }
+
+  // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf)
+  torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask) {
+    const int64_t B = query_in.size(0), L = query_in.size(1), d = query_in.size(2), dh = d / heads;
+    auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads, dh}).transpose(1, 2); };  // [B,h,L,dh]
+    torch::Tensor Q = split(q->forward(query_in)), K = split(k->forward(kv_in)), V = split(v->forward(kv_in));
+    torch::Tensor scores = torch::matmul(Q, K.transpose(2, 3)) / std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
+    torch::Tensor attn = dropout->forward(torch::softmax(scores, -1));
+    return o->forward(torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
+  }
+
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
+    if (post_ln) {
+      torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask)));
+      return ln_ffn->forward(h + dropout->forward(ff2->forward(torch::gelu(ff1->forward(h)))));
+    }
+    torch::Tensor qn = ln_attn->forward(x);
+    x = qn + dropout->forward(attention(qn, x, mask));
+    torch::Tensor xn = ln_ffn->forward(x);
+    return xn + dropout->forward(ff2->forward(dropout->forward(torch::relu(ff1->forward(xn)))));
+  }
+
+  int64_t heads;
+  bool post_ln;
+  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff1{nullptr}, ff2{nullptr};
+  torch::nn::LayerNorm ln_attn{nullptr}, ln_ffn{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct SasNetImpl : torch::nn::Module {
+  SasNetImpl(int64_t n_items, int64_t d, int64_t max_len, int64_t layers, int64_t heads, int64_t inner, double drop,
+             bool odrec)
+      : pad(n_items), d(d), odrec(odrec) {
+    item = register_module("item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, d).padding_idx(n_items)));
+    pos = register_module("pos", torch::nn::Embedding(max_len, d));
+    ln_in = register_module("ln_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(odrec ? 1e-12 : 1e-8)));
+    dropout = register_module("dropout", torch::nn::Dropout(drop));
+    blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int64_t i = 0; i < layers; ++i) blocks->push_back(Block(d, heads, inner, drop, odrec));
+    if (odrec) {
+      glu1 = register_module("glu1", torch::nn::Linear(d, d));
+      glu2 = register_module("glu2", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(false)));
+      w2 = register_module("w2", torch::nn::Linear(torch::nn::LinearOptions(d, 1).bias(false)));
+    }
+    torch::NoGradGuard g;
+    for (auto& p : named_parameters()) {
+      const bool is_ln = p.key().find("ln_") != std::string::npos;
+      if (is_ln) continue;  // LayerNorm keeps gamma = 1, beta = 0
+      if (odrec) {
+        p.value().uniform_(-0.1, 0.1);
+      } else if (p.value().dim() >= 2) {
+        torch::nn::init::xavier_normal_(p.value());
+      } else {
+        p.value().zero_();
+      }
+    }
+    item->weight[n_items].zero_();
+  }
+
+  // seq [B,L] right-padded, lengths [B] -> session vectors [B,d]
+  torch::Tensor encode(const torch::Tensor& seq, const torch::Tensor& lengths) {
+    const int64_t B = seq.size(0), L = seq.size(1);
+    torch::Tensor valid = seq.ne(pad);                                                   // [B,L]
+    torch::Tensor positions = torch::arange(L, torch::kInt64).unsqueeze(0).expand({B, L});
+    torch::Tensor x;
+    if (odrec) {
+      x = dropout->forward(ln_in->forward(item->forward(seq) + pos->forward(positions)));
+    } else {
+      x = dropout->forward(item->forward(seq) * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
+      x = x * valid.unsqueeze(2);
+    }
+    torch::Tensor causal = torch::ones({L, L}, torch::kBool).tril();
+    torch::Tensor allowed = causal.unsqueeze(0) & valid.unsqueeze(1);  // [B,L(query),L(key)]
+    torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
+    for (const auto& b : *blocks) {
+      x = b->as<Block>()->forward(x, mask);
+      if (!odrec) x = x * valid.unsqueeze(2);
+    }
+    if (!odrec) {
+      x = ln_in->forward(x);  // the final LayerNorm of the pre-LN stack
+      torch::Tensor last = (lengths - 1).view({B, 1, 1}).expand({B, 1, d});
+      return x.gather(1, last).squeeze(1);
+    }
+    torch::Tensor m = valid.unsqueeze(2).to(torch::kFloat32);                 // [B,L,1]
+    torch::Tensor hs = (x * m).sum(1) / lengths.to(torch::kFloat32).unsqueeze(1);  // [B,d]
+    torch::Tensor a = w2->forward(torch::sigmoid(glu1->forward(torch::tanh(x)) + glu2->forward(hs).unsqueeze(1)));
+    return (a * m * x).sum(1);
+  }
+
+  // Every position's output, for sequence-to-sequence training (standard variant).
+  torch::Tensor encode_all(const torch::Tensor& seq) {
+    const int64_t B = seq.size(0), L = seq.size(1);
+    torch::Tensor valid = seq.ne(pad);
+    torch::Tensor positions = torch::arange(L, torch::kInt64).unsqueeze(0).expand({B, L});
+    torch::Tensor x = dropout->forward(item->forward(seq) * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
+    x = x * valid.unsqueeze(2);
+    torch::Tensor allowed = torch::ones({L, L}, torch::kBool).tril().unsqueeze(0) & valid.unsqueeze(1);
+    torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
+    for (const auto& b : *blocks) x = b->as<Block>()->forward(x, mask) * valid.unsqueeze(2);
+    return ln_in->forward(x);  // [B,L,d]
+  }
+
+  int64_t pad, d;
+  bool odrec;
+  torch::nn::Embedding item{nullptr}, pos{nullptr};
+  torch::nn::LayerNorm ln_in{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::Linear glu1{nullptr}, glu2{nullptr}, w2{nullptr};
+};
+TORCH_MODULE(SasNet);
+
+class SasRecModel : public TorchRecommender {
+ public:
+  SasRecModel(const Config& c, const data::Dataset& d)
+      : n_items_(d.n_items), dim_(c.integer("model.dim")), max_len_(c.integer("model.max_len")),
+        odrec_(c.str("model.sasrec_variant") == "odrec") {
+    const std::string loss = c.str("train.loss");
+    bce_ = loss == "bce";
+    PR_CHECK(!(odrec_ && bce_), ErrorCode::kInvalidArgument, "train.loss: the odrec variant trains with ce");
+    const int64_t heads = c.integer("model.heads"), inner = c.integer("model.inner");
+    PR_CHECK(dim_ % heads == 0, ErrorCode::kInvalidArgument, "model.heads: {} does not divide model.dim {}", heads,
+             dim_);
+    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
+    net_ = SasNet(n_items_, dim_, max_len_, c.integer("model.layers"), heads, inner > 0 ? inner : dim_,
+                  c.number("model.dropout"), odrec_);
+  }
+
+  std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
+    auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
+      torch::NoGradGuard g;
+      std::vector<data::ItemSpan> hist;
+      for (size_t r = 0; r < n; ++r) {
+        data::ItemSpan h = set.history[queries[r]];
+        PR_CHECK(!h.empty(), ErrorCode::kInvalidArgument, "sasrec: query {} has an empty history", queries[r]);
+        const size_t keep = std::min<size_t>(h.size(), static_cast<size_t>(max_len_));
+        hist.push_back({h.ptr + h.size() - keep, keep});
+      }
+      auto [seq, lengths] = pad_batch(hist);
+      torch::Tensor s = net_->encode(seq, lengths);
+      std::copy_n(s.contiguous().data_ptr<float>(), n * dim_, out);
+    };
+    return std::make_unique<eval::DotProductScorer>(to_float_vector(net_->item->weight.slice(0, 0, n_items_)),
+                                                    std::vector<float>{}, n_items_, static_cast<int32_t>(dim_),
+                                                    encoder);
+  }
+
+ protected:
+  const char* model_name() const override { return odrec_ ? "sasrec-odrec" : "sasrec"; }
+  torch::nn::Module& module() const override { return *net_; }
+
+  // Right-pads spans to the longest: (seq [B,L], lengths [B]).
+  std::pair<torch::Tensor, torch::Tensor> pad_batch(const std::vector<data::ItemSpan>& spans) const {
+    int64_t L = 1;
+    for (const auto& s : spans) L = std::max<int64_t>(L, static_cast<int64_t>(s.size()));
+    const int64_t B = static_cast<int64_t>(spans.size());
+    std::vector<int64_t> seq(B * L, n_items_), lengths(B);
+    for (int64_t b = 0; b < B; ++b) {
+      std::copy(spans[b].begin(), spans[b].end(), seq.begin() + b * L);
+      lengths[b] = static_cast<int64_t>(spans[b].size());
+    }
+    return {int64_tensor(seq, {B, L}), int64_tensor(lengths, {B})};
+  }
+
+  torch::Tensor item_logits(const torch::Tensor& s) const {  // [..., d] -> [..., n_items]
+    return torch::matmul(s, net_->item->weight.slice(0, 0, n_items_).t());
+  }
+
+  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+    const data::Sequences* train = &d.train;
+    if (odrec_) {
+      samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
+      log_info("sasrec (odrec): {} prefix samples, full softmax over {} items", samples_.size(), n_items_);
+      return {*net_, static_cast<int64_t>(samples_.size()), [this, train](const int64_t* ids, size_t n, std::mt19937_64&) {
+                std::vector<data::ItemSpan> spans;
+                std::vector<int64_t> targets(n);
+                for (size_t b = 0; b < n; ++b) {
+                  const int64_t p = samples_.pos[ids[b]], start = train->offsets[samples_.seq[ids[b]]];
+                  const int64_t len = std::min<int64_t>(p - start, max_len_);
+                  spans.push_back({train->items.data() + p - len, static_cast<size_t>(len)});
+                  targets[b] = train->items[p];
+                }
+                auto [seq, lengths] = pad_batch(spans);
+                torch::Tensor s = net_->encode(seq, lengths);
+                return torch::nn::functional::cross_entropy(item_logits(s), int64_tensor(targets, {(int64_t)n}));
+              }};
+    }
+    // Standard: one sample per training sequence with >= 2 items: its last max_len + 1 items.
+    seq_ids_.clear();
+    for (size_t s = 0; s < d.train.size(); ++s)
+      if (d.train.length(s) >= 2) seq_ids_.push_back(static_cast<int32_t>(s));
+    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
+    log_info("sasrec: {} training sequences (last {} items each), {} loss", seq_ids_.size(), max_len_ + 1,
+             bce_ ? "BCE with one negative per position" : "full-softmax cross-entropy");
+    return {*net_, static_cast<int64_t>(seq_ids_.size()), [this, train](const int64_t* ids, size_t n,
+                                                                        std::mt19937_64& rng) {
+              std::vector<data::ItemSpan> inputs;
+              int64_t L = 1;
+              for (size_t b = 0; b < n; ++b) {
+                data::ItemSpan s = (*train)[seq_ids_[ids[b]]];
+                const size_t len = std::min<size_t>(s.size() - 1, static_cast<size_t>(max_len_));
+                inputs.push_back({s.ptr + s.size() - 1 - len, len});
+                L = std::max<int64_t>(L, static_cast<int64_t>(len));
+              }
+              const int64_t B = static_cast<int64_t>(n);
+              std::vector<int64_t> targets(B * L, -100), negatives;  // -100: ignored position
+              for (int64_t b = 0; b < B; ++b)
+                for (size_t j = 0; j < inputs[b].size(); ++j) targets[b * L + j] = inputs[b].ptr[j + 1];
+              auto [seq, lengths] = pad_batch(inputs);
+              torch::Tensor H = net_->encode_all(seq);  // [B,L,d]
+              torch::Tensor y = int64_tensor(targets, {B * L});
+              if (!bce_)  // mean over the real positions (padded ones carry target -100)
+                return torch::nn::functional::cross_entropy(
+                    item_logits(H).view({B * L, n_items_}), y,
+                    torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+              negatives.resize(B * L, 0);
+              for (int64_t b = 0; b < B; ++b)
+                for (size_t j = 0; j < inputs[b].size(); ++j)
+                  negatives[b * L + j] = sampler_->sample(seq_ids_[ids[b]], static_cast<int32_t>(targets[b * L + j]), rng);
+              torch::Tensor Hf = H.view({B * L, dim_});
+              torch::Tensor valid = y.ge(0);
+              torch::Tensor ps = (Hf * net_->item->forward(y.clamp_min(0))).sum(1);
+              torch::Tensor ns = (Hf * net_->item->forward(int64_tensor(negatives, {B * L}))).sum(1);
+              torch::Tensor l = (torch::softplus(-ps) + torch::softplus(ns)) * valid;
+              return l.sum() / valid.sum();
+            }};
+  }
+
+ private:
+  int64_t n_items_, dim_, max_len_;
+  bool odrec_, bce_ = false;
+  mutable SasNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
+  data::SampleIndex samples_;
+  std::vector<int32_t> seq_ids_;
+  std::unique_ptr<data::NegativeSampler> sampler_;
+};
+
+}  // namespace
+
+void register_sasrec(ModelRegistry& registry) {
+  registry.add({"sasrec", "SASRec (Kang & McAuley, ICDM'18): causal self-attention with learned positions; "
+                          "model.sasrec_variant=odrec gives the OD-Rec teacher (post-LN, soft-attention readout).",
+                [](const Config& c, const data::Dataset& d) { return std::make_unique<SasRecModel>(c, d); }});
+}
+
+}  // namespace pocketrec::models
