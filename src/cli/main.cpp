@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train a model, select it on validation, evaluate on test");
   std::string config_path;
   train->add_option("--config,-c", config_path, "Experiment config (JSON); --key=value overrides follow");
+  bool resume = false;
+  train->add_flag("--resume", resume, "Continue the killed run in output.dir from its last checkpoint");
   train->allow_extras();
 
   auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
@@ -55,7 +57,11 @@ int main(int argc, char** argv) {
   }
   try {
     if (*stats) return cmd_data_stats(stats_path, stats_format, stats_columns);
-    if (*train) return cmd_train(config_path, train->remaining());
+    if (*train) {
+      std::vector<std::string> overrides = train->remaining();
+      if (resume) overrides.push_back("--train.resume=true");
+      return cmd_train(config_path, overrides);
+    }
     if (*eval) return cmd_eval(run_dir, split, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
     if (*list) return cmd_list_models();

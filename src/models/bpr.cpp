@@ -14,12 +14,15 @@ namespace pocketrec::models {
 namespace {
 
 struct BprNetImpl : torch::nn::Module {
+  // n_users = 0: no user table (mean-of-items queries).
   BprNetImpl(int64_t n_users, int64_t n_items, int64_t dim, double init_std) {
-    users = register_module("users", torch::nn::Embedding(std::max<int64_t>(1, n_users), dim));
     items = register_module("items", torch::nn::Embedding(n_items, dim));
     torch::NoGradGuard g;
-    torch::nn::init::normal_(users->weight, 0.0, init_std);
     torch::nn::init::normal_(items->weight, 0.0, init_std);
+    if (n_users > 0) {
+      users = register_module("users", torch::nn::Embedding(n_users, dim));
+      torch::nn::init::normal_(users->weight, 0.0, init_std);
+    }
   }
   torch::nn::Embedding users{nullptr}, items{nullptr};
 };
@@ -41,6 +44,7 @@ class BprModel : public TorchRecommender {
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
     auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
       torch::NoGradGuard g;
+      net_->eval();  // scoring never uses dropout (training switches back to train() each epoch)
       if (mean_items_) {
         std::vector<int64_t> items, offsets;
         for (size_t r = 0; r < n; ++r) {

@@ -81,6 +81,7 @@ class CaserModel : public TorchRecommender {
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
     auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
       torch::NoGradGuard g;
+      net_->eval();  // scoring never uses dropout (training switches back to train() each epoch)
       std::vector<int64_t> seq(n * L_, n_items_), users(n);
       for (size_t r = 0; r < n; ++r) {
         data::ItemSpan h = set.history[queries[r]];

@@ -52,6 +52,7 @@ class FossilModel : public TorchRecommender {
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
     auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
       torch::NoGradGuard g;
+      net_->eval();  // scoring never uses dropout (training switches back to train() each epoch)
       const int64_t B = static_cast<int64_t>(n);
       std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
       std::vector<float> count(n), mask(n * L_, 0.0f);

@@ -124,6 +124,10 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   TrainSummary sum;
   sum.metric = c.str("eval.valid_metric");
   PR_CHECK(task.n_samples > 0, ErrorCode::kInvalidArgument, "no training samples");
+  bool metric_known = false;  // fail now, not after the first epoch
+  for (const auto& m : eval::EvalOptions::from_config(c).metrics) metric_known = metric_known || m.name() == sum.metric;
+  PR_CHECK(metric_known, ErrorCode::kInvalidArgument,
+           "eval.valid_metric: '{}' is not among the computed metrics (eval.metrics x eval.ks)", sum.metric);
 
   const double l2 = c.number("train.l2"), wd = c.number("train.weight_decay");
   PR_CHECK(l2 == 0 || wd == 0, ErrorCode::kInvalidArgument,

@@ -117,3 +117,54 @@ TEST(Cli, DataStatsOfTheBundledData) {
   EXPECT_NE(r.out.find("| items | 8000 |"), std::string::npos);
   EXPECT_NE(r.out.find("| interactions | 89419 |"), std::string::npos);
 }
+
+TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string common = "train --data.path=" + t.path() +
+                             "/d --model.name=caser --model.dim=8 --model.window=3 --model.caser_nh=4 "
+                             "--train.epochs=4 --train.batch_size=16 --train.neg_samples=2 --train.patience=0 "
+                             "--eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false ";
+  const std::string full = t.path() + "/full", killed = t.path() + "/killed";
+  ASSERT_EQ(run(common + "--output.dir=" + full).code, 0);
+  // 160 windows per epoch in batches of 16: step 25 is in the middle of epoch 3.
+  CliRun k = run(common + "--output.dir=" + killed + " --train.abort_after_steps=25");
+  EXPECT_NE(k.code, 0);
+  EXPECT_TRUE(fs::exists(killed + "/checkpoint_last.ckpt"));
+  EXPECT_FALSE(fs::exists(killed + "/results.json"));
+  const std::string good_ckpt = pocketrec::read_file(killed + "/checkpoint_last.ckpt");
+
+  // A truncated or bit-flipped checkpoint is refused with a clear error.
+  t.file("killed/checkpoint_last.ckpt", good_ckpt.substr(0, good_ckpt.size() / 2));
+  CliRun cut = run(common + "--output.dir=" + killed + " --resume");
+  EXPECT_EQ(cut.code, 1);
+  EXPECT_NE(cut.out.find("checkpoint_last.ckpt: not a PocketRec checkpoint, or truncated"), std::string::npos) << cut.out;
+  std::string flipped = good_ckpt;
+  flipped[flipped.size() / 3] ^= 0x40;
+  t.file("killed/checkpoint_last.ckpt", flipped);
+  CliRun flip = run(common + "--output.dir=" + killed + " --resume");
+  EXPECT_EQ(flip.code, 1);
+  EXPECT_NE(flip.out.find("checksum mismatch: corrupt checkpoint"), std::string::npos) << flip.out;
+  // A different config is refused too.
+  t.file("killed/checkpoint_last.ckpt", good_ckpt);
+  CliRun other = run(common + "--output.dir=" + killed + " --resume --train.lr=0.5");
+  EXPECT_EQ(other.code, 2);
+  EXPECT_NE(other.out.find("different config (first difference at '/train/lr')"), std::string::npos) << other.out;
+
+  CliRun r = run(common + "--output.dir=" + killed + " --resume");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto a = nlohmann::json::parse(pocketrec::read_file(full + "/results.json"));
+  auto b = nlohmann::json::parse(pocketrec::read_file(killed + "/results.json"));
+  EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
+  EXPECT_EQ(a["valid"]["metrics"], b["valid"]["metrics"]);
+  EXPECT_TRUE(b["fit"]["resumed"].get<bool>());
+  // The per-epoch losses of the resumed log equal the uninterrupted ones.
+  auto losses = [](const std::string& path) {
+    std::vector<double> v;
+    for (const auto& line : pocketrec::split(pocketrec::read_file(path), '\n'))
+      if (!line.empty()) v.push_back(nlohmann::json::parse(line)["loss"].get<double>());
+    return v;
+  };
+  EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(killed + "/train_log.jsonl"));
+  EXPECT_EQ(losses(full + "/train_log.jsonl").size(), 4u);
+}
