@@ -51,7 +51,8 @@ class BprModel : public TorchRecommender {
           offsets.push_back(static_cast<int64_t>(items.size()));
           for (int32_t i : set.history[queries[r]]) items.push_back(i);
         }
-        torch::Tensor q = mean_item_factors(items, offsets);
+        torch::Tensor q = mean_item_factors(int64_tensor(items, {static_cast<int64_t>(items.size())}),
+                                            int64_tensor(offsets, {static_cast<int64_t>(offsets.size())}));
         std::copy_n(q.contiguous().data_ptr<float>(), n * dim_, out);
         return;
       }
@@ -78,40 +79,45 @@ class BprModel : public TorchRecommender {
     log_info("bpr: {} samples, {} query factors, dim {}", samples_.size(), mean_items_ ? "mean-of-items" : "user",
              dim_);
     const data::Sequences* train = &d.train;
-    return {*net_, static_cast<int64_t>(samples_.size()), [this, train, n_neg](const int64_t* ids, size_t n,
-                                                                               std::mt19937_64& rng) {
-              std::vector<int64_t> pos, neg, query, bag_items, bag_offsets;
-              for (size_t b = 0; b < n; ++b) {
-                const int64_t p = samples_.pos[ids[b]];
-                const int32_t s = samples_.seq[ids[b]];
-                const int32_t target = train->items[p];
-                for (int64_t k = 0; k < n_neg; ++k) {
-                  pos.push_back(target);
-                  neg.push_back(sampler_->sample(s, target, rng));
-                  if (mean_items_) {
-                    bag_offsets.push_back(static_cast<int64_t>(bag_items.size()));
-                    bag_items.insert(bag_items.end(), train->items.begin() + train->offsets[s], train->items.begin() + p);
-                  } else {
-                    query.push_back(s);
-                  }
-                }
-              }
-              const int64_t m = static_cast<int64_t>(pos.size());
-              torch::Tensor q = mean_items_ ? mean_item_factors(bag_items, bag_offsets)
-                                            : net_->users->forward(int64_tensor(query, {m}));
-              torch::Tensor ep = net_->items->forward(int64_tensor(pos, {m}));
-              torch::Tensor en = net_->items->forward(int64_tensor(neg, {m}));
-              return -torch::log_sigmoid((q * ep).sum(1) - (q * en).sum(1)).mean();
-            }};
+    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+      std::vector<int64_t> pos, neg, query, bag_items, bag_offsets;
+      for (size_t b = 0; b < n; ++b) {
+        const int64_t p = samples_.pos[ids[b]];
+        const int32_t s = samples_.seq[ids[b]];
+        const int32_t target = train->items[p];
+        for (int64_t k = 0; k < n_neg; ++k) {
+          pos.push_back(target);
+          neg.push_back(sampler_->sample(s, target, rng));
+          if (mean_items_) {
+            bag_offsets.push_back(static_cast<int64_t>(bag_items.size()));
+            bag_items.insert(bag_items.end(), train->items.begin() + train->offsets[s], train->items.begin() + p);
+          } else {
+            query.push_back(s);
+          }
+        }
+      }
+      const int64_t m = static_cast<int64_t>(pos.size());
+      train::Batch batch{int64_tensor(pos, {m}), int64_tensor(neg, {m})};
+      if (mean_items_) {
+        batch.push_back(int64_tensor(bag_items, {static_cast<int64_t>(bag_items.size())}));
+        batch.push_back(int64_tensor(bag_offsets, {m}));
+      } else {
+        batch.push_back(int64_tensor(query, {m}));
+      }
+      return batch;
+    };
+    auto loss = [this](const train::Batch& b) {  // b = {pos, neg, users} or {pos, neg, bag items, bag offsets}
+      torch::Tensor q = mean_items_ ? mean_item_factors(b[2], b[3]) : net_->users->forward(b[2]);
+      torch::Tensor ep = net_->items->forward(b[0]), en = net_->items->forward(b[1]);
+      return -torch::log_sigmoid((q * ep).sum(1) - (q * en).sum(1)).mean();
+    };
+    return {*net_, static_cast<int64_t>(samples_.size()), make_batch, loss};
   }
 
  private:
   // Mean of the item factors of each bag (an empty bag gives zeros).
-  torch::Tensor mean_item_factors(const std::vector<int64_t>& items, const std::vector<int64_t>& offsets) const {
-    return std::get<0>(torch::embedding_bag(net_->items->weight,
-                                            int64_tensor(items, {static_cast<int64_t>(items.size())}),
-                                            int64_tensor(offsets, {static_cast<int64_t>(offsets.size())}), false,
-                                            /*mode=mean*/ 1, false, {}, false));
+  torch::Tensor mean_item_factors(const torch::Tensor& items, const torch::Tensor& offsets) const {
+    return std::get<0>(torch::embedding_bag(net_->items->weight, items, offsets, false, /*mode=mean*/ 1, false, {}, false));
   }
 
   int64_t n_users_, n_items_, dim_;

@@ -119,21 +119,21 @@ class CaserModel : public TorchRecommender {
     const int64_t n_neg = c.integer("train.neg_samples");
     log_info("caser: {} training windows (L={}, T=1), {} negatives each", samples_.size(), L_, n_neg);
     const data::Sequences* train = &d.train;
-    return {*net_, static_cast<int64_t>(samples_.size()),
-            [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
-              const int64_t B = static_cast<int64_t>(n);
-              std::vector<int64_t> seq(n * L_), users(n), items(n * (1 + n_neg));
-              for (size_t b = 0; b < n; ++b) {
-                data::gather_window(*train, samples_, ids[b], L_, n_items_, seq.data() + b * L_);
-                const int32_t s = samples_.seq[ids[b]];
-                const int32_t target = train->items[samples_.pos[ids[b]]];
-                users[b] = s;
-                items[b * (1 + n_neg)] = target;
-                for (int64_t k = 0; k < n_neg; ++k) items[b * (1 + n_neg) + 1 + k] = sampler_->sample(s, target, rng);
-              }
-              return loss(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}),
-                          int64_tensor(items, {B, 1 + n_neg}), 1);
-            }};
+    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+      const int64_t B = static_cast<int64_t>(n);
+      std::vector<int64_t> seq(n * L_), users(n), items(n * (1 + n_neg));
+      for (size_t b = 0; b < n; ++b) {
+        data::gather_window(*train, samples_, ids[b], L_, n_items_, seq.data() + b * L_);
+        const int32_t s = samples_.seq[ids[b]];
+        const int32_t target = train->items[samples_.pos[ids[b]]];
+        users[b] = s;
+        items[b * (1 + n_neg)] = target;
+        for (int64_t k = 0; k < n_neg; ++k) items[b * (1 + n_neg) + 1 + k] = sampler_->sample(s, target, rng);
+      }
+      return train::Batch{int64_tensor(seq, {B, L_}), int64_tensor(users, {B}), int64_tensor(items, {B, 1 + n_neg})};
+    };
+    return {*net_, static_cast<int64_t>(samples_.size()), make_batch,
+            [this](const train::Batch& b) { return loss(b[0], b[1], b[2], /*n_pos=*/1); }};
   }
 
  private:

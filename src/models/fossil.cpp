@@ -108,44 +108,48 @@ class FossilModel : public TorchRecommender {
     const int64_t n_neg = c.integer("train.neg_samples");
     log_info("fossil: {} training positions, L={}, {} negatives each", samples_.size(), L_, n_neg);
     const data::Sequences* train = &d.train;
-    return {*net_, static_cast<int64_t>(samples_.size()),
-            [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
-              const int64_t B = static_cast<int64_t>(n), M = 1 + n_neg;
-              std::vector<int64_t> bag, offsets, users(n), cand(n * M), prev(n * L_, 0);
-              std::vector<float> count(n), member(n * M), mask(n * L_ * M, 0.0f);
-              for (size_t b = 0; b < n; ++b) {
-                const int32_t u = samples_.seq[ids[b]];
-                const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
-                const int32_t target = train->items[p];
-                users[b] = u;
-                offsets.push_back(static_cast<int64_t>(bag.size()));
-                for (int32_t j : distinct_[u]) bag.push_back(j);
-                count[b] = static_cast<float>(distinct_.length(u));
-                cand[b * M] = target;
-                for (int64_t k = 1; k < M; ++k) cand[b * M + k] = sampler_->sample(u, target, rng);
-                for (int64_t m = 0; m < M; ++m) member[b * M + m] = history_sampler_->excluded(u, cand[b * M + m]);
-                for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
-                  prev[b * L_ + k] = train->items[p - 1 - k];
-                  // A previous item equal to the candidate is skipped (He's C++).
-                  for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = prev[b * L_ + k] != cand[b * M + m];
-                }
-              }
-              torch::Tensor C = int64_tensor(cand, {B, M});
-              torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight,
-                                                                 int64_tensor(bag, {(int64_t)bag.size()}),
-                                                                 int64_tensor(offsets, {B}), false, /*sum=*/0));
-              torch::Tensor mem = torch::from_blob(member.data(), {B, M, 1}).clone();
-              torch::Tensor cnt = torch::from_blob(count.data(), {B, 1, 1}).clone() - mem;  // |I_u \ {c}|
-              torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
-              torch::Tensor Pc = net_->P->forward(C);                                     // [B,M,d]
-              torch::Tensor fism = (S.unsqueeze(1) - mem * Pc) * coef;                    // [B,M,d]
-              torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}));  // [B,L]
-              torch::Tensor wm = w.unsqueeze(1) * torch::from_blob(mask.data(), {B, M, L_}).clone();        // [B,M,L]
-              torch::Tensor mc = torch::matmul(wm, net_->P->forward(int64_tensor(prev, {B, L_})));         // [B,M,d]
-              torch::Tensor s = ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);
-              torch::Tensor pos = s.slice(1, 0, 1), neg = s.slice(1, 1);
-              return (torch::softplus(-pos).sum(1) + torch::softplus(neg).sum(1)).mean();
-            }};
+    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+      const int64_t B = static_cast<int64_t>(n), M = 1 + n_neg;
+      std::vector<int64_t> bag, offsets, users(n), cand(n * M), prev(n * L_, 0);
+      std::vector<float> count(n), member(n * M), mask(n * L_ * M, 0.0f);
+      for (size_t b = 0; b < n; ++b) {
+        const int32_t u = samples_.seq[ids[b]];
+        const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
+        const int32_t target = train->items[p];
+        users[b] = u;
+        offsets.push_back(static_cast<int64_t>(bag.size()));
+        for (int32_t j : distinct_[u]) bag.push_back(j);
+        count[b] = static_cast<float>(distinct_.length(u));
+        cand[b * M] = target;
+        for (int64_t k = 1; k < M; ++k) cand[b * M + k] = sampler_->sample(u, target, rng);
+        for (int64_t m = 0; m < M; ++m) member[b * M + m] = history_sampler_->excluded(u, cand[b * M + m]);
+        for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
+          prev[b * L_ + k] = train->items[p - 1 - k];
+          // A previous item equal to the candidate is skipped (He's C++).
+          for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = prev[b * L_ + k] != cand[b * M + m];
+        }
+      }
+      return train::Batch{int64_tensor(cand, {B, M}),
+                          int64_tensor(bag, {static_cast<int64_t>(bag.size())}),
+                          int64_tensor(offsets, {B}),
+                          torch::from_blob(member.data(), {B, M, 1}).clone(),
+                          torch::from_blob(count.data(), {B, 1, 1}).clone(),
+                          int64_tensor(users, {B}),
+                          torch::from_blob(mask.data(), {B, M, L_}).clone(),
+                          int64_tensor(prev, {B, L_})};
+    };
+    auto loss = [this](const train::Batch& b) {
+      const torch::Tensor &C = b[0], &mem = b[3];
+      torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, b[1], b[2], false, /*sum=*/0));  // [B,d]
+      torch::Tensor cnt = b[4] - mem;                                                           // |I_u \ {c}|
+      torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
+      torch::Tensor fism = (S.unsqueeze(1) - mem * net_->P->forward(C)) * coef;                 // [B,M,d]
+      torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(b[5]);                    // [B,L]
+      torch::Tensor mc = torch::matmul(w.unsqueeze(1) * b[6], net_->P->forward(b[7]));          // [B,M,d]
+      torch::Tensor s = ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);
+      return (torch::softplus(-s.slice(1, 0, 1)).sum(1) + torch::softplus(s.slice(1, 1)).sum(1)).mean();
+    };
+    return {*net_, static_cast<int64_t>(samples_.size()), make_batch, loss};
   }
 
  private:

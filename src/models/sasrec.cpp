@@ -216,18 +216,20 @@ class SasRecModel : public TorchRecommender {
     if (odrec_) {
       samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
       log_info("sasrec (odrec): {} prefix samples, full softmax over {} items", samples_.size(), n_items_);
-      return {*net_, static_cast<int64_t>(samples_.size()), [this, train](const int64_t* ids, size_t n, std::mt19937_64&) {
-                std::vector<data::ItemSpan> spans;
-                std::vector<int64_t> targets(n);
-                for (size_t b = 0; b < n; ++b) {
-                  const int64_t p = samples_.pos[ids[b]], start = train->offsets[samples_.seq[ids[b]]];
-                  const int64_t len = std::min<int64_t>(p - start, max_len_);
-                  spans.push_back({train->items.data() + p - len, static_cast<size_t>(len)});
-                  targets[b] = train->items[p];
-                }
-                auto [seq, lengths] = pad_batch(spans);
-                torch::Tensor s = net_->encode(seq, lengths);
-                return torch::nn::functional::cross_entropy(item_logits(s), int64_tensor(targets, {(int64_t)n}));
+      auto make_batch = [this, train](const int64_t* ids, size_t n, std::mt19937_64&) {
+        std::vector<data::ItemSpan> spans;
+        std::vector<int64_t> targets(n);
+        for (size_t b = 0; b < n; ++b) {
+          const int64_t p = samples_.pos[ids[b]], start = train->offsets[samples_.seq[ids[b]]];
+          const int64_t len = std::min<int64_t>(p - start, max_len_);
+          spans.push_back({train->items.data() + p - len, static_cast<size_t>(len)});
+          targets[b] = train->items[p];
+        }
+        auto [seq, lengths] = pad_batch(spans);
+        return train::Batch{seq, lengths, int64_tensor(targets, {static_cast<int64_t>(n)})};
+      };
+      return {*net_, static_cast<int64_t>(samples_.size()), make_batch, [this](const train::Batch& b) {
+                return torch::nn::functional::cross_entropy(item_logits(net_->encode(b[0], b[1])), b[2]);
               }};
     }
     // Standard: one sample per training sequence with >= 2 items: its last max_len + 1 items.
@@ -237,38 +239,41 @@ class SasRecModel : public TorchRecommender {
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
     log_info("sasrec: {} training sequences (last {} items each), {} loss", seq_ids_.size(), max_len_ + 1,
              bce_ ? "BCE with one negative per position" : "full-softmax cross-entropy");
-    return {*net_, static_cast<int64_t>(seq_ids_.size()), [this, train](const int64_t* ids, size_t n,
-                                                                        std::mt19937_64& rng) {
-              std::vector<data::ItemSpan> inputs;
-              int64_t L = 1;
-              for (size_t b = 0; b < n; ++b) {
-                data::ItemSpan s = (*train)[seq_ids_[ids[b]]];
-                const size_t len = std::min<size_t>(s.size() - 1, static_cast<size_t>(max_len_));
-                inputs.push_back({s.ptr + s.size() - 1 - len, len});
-                L = std::max<int64_t>(L, static_cast<int64_t>(len));
-              }
-              const int64_t B = static_cast<int64_t>(n);
-              std::vector<int64_t> targets(B * L, -100), negatives;  // -100: ignored position
-              for (int64_t b = 0; b < B; ++b)
-                for (size_t j = 0; j < inputs[b].size(); ++j) targets[b * L + j] = inputs[b].ptr[j + 1];
-              auto [seq, lengths] = pad_batch(inputs);
-              torch::Tensor H = net_->encode_all(seq);  // [B,L,d]
-              torch::Tensor y = int64_tensor(targets, {B * L});
-              if (!bce_)  // mean over the real positions (padded ones carry target -100)
-                return torch::nn::functional::cross_entropy(
-                    item_logits(H).view({B * L, n_items_}), y,
-                    torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
-              negatives.resize(B * L, 0);
-              for (int64_t b = 0; b < B; ++b)
-                for (size_t j = 0; j < inputs[b].size(); ++j)
-                  negatives[b * L + j] = sampler_->sample(seq_ids_[ids[b]], static_cast<int32_t>(targets[b * L + j]), rng);
-              torch::Tensor Hf = H.view({B * L, dim_});
-              torch::Tensor valid = y.ge(0);
-              torch::Tensor ps = (Hf * net_->item->forward(y.clamp_min(0))).sum(1);
-              torch::Tensor ns = (Hf * net_->item->forward(int64_tensor(negatives, {B * L}))).sum(1);
-              torch::Tensor l = (torch::softplus(-ps) + torch::softplus(ns)) * valid;
-              return l.sum() / valid.sum();
-            }};
+    auto make_batch = [this, train](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+      std::vector<data::ItemSpan> inputs;
+      int64_t L = 1;
+      for (size_t b = 0; b < n; ++b) {
+        data::ItemSpan s = (*train)[seq_ids_[ids[b]]];
+        const size_t len = std::min<size_t>(s.size() - 1, static_cast<size_t>(max_len_));
+        inputs.push_back({s.ptr + s.size() - 1 - len, len});
+        L = std::max<int64_t>(L, static_cast<int64_t>(len));
+      }
+      const int64_t B = static_cast<int64_t>(n);
+      std::vector<int64_t> targets(B * L, -100);  // -100: padded position, ignored
+      for (int64_t b = 0; b < B; ++b)
+        for (size_t j = 0; j < inputs[b].size(); ++j) targets[b * L + j] = inputs[b].ptr[j + 1];
+      train::Batch batch{pad_batch(inputs).first, int64_tensor(targets, {B * L})};
+      if (bce_) {
+        std::vector<int64_t> negatives(B * L, 0);
+        for (int64_t b = 0; b < B; ++b)
+          for (size_t j = 0; j < inputs[b].size(); ++j)
+            negatives[b * L + j] = sampler_->sample(seq_ids_[ids[b]], static_cast<int32_t>(targets[b * L + j]), rng);
+        batch.push_back(int64_tensor(negatives, {B * L}));
+      }
+      return batch;
+    };
+    auto loss = [this](const train::Batch& b) {  // b = {seq [B,L], targets [B*L], (negatives [B*L])}
+      torch::Tensor H = net_->encode_all(b[0]);  // [B,L,d]
+      const torch::Tensor& y = b[1];
+      if (!bce_)  // mean over the real positions
+        return torch::nn::functional::cross_entropy(
+            item_logits(H).view({-1, n_items_}), y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+      torch::Tensor Hf = H.view({-1, dim_}), valid = y.ge(0);
+      torch::Tensor ps = (Hf * net_->item->forward(y.clamp_min(0))).sum(1);
+      torch::Tensor ns = (Hf * net_->item->forward(b[2])).sum(1);
+      return ((torch::softplus(-ps) + torch::softplus(ns)) * valid).sum() / valid.sum();
+    };
+    return {*net_, static_cast<int64_t>(seq_ids_.size()), make_batch, loss};
   }
 
  private:

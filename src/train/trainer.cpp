@@ -106,7 +106,7 @@ nlohmann::json TrainSummary::to_json() const {
   return {{"epochs_run", epochs_run},       {"best_epoch", best_epoch},   {"best_valid", best_value},
           {"valid_metric", metric},         {"stopped_early", stopped_early}, {"resumed", resumed},
           {"train_seconds", seconds},       {"seconds_per_epoch", seconds_per_epoch},
-          {"samples_per_s", samples_per_s}};
+          {"samples_per_s", samples_per_s}, {"data_fraction", data_fraction}};
 }
 
 void load_checkpoint_weights(torch::nn::Module& module, const std::string& path) {
@@ -207,19 +207,22 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
 
   std::vector<int64_t> order(static_cast<size_t>(task.n_samples));
   const auto t_start = std::chrono::steady_clock::now();
-  double train_seconds = 0;
+  double train_seconds = 0, data_seconds = 0;
   int64_t epochs_timed = 0;
   for (int64_t epoch = first_epoch; epoch <= epochs && !finished; ++epoch) {
     task.module.train();
     std::iota(order.begin(), order.end(), 0);  // reset, so an epoch depends only on the RNG state
     std::shuffle(order.begin(), order.end(), rng);
     ProgressBar bar(fmt::format("epoch {}/{}", epoch, epochs), task.n_samples, "samples");
-    double loss_sum = 0;
+    double loss_sum = 0, data_secs = 0;
     int64_t n_batches = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t b = 0; b < task.n_samples; b += batch) {
       const size_t n = static_cast<size_t>(std::min(batch, task.n_samples - b));
-      torch::Tensor loss = task.batch_loss(order.data() + b, n, rng);
+      const auto td = std::chrono::steady_clock::now();
+      Batch input = task.make_batch(order.data() + b, n, rng);
+      data_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - td).count();
+      torch::Tensor loss = task.loss(input);
       opt->zero_grad();
       loss.backward();
       opt->step();
@@ -234,14 +237,17 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     bar.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     train_seconds += secs;
+    data_seconds += data_secs;
     ++epochs_timed;
     nlohmann::json line = {{"epoch", epoch},
                            {"loss", loss_sum / n_batches},
                            {"seconds", secs},
-                           {"samples_per_s", task.n_samples / std::max(1e-9, secs)}};
+                           {"samples_per_s", task.n_samples / std::max(1e-9, secs)},
+                           {"data_fraction", data_secs / std::max(1e-9, secs)}};
     sum.epochs_run = epoch;
-    std::string msg = fmt::format("epoch {}: loss {:.4f}, {:.1f}s ({:.0f} samples/s)", epoch, loss_sum / n_batches,
-                                  secs, task.n_samples / std::max(1e-9, secs));
+    std::string msg = fmt::format("epoch {}: loss {:.4f}, {:.1f}s ({:.0f} samples/s, {:.1f}% in the data pipeline)",
+                                  epoch, loss_sum / n_batches, secs, task.n_samples / std::max(1e-9, secs),
+                                  100 * data_secs / std::max(1e-9, secs));
     bool improved = false;
     if (epoch % eval_every == 0 || epoch == epochs) {
       task.module.eval();
@@ -310,6 +316,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   sum.seconds_per_epoch = epochs_timed ? train_seconds / epochs_timed : 0;
   sum.samples_per_s = train_seconds > 0 ? task.n_samples * epochs_timed / train_seconds : 0;
+  sum.data_fraction = train_seconds > 0 ? data_seconds / train_seconds : 0;
   return sum;
 }
 

@@ -22,12 +22,20 @@
 
 namespace pocketrec::train {
 
+// A mini-batch as the model's input tensors.
+using Batch = std::vector<torch::Tensor>;
+
 struct TrainTask {
   torch::nn::Module& module;
   int64_t n_samples;
-  // Mean loss of the samples ids[0..n) (indices into the model's sample index).
-  std::function<torch::Tensor(const int64_t* ids, size_t n, std::mt19937_64& rng)> batch_loss;
+  // The data pipeline: gathers samples ids[0..n) (indices into the model's sample index) and draws
+  // their negatives into tensors. Timed separately from the model in the training log.
+  std::function<Batch(const int64_t* ids, size_t n, std::mt19937_64& rng)> make_batch;
+  // The model: mean training loss of a batch.
+  std::function<torch::Tensor(const Batch& batch)> loss;
   std::string data_fingerprint;  // resuming refuses a checkpoint made on other data
+
+  torch::Tensor batch_loss(const int64_t* ids, size_t n, std::mt19937_64& rng) const { return loss(make_batch(ids, n, rng)); }
 };
 
 struct TrainSummary {
@@ -36,6 +44,7 @@ struct TrainSummary {
   std::string metric;
   bool stopped_early = false, resumed = false;
   double seconds = 0, seconds_per_epoch = 0, samples_per_s = 0;
+  double data_fraction = 0;  // share of training-step time spent in make_batch (data pipeline, sampling)
   nlohmann::json to_json() const;
 };
 
