@@ -10,27 +10,12 @@
 #include "data/readers.h"
 #include "eval/evaluator.h"
 #include "models/torch_models.h"
+#include "synthetic_data.h"
 #include "test_util.h"
 
 using namespace pocketrec;
 
 namespace {
-// Ten communities of 12 users and 10 items; each user interacts with 8 items of its community.
-data::Dataset communities() {
-  std::mt19937 rng(1);
-  data::UserSequences us;
-  for (int i = 0; i < 100; ++i) us.items.get_or_add(std::to_string(i));
-  for (int u = 0; u < 120; ++u) {
-    us.users.get_or_add(std::to_string(u));
-    std::vector<int32_t> s(10);
-    std::iota(s.begin(), s.end(), (u % 10) * 10);
-    std::shuffle(s.begin(), s.end(), rng);
-    s.resize(8);
-    us.seqs.append(s);
-  }
-  return data::split_temporal_ratio(us, 0.7, 0.1, 0.2);
-}
-
 eval::EvalResult fit_and_test(const std::string& model, Config& c, const data::Dataset& d,
                               std::unique_ptr<models::Recommender>* keep = nullptr) {
   auto reg = models::default_model_registry();
@@ -50,7 +35,7 @@ eval::EvalResult fit_and_test(const std::string& model, Config& c, const data::D
 
 TEST(Bpr, LearnsCommunitiesBeatsPopAndReloadsExactly) {
   ProgressBar::set_enabled(false);
-  data::Dataset d = communities();
+  data::Dataset d = pocketrec::testing::community_users();
   Config c;
   c.set("train.epochs", 40, "t");
   c.set("train.batch_size", 64, "t");

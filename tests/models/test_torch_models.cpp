@@ -12,45 +12,12 @@
 #include "eval/evaluator.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
+#include "synthetic_data.h"
 #include "test_util.h"
 
 using namespace pocketrec;
 
 namespace {
-
-// 12 users per community, 10 communities of 10 items; each user visits 8 items of its community.
-data::Dataset user_data() {
-  std::mt19937 rng(1);
-  data::UserSequences us;
-  for (int i = 0; i < 100; ++i) us.items.get_or_add(std::to_string(i));
-  for (int u = 0; u < 120; ++u) {
-    us.users.get_or_add(std::to_string(u));
-    std::vector<int32_t> s(10);
-    std::iota(s.begin(), s.end(), (u % 10) * 10);
-    std::shuffle(s.begin(), s.end(), rng);
-    s.resize(8);
-    us.seqs.append(s);
-  }
-  return data::split_temporal_ratio(us, 0.7, 0.1, 0.2);
-}
-
-// Sessions walk a cycle: item i is followed by i+1 (mod 30), so the next item is predictable.
-data::Dataset session_data() {
-  data::SessionData s;
-  for (int i = 0; i < 30; ++i) s.items.get_or_add(std::to_string(i));
-  std::mt19937 rng(4);
-  std::uniform_int_distribution<int> start(0, 29);
-  for (int n = 0; n < 400; ++n) {
-    int a = start(rng);
-    s.train.append(std::vector<int32_t>{a, (a + 1) % 30, (a + 2) % 30, (a + 3) % 30});
-  }
-  for (int n = 0; n < 60; ++n) {
-    int a = start(rng);
-    s.test_prefixes.append(std::vector<int32_t>{a, (a + 1) % 30});
-    s.test_targets.push_back((a + 2) % 30);
-  }
-  return data::split_sessions(s, "last", 0.1, 1);
-}
 
 Config small_config(const std::string& model) {
   Config c;
@@ -93,7 +60,7 @@ struct Case {
 
 void gradient_check(const Case& k) {
   ProgressBar::set_enabled(false);
-  data::Dataset d = k.sessions ? session_data() : user_data();
+  data::Dataset d = k.sessions ? pocketrec::testing::cycle_sessions() : pocketrec::testing::community_users();
   Config c = small_config(k.model);
   if (!k.variant.empty()) c.set("model.sasrec_variant", k.variant, "t");
   if (!k.loss.empty()) c.set("train.loss", k.loss, "t");
@@ -149,7 +116,7 @@ TEST(GradientCheck, SasRecBce) { gradient_check({"sasrec", "standard", "bce", fa
 TEST(GradientCheck, SasRecOdRecTeacher) { gradient_check({"sasrec", "odrec", "", true}); }
 
 TEST(Caser, ParameterCountEqualsTheRdFormula) {
-  data::Dataset d = user_data();
+  data::Dataset d = pocketrec::testing::community_users();
   Config c = small_config("caser");
   c.set("model.dim", 10, "t");
   c.set("model.window", 5, "t");
@@ -168,7 +135,7 @@ TEST(Caser, ParameterCountEqualsTheRdFormula) {
 }
 
 TEST(Fossil, ParameterCountEqualsTheFormula) {
-  data::Dataset d = user_data();
+  data::Dataset d = pocketrec::testing::community_users();
   auto m = make(small_config("fossil"), d);
   EXPECT_EQ(m->n_parameters(), 2 * d.n_items * 8 + d.n_items + 3 + d.n_users * 3);
 }
@@ -178,7 +145,7 @@ class LearnsStructure : public ::testing::TestWithParam<Case> {};
 TEST_P(LearnsStructure, BeatsPopAndTheBestCheckpointReloadsBitIdentically) {
   ProgressBar::set_enabled(false);
   const Case k = GetParam();
-  data::Dataset d = k.sessions ? session_data() : user_data();
+  data::Dataset d = k.sessions ? pocketrec::testing::cycle_sessions() : pocketrec::testing::community_users();
   Config c = small_config(k.model);
   c.set("train.epochs", 60, "t");
   c.set("train.patience", 0, "t");

@@ -1,0 +1,127 @@
+// Training and scoring speed of each LibTorch model on its real data set at the configured sizes
+// (the configs in configs/teachers; needs ../shared/data). Per model: training instances/s of full
+// steps (batch, forward, backward, optimizer), the share of step time spent in the data pipeline
+// (make_batch: gathering and negative sampling; goal <= 5%), and the latency of scoring one user
+// against the whole catalogue (encode + full dot-product scores).
+//   build/bench/bench_training [--benchmark_filter=caser]
+// Threads follow threads.torch / threads.blas of each config (defaults: all cores / 1).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "data/dataset.h"
+#include "eval/scorer.h"
+#include "models/torch_models.h"
+#include "models/torch_recommender.h"
+#include "train/process_setup.h"
+
+using namespace pocketrec;
+
+namespace {
+
+struct Setup {
+  Config config;
+  data::Dataset data;
+  std::unique_ptr<models::TorchRecommender> model;
+  std::unique_ptr<train::TrainTask> task;
+};
+
+Setup* setup_for(const std::string& config_path) {
+  static std::map<std::string, std::unique_ptr<Setup>> cache;
+  auto& slot = cache[config_path];
+  if (slot) return slot.get();
+  const std::string path = std::string(POCKETREC_SOURCE_DIR) + "/" + config_path;
+  Config c = Config::load(path, {"--output.progress=false"});
+  std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // configs name data relative to the repo
+  if (!std::filesystem::exists(c.str("data.path"))) return nullptr;
+  data::Dataset d = data::build_dataset(c);
+  auto reg = models::default_model_registry();
+  auto m = reg.get(c.str("model.name")).create(c, d);
+  auto* t = dynamic_cast<models::TorchRecommender*>(m.release());
+  auto s = std::unique_ptr<Setup>(new Setup{c, std::move(d), std::unique_ptr<models::TorchRecommender>(t), nullptr});
+  s->task = std::make_unique<train::TrainTask>(s->model->training_task(s->data, s->config));
+  slot = std::move(s);
+  return slot.get();
+}
+
+void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
+  Setup* s = setup_for(config_path);
+  if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
+  set_compute_threads(static_cast<int>(s->config.integer("threads.torch")),
+                      static_cast<int>(s->config.integer("threads.blas")));
+  const int64_t batch = s->config.integer("train.batch_size");
+  auto params = s->task->module.parameters();
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(s->config.number("train.lr")));
+  s->task->module.train();
+  std::mt19937_64 rng(1);
+  std::vector<int64_t> ids(static_cast<size_t>(batch));
+  int64_t next = 0;
+  double data_secs = 0, total_secs = 0;
+  for (auto _ : state) {
+    for (auto& i : ids) i = next++ % s->task->n_samples;
+    const auto t0 = std::chrono::steady_clock::now();
+    train::Batch b = s->task->make_batch(ids.data(), ids.size(), rng);
+    const auto t1 = std::chrono::steady_clock::now();
+    torch::Tensor loss = s->task->loss(b);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    const auto t2 = std::chrono::steady_clock::now();
+    data_secs += std::chrono::duration<double>(t1 - t0).count();
+    total_secs += std::chrono::duration<double>(t2 - t0).count();
+  }
+  state.counters["instances_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["data_fraction"] = data_secs / total_secs;
+  state.counters["epoch_s_estimate"] = total_secs / state.iterations() * s->task->n_samples / batch;
+  state.counters["params"] = static_cast<double>(s->model->n_parameters());
+}
+
+void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {
+  Setup* s = setup_for(config_path);
+  if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
+  set_compute_threads(1, 1);
+  auto scorer = s->model->make_scorer(s->data);
+  std::vector<float> out(static_cast<size_t>(scorer->n_items()));
+  int32_t q = 0;
+  for (auto _ : state) {
+    scorer->prepare(s->data.test, &q, 1);
+    scorer->score(0, 1, 0, scorer->n_items(), out.data(), out.size());
+    benchmark::DoNotOptimize(out.data());
+    q = (q + 1) % static_cast<int32_t>(s->data.test.size());
+  }
+  state.counters["items"] = scorer->n_items();
+}
+
+const char* kConfigs[][2] = {
+    {"caser_gowalla", "configs/teachers/caser-gowalla-lbsn1k.json"},
+    {"fossil_gowalla", "configs/teachers/fossil-gowalla-lbsn1k.json"},
+    {"bpr_gowalla", "configs/rd/gowalla-lbsn1k.json"},
+    {"sasrec_odrec_tmall", "configs/teachers/sasrec-odrec-tmall.json"},
+    {"sasrec_ce_ml1m", "configs/teachers/sasrec-ce-ml-1m.json"},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  apply_malloc_settings();
+  set_log_level(LogLevel::kWarn);
+  ProgressBar::set_enabled(false);
+  for (const auto& c : kConfigs) {
+    benchmark::RegisterBenchmark((std::string("TrainStep/") + c[0]).c_str(), BM_TrainStep, std::string(c[1]))
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(3.0)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((std::string("ScoreOneUser/") + c[0]).c_str(), BM_ScoreOneUser, std::string(c[1]))
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
