@@ -46,7 +46,7 @@ int cmd_eval(const std::string& run_dir, const std::string& split, const std::ve
   Config c = Config::from_json(saved, run_dir + "/config.json");
   set_compute_threads(static_cast<int>(c.integer("threads.torch")), static_cast<int>(c.integer("threads.blas")));
   nlohmann::json res = evaluate_run(run_dir, split, overrides);
-  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, {}).c_str());
+  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, metric_columns(saved)).c_str());
   return 0;
 }
 
