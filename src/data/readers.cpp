@@ -53,7 +53,6 @@ void parse_interaction_lines(LineReader& reader, InteractionTable& table, const 
       n_fields = static_cast<int>(f.n);
       PR_CHECK(layout.user < n_fields && layout.item < n_fields, ErrorCode::kBadFormat,
                "{}: expected user and item columns ({}), found {} fields", reader.where(), layout.names, f.n);
-      if (layout.rating >= 0 && layout.rating < n_fields && table.size() == 0) table.rating.reserve(1024);
     }
     PR_CHECK(static_cast<int>(f.n) == n_fields && !f.overflow, ErrorCode::kBadFormat,
              "{}: expected {} fields like the first line ({}), found {}", reader.where(), n_fields, layout.names,
