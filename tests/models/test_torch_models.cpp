@@ -57,6 +57,7 @@ struct Case {
   std::string model, variant, loss;
   bool sessions;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << (c.variant.empty() ? "" : "/" + c.variant); }
 
 void gradient_check(const Case& k) {
   ProgressBar::set_enabled(false);
