@@ -3,21 +3,15 @@
 #include <algorithm>
 #include <vector>
 
+#include "data/samples.h"
+
 namespace pocketrec::data {
 
 NegativeSampler::NegativeSampler(const Sequences& history, int32_t n_items, bool exclude_history)
-    : n_items_(n_items), exclude_history_(exclude_history) {
-  std::vector<int32_t> v;
-  for (size_t s = 0; s < history.size(); ++s) {
-    v.assign(history[s].begin(), history[s].end());
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-    sorted_.append(v);
-  }
-}
+    : sorted_(distinct_sorted(history)), n_items_(n_items), exclude_history_(exclude_history) {}
 
 bool NegativeSampler::excluded(int32_t s, int32_t item) const {
-  ItemSpan h = sorted_[static_cast<size_t>(s)];
+  ItemSpan h = history_set(s);
   return std::binary_search(h.begin(), h.end(), item);
 }
 

@@ -1,5 +1,7 @@
 #include "data/samples.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace pocketrec::data {
@@ -36,6 +38,19 @@ SampleIndex make_window_samples(const Sequences& seqs, int64_t L, int64_t T) {
     }
   }
   return s;
+}
+
+Sequences distinct_sorted(const Sequences& seqs) {
+  Sequences out;
+  out.items.reserve(seqs.total());
+  std::vector<int32_t> v;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    v.assign(seqs[s].begin(), seqs[s].end());
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    out.append(v);
+  }
+  return out;
 }
 
 void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad,

@@ -25,6 +25,9 @@ SampleIndex make_next_item_samples(const Sequences& seqs, int64_t min_context);
 // c-L-T+1 windows; a shorter one (c > T) gives one window left-padded with `pad` (caser_pytorch).
 SampleIndex make_window_samples(const Sequences& seqs, int64_t L, int64_t T);
 
+// The distinct items of every sequence, sorted: users' item sets (negative sampling, FISM, ItemCF).
+Sequences distinct_sorted(const Sequences& seqs);
+
 // Writes the L items before samples.pos[i] (left-padded with pad) to out[0..L).
 void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad,
                    int64_t* out);

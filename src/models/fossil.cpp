@@ -94,17 +94,8 @@ class FossilModel : public TorchRecommender {
 
   train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
     samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
+    // Its history sets are also the FISM sets I_u (the distinct training items of each user).
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
-    history_sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, true);  // membership in I_u
-    // Distinct training items per user (the FISM sets).
-    distinct_ = data::Sequences();
-    std::vector<int32_t> v;
-    for (size_t u = 0; u < d.train.size(); ++u) {
-      v.assign(d.train[u].begin(), d.train[u].end());
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
-      distinct_.append(v);
-    }
     const int64_t n_neg = c.integer("train.neg_samples");
     log_info("fossil: {} training positions, L={}, {} negatives each", samples_.size(), L_, n_neg);
     const data::Sequences* train = &d.train;
@@ -118,11 +109,12 @@ class FossilModel : public TorchRecommender {
         const int32_t target = train->items[p];
         users[b] = u;
         offsets.push_back(static_cast<int64_t>(bag.size()));
-        for (int32_t j : distinct_[u]) bag.push_back(j);
-        count[b] = static_cast<float>(distinct_.length(u));
+        data::ItemSpan I_u = sampler_->history_set(u);
+        bag.insert(bag.end(), I_u.begin(), I_u.end());
+        count[b] = static_cast<float>(I_u.size());
         cand[b * M] = target;
         for (int64_t k = 1; k < M; ++k) cand[b * M + k] = sampler_->sample(u, target, rng);
-        for (int64_t m = 0; m < M; ++m) member[b * M + m] = history_sampler_->excluded(u, cand[b * M + m]);
+        for (int64_t m = 0; m < M; ++m) member[b * M + m] = sampler_->excluded(u, cand[b * M + m]);
         for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
           prev[b * L_ + k] = train->items[p - 1 - k];
           // A previous item equal to the candidate is skipped (He's C++).
@@ -157,8 +149,7 @@ class FossilModel : public TorchRecommender {
   double alpha_;
   mutable FossilNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
   data::SampleIndex samples_;
-  data::Sequences distinct_;
-  std::unique_ptr<data::NegativeSampler> sampler_, history_sampler_;
+  std::unique_ptr<data::NegativeSampler> sampler_;
 };
 
 }  // namespace

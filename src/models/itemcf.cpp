@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "data/samples.h"
 
 #include <omp.h>
 
@@ -47,19 +48,9 @@ ItemCFModel::ItemCFModel(const Config& config, int32_t n_items)
 
 void ItemCFModel::fit(const data::Dataset& data, const FitContext&) {
   // Binary matrix: distinct items per training sequence, and the inverted lists.
-  data::Sequences user_items;
+  const data::Sequences user_items = data::distinct_sorted(data.train);
   std::vector<int64_t> item_count(n_items_, 0);
-  {
-    std::vector<int32_t> buf;
-    for (size_t u = 0; u < data.train.size(); ++u) {
-      data::ItemSpan s = data.train[u];
-      buf.assign(s.begin(), s.end());
-      std::sort(buf.begin(), buf.end());
-      buf.erase(std::unique(buf.begin(), buf.end()), buf.end());
-      for (int32_t i : buf) ++item_count[i];
-      user_items.append(buf);
-    }
-  }
+  for (int32_t i : user_items.items) ++item_count[i];
   data::Sequences item_users;
   item_users.offsets.assign(static_cast<size_t>(n_items_) + 1, 0);
   for (int32_t i = 0; i < n_items_; ++i) item_users.offsets[i + 1] = item_users.offsets[i] + item_count[i];
