@@ -1,5 +1,4 @@
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/run_context.h"
@@ -8,7 +7,6 @@
 #include "core/progress.h"
 #include "core/text.h"
 #include "eval/metrics.h"
-#include "train/process_setup.h"
 
 namespace pocketrec::cli {
 namespace {
@@ -28,10 +26,7 @@ std::string protocol_note(const nlohmann::json& split) {
 }  // namespace
 
 int cmd_train(const std::string& config_path, const std::vector<std::string>& overrides) {
-  Config config = Config::load(config_path, overrides);
-  ProgressBar::set_enabled(config.boolean("output.progress"));
-  set_compute_threads(static_cast<int>(config.integer("threads.torch")), static_cast<int>(config.integer("threads.blas")));
-  nlohmann::json res = train_and_evaluate(config);
+  nlohmann::json res = train_and_evaluate(Config::load(config_path, overrides));
   auto cols = metric_columns(res["config"]);
   std::printf("\n%s on %s (%lld parameters): validation-selected, test read once%s\n\n",
               res["model"].get<std::string>().c_str(), res["dataset"].get<std::string>().c_str(),
@@ -41,12 +36,8 @@ int cmd_train(const std::string& config_path, const std::vector<std::string>& ov
 }
 
 int cmd_eval(const std::string& run_dir, const std::string& split, const std::vector<std::string>& overrides) {
-  nlohmann::json saved = nlohmann::json::parse(read_file(run_dir + "/config.json"), nullptr, false);
-  PR_CHECK(!saved.is_discarded(), ErrorCode::kBadFormat, "{}/config.json: invalid JSON", run_dir);
-  Config c = Config::from_json(saved, run_dir + "/config.json");
-  set_compute_threads(static_cast<int>(c.integer("threads.torch")), static_cast<int>(c.integer("threads.blas")));
   nlohmann::json res = evaluate_run(run_dir, split, overrides);
-  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, metric_columns(saved)).c_str());
+  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, metric_columns(res["config"])).c_str());
   return 0;
 }
 

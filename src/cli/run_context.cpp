@@ -9,7 +9,9 @@
 #include "core/text.h"
 #include "data/dataset.h"
 #include "eval/evaluator.h"
+#include "core/progress.h"
 #include "models/torch_models.h"
+#include "train/process_setup.h"
 
 namespace pocketrec::cli {
 namespace {
@@ -22,6 +24,12 @@ eval::EvalResult evaluate_split(const models::Recommender& model, const data::Da
   return eval::evaluate(split == "test" ? d.test : d.valid, *scorer, opt);
 }
 
+// Threads and progress bars as the run's config says.
+void setup_run(const Config& c) {
+  ProgressBar::set_enabled(c.boolean("output.progress"));
+  set_compute_threads(static_cast<int>(c.integer("threads.torch")), static_cast<int>(c.integer("threads.blas")));
+}
+
 nlohmann::json split_json(const eval::EvalResult& r) {
   nlohmann::json j = r.to_json();
   if (r.sampled) j["note"] = "sampled metrics: each target ranked against eval.sampled_negatives sampled items";
@@ -31,6 +39,7 @@ nlohmann::json split_json(const eval::EvalResult& r) {
 }  // namespace
 
 nlohmann::json train_and_evaluate(const Config& config) {
+  setup_run(config);
   data::Dataset d = data::build_dataset(config);
   models::ModelRegistry registry = models::default_model_registry();
   const std::string name = config.str("model.name");
@@ -87,6 +96,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
              "command line: '{}': only eval.* and threads.* keys can change when re-evaluating a run", key);
     config.set_from_text(key, s.substr(eq + 1), "command line");
   }
+  setup_run(config);
   data::Dataset d = data::build_dataset(config);
   PR_CHECK(data::IdMap::load_tsv(run_dir + "/items.tsv") == d.item_ids, ErrorCode::kInvalidArgument,
            "{}/items.tsv: the item ids of {} differ from the ones this model was trained with", run_dir,
@@ -99,7 +109,8 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
   auto model = registry.get(config.str("model.name")).create(config, d);
   model->load(run_dir + "/model.prarr");
   eval::EvalResult r = evaluate_split(*model, d, config, split);
-  nlohmann::json res = {{"model", config.str("model.name")}, {"dataset", d.name}, {split, split_json(r)}};
+  nlohmann::json res = {
+      {"model", config.str("model.name")}, {"dataset", d.name}, {split, split_json(r)}, {"config", config.to_json()}};
   write_file_atomic(run_dir + "/eval_" + split + ".json", res.dump(2) + "\n");
   return res;
 }

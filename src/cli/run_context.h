@@ -14,13 +14,15 @@ class Config;
 
 namespace pocketrec::cli {
 
+// Both set the process up from the config (threads, progress bars) first.
 // Trains config's model, selects it on validation, evaluates validation and test once, and writes
 // <output.dir>/{config.json, items.tsv, users.tsv, model.prarr, train_log.jsonl, results.json}.
 // Returns the results.json content.
 nlohmann::json train_and_evaluate(const Config& config);
 
 // Re-evaluates a run directory's saved model on `split` ("valid" or "test"); `overrides` may change
-// eval.* keys. Refuses data whose id maps differ from the ones saved with the model.
+// eval.* and threads.* keys. Refuses data whose id maps differ from the ones saved with the model.
+// Returns {model, dataset, <split>: metrics, config}.
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split,
                             const std::vector<std::string>& overrides);
 
