@@ -22,11 +22,10 @@ class PackedItemMatrix {
   int32_t dim() const { return dim_; }
   const float* panel(int64_t p) const { return data_.data() + p * kPanel * dim_; }
   const float* panel_bias(int64_t p) const { return bias_.data() + p * kPanel; }
-  size_t bytes() const { return (data_.size() + bias_.size()) * sizeof(float); }
 
  private:
   int32_t n_items_ = 0, dim_ = 0;
-  std::vector<float, std::allocator<float>> data_;
+  std::vector<float> data_;  // panels of 16 items, each [dim][16]
   std::vector<float> bias_;
 };
 
