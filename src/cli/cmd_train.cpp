@@ -35,8 +35,9 @@ int cmd_train(const std::string& config_path, const std::vector<std::string>& ov
   return 0;
 }
 
-int cmd_eval(const std::string& run_dir, const std::string& split, const std::vector<std::string>& overrides) {
-  nlohmann::json res = evaluate_run(run_dir, split, overrides);
+int cmd_eval(const std::string& run_dir, const std::string& split, const std::string& weights,
+             const std::vector<std::string>& overrides) {
+  nlohmann::json res = evaluate_run(run_dir, split, weights, overrides);
   std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, metric_columns(res["config"])).c_str());
   return 0;
 }

@@ -30,9 +30,12 @@ int main(int argc, char** argv) {
   train->allow_extras();
 
   auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
-  std::string run_dir, split = "test";
+  std::string run_dir, split = "test", weights;
   eval->add_option("run_dir", run_dir, "Run directory written by `pocketrec train`")->required();
   eval->add_option("--split", split, "test or valid");
+  eval->add_option("--weights", weights,
+                   "Evaluate these weights instead of the run's model.prarr: a .prarr or a training checkpoint "
+                   "(e.g. RUN/checkpoint_last.ckpt)");
   eval->allow_extras();
 
   auto* report = app.add_subcommand("report", "One Markdown table from several run directories");
@@ -62,7 +65,7 @@ int main(int argc, char** argv) {
       if (resume) overrides.push_back("--train.resume=true");
       return cmd_train(config_path, overrides);
     }
-    if (*eval) return cmd_eval(run_dir, split, eval->remaining());
+    if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
     if (*list) return cmd_list_models();
     if (*help) return cmd_help_config();

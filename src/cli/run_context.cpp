@@ -11,6 +11,7 @@
 #include "eval/evaluator.h"
 #include "core/progress.h"
 #include "models/torch_models.h"
+#include "models/torch_recommender.h"
 #include "train/process_setup.h"
 
 namespace pocketrec::cli {
@@ -74,7 +75,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
   return res;
 }
 
-nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split,
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, const std::string& weights,
                             const std::vector<std::string>& overrides) {
   PR_CHECK(split == "test" || split == "valid", ErrorCode::kInvalidArgument, "--split: expected test or valid, got '{}'",
            split);
@@ -107,11 +108,21 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
              config.str("data.path"));
   models::ModelRegistry registry = models::default_model_registry();
   auto model = registry.get(config.str("model.name")).create(config, d);
-  model->load(run_dir + "/model.prarr");
+  const std::string weights_path = weights.empty() ? run_dir + "/model.prarr" : weights;
+  if (std::filesystem::path(weights_path).extension() == ".ckpt") {  // a training checkpoint (e.g. checkpoint_last.ckpt)
+    auto* torch_model = dynamic_cast<models::TorchRecommender*>(model.get());
+    PR_CHECK(torch_model != nullptr, ErrorCode::kInvalidArgument, "--weights {}: {} has no training checkpoints",
+             weights_path, config.str("model.name"));
+    train::load_checkpoint_weights(torch_model->network(), weights_path);
+  } else {
+    model->load(weights_path);
+  }
   eval::EvalResult r = evaluate_split(*model, d, config, split);
-  nlohmann::json res = {
-      {"model", config.str("model.name")}, {"dataset", d.name}, {split, split_json(r)}, {"config", config.to_json()}};
-  write_file_atomic(run_dir + "/eval_" + split + ".json", res.dump(2) + "\n");
+  nlohmann::json res = {{"model", config.str("model.name")}, {"dataset", d.name},  {"weights", weights_path},
+                        {split, split_json(r)},             {"config", config.to_json()}};
+  std::string out = run_dir + "/eval_" + split;
+  if (!weights.empty()) out += "_" + std::filesystem::path(weights).stem().string();
+  write_file_atomic(out + ".json", res.dump(2) + "\n");
   return res;
 }
 

@@ -20,10 +20,11 @@ namespace pocketrec::cli {
 // Returns the results.json content.
 nlohmann::json train_and_evaluate(const Config& config);
 
-// Re-evaluates a run directory's saved model on `split` ("valid" or "test"); `overrides` may change
+// Re-evaluates a run directory's saved model on `split` ("valid" or "test"), or the weights of
+// `weights` when given (a model.prarr or a training checkpoint .ckpt); `overrides` may change
 // eval.* and threads.* keys. Refuses data whose id maps differ from the ones saved with the model.
 // Returns {model, dataset, <split>: metrics, config}.
-nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split,
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, const std::string& weights,
                             const std::vector<std::string>& overrides);
 
 // Markdown table: one row per (label, metrics object); columns = the given metric names, or every

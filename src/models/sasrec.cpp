@@ -9,7 +9,8 @@
 //             post-LN blocks (RecBole/BERT style, GELU FFN, LN eps 1e-12), soft-attention readout
 //               hs = mean of the real positions' outputs,  a_l = w2 . sigmoid(glu1(tanh(H_l)) + glu2(hs)),
 //               s = sum_l a_l H_l over real positions;
-//             trained on every prefix -> next item with full-softmax cross-entropy, U(-0.1, 0.1) init.
+//             trained on every prefix -> next item with full-softmax cross-entropy, U(-0.1, 0.1) init of
+//             every parameter, LayerNorm gamma/beta included, as in the reference.
 //             The readout mean covers only real positions (the reference also averages padded rows,
 //             which makes a session's vector depend on its batch: odrec.md §8.5).
 // Sequences are right-padded (padding id = n_items); position 0 is the first item; attention is
@@ -88,10 +89,10 @@ struct SasNetImpl : torch::nn::Module {
     }
     torch::NoGradGuard g;
     for (auto& p : named_parameters()) {
-      const bool is_ln = p.key().find("ln_") != std::string::npos;
-      if (is_ln) continue;  // LayerNorm keeps gamma = 1, beta = 0
-      if (odrec) {
+      if (odrec) {  // every parameter, LayerNorm gamma and beta included (odrec.md §1, §8.8)
         p.value().uniform_(-0.1, 0.1);
+      } else if (p.key().find("ln_") != std::string::npos) {
+        continue;  // LayerNorm keeps gamma = 1, beta = 0
       } else if (p.value().dim() >= 2) {
         torch::nn::init::xavier_normal_(p.value());
       } else {

@@ -1,0 +1,136 @@
+// Semi-tensor-train item tables: the semi-tensor product against an explicit Kronecker product,
+// the paper's parameter counts, both layouts' row lookups against the full reconstruction and
+// against the layout formulas, and the cores' gradient against central finite differences.
+#include <gtest/gtest.h>
+
+#include "compress/semi_tensor_train.h"
+#include "compress/stt_shape.h"
+#include "core/error.h"
+
+using namespace pocketrec;
+using compress::SttLayout;
+using compress::SttShape;
+
+namespace {
+
+SttShape shape(std::vector<int64_t> items, std::vector<int64_t> dims, int64_t R, int64_t t, SttLayout layout) {
+  SttShape s;
+  s.items = std::move(items);
+  s.dims = std::move(dims);
+  s.rank = R;
+  s.t = t;
+  s.layout = layout;
+  return s;
+}
+
+}  // namespace
+
+TEST(SemiTensorProduct, EqualsTheKroneckerForm) {
+  torch::manual_seed(1);
+  for (int64_t t : {1, 2, 4}) {
+    torch::Tensor A = torch::randn({5, 3 * t}, torch::kFloat64), B = torch::randn({3, 7}, torch::kFloat64);
+    torch::Tensor expected = torch::matmul(A, torch::kron(B, torch::eye(t, torch::kFloat64)));  // A (B ⊗ I_t)
+    torch::Tensor got = compress::semi_tensor_product(A, B, t);
+    ASSERT_EQ(got.sizes(), expected.sizes()) << "t=" << t;
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-12, 1e-12)) << "t=" << t;
+    // Batched: every batch element is its own product.
+    torch::Tensor Ab = torch::randn({4, 2, 3 * t}, torch::kFloat64), Bb = torch::randn({4, 3, 5}, torch::kFloat64);
+    torch::Tensor gb = compress::semi_tensor_product(Ab, Bb, t);
+    for (int64_t b = 0; b < 4; ++b)
+      EXPECT_TRUE(torch::allclose(gb[b], torch::matmul(Ab[b], torch::kron(Bb[b], torch::eye(t, torch::kFloat64)))));
+  }
+  EXPECT_THROW(compress::semi_tensor_product(torch::zeros({2, 5}), torch::zeros({3, 2}), 2), Error);
+}
+
+TEST(SttShape, ParameterCountsOfTheOdRecConfigurations) {
+  // odrec.md §2.3: Tmall default, Tmall 3 cores, RetailRocket 2 and 3 cores.
+  EXPECT_EQ(shape({169, 241}, {16, 8}, 60, 2, SttLayout::kCanonical).n_parameters(), 191160);
+  EXPECT_EQ(40729LL * 128, 5213312);
+  EXPECT_EQ(shape({13, 13, 241}, {8, 4, 4}, 60, 2, SttLayout::kCanonical).n_parameters(), 67500);
+  EXPECT_EQ(shape({117, 316}, {16, 16}, 60, 2, SttLayout::kCanonical).n_parameters(), 188160);
+  EXPECT_EQ(shape({18, 26, 79}, {8, 8, 4}, 60, 2, SttLayout::kCanonical).n_parameters(), 200580);
+  EXPECT_EQ(shape({169, 241}, {16, 8}, 100, 2, SttLayout::kCanonical).n_parameters(), 318600);  // mobile.py
+  auto cs = shape({18, 26, 79}, {8, 8, 4}, 60, 2, SttLayout::kCanonical);
+  EXPECT_EQ(cs.core_shape(0), (std::pair<int64_t, int64_t>{144, 60}));
+  EXPECT_EQ(cs.core_shape(1), (std::pair<int64_t, int64_t>{30, 6240}));
+  EXPECT_EQ(cs.core_shape(2), (std::pair<int64_t, int64_t>{30, 158}));
+}
+
+TEST(SttShape, ChoosesBalancedFactorsAndValidates) {
+  SttShape s = SttShape::choose(40727, 128, 60, 2, 2, SttLayout::kCanonical);
+  EXPECT_EQ(s.dims, (std::vector<int64_t>{16, 8}));
+  EXPECT_EQ(s.items, (std::vector<int64_t>{201, 203}));  // 40,803 rows >= 40,727 items
+  EXPECT_EQ(SttShape::choose(36968, 256, 60, 2, 3, SttLayout::kCanonical).dims, (std::vector<int64_t>{8, 8, 4}));
+  EXPECT_EQ(SttShape::choose(1000, 96, 8, 4, 2, SttLayout::kCanonical).dims, (std::vector<int64_t>{12, 8}));
+  EXPECT_THROW(shape({169, 241}, {16, 8}, 61, 2, SttLayout::kCanonical).validate(40727, 128, "x"), Error);  // t ∤ R
+  EXPECT_THROW(shape({169, 241}, {16, 8}, 60, 2, SttLayout::kCanonical).validate(40730, 128, "x"), Error);  // rows
+  EXPECT_THROW(shape({169, 241}, {16, 8}, 60, 2, SttLayout::kCanonical).validate(40727, 256, "x"), Error);  // d
+  EXPECT_THROW(shape({169, 241}, {16, 3}, 60, 2, SttLayout::kCanonical).validate(40727, 48, "x"), Error);   // t ∤ J_K
+}
+
+TEST(SemiTensorTrainEmbedding, LayoutsFollowTheirFormulas) {
+  // 2 cores: M = core0 ⋉ core1 is (I1 J1) x (I2 J2).
+  for (int64_t t : {1, 2}) {
+    const int64_t I1 = 3, I2 = 4, J1 = 4, J2 = 2, d = J1 * J2;
+    for (SttLayout layout : {SttLayout::kCanonical, SttLayout::kFlat}) {
+      torch::manual_seed(3);
+      compress::SemiTensorTrainEmbedding e(shape({I1, I2}, {J1, J2}, 4, t, layout), 1.0);
+      torch::NoGradGuard g;
+      torch::Tensor M = compress::semi_tensor_product(e->cores()[0], e->cores()[1], t);
+      torch::Tensor table = e->full_table();
+      ASSERT_EQ(table.sizes(), (std::vector<int64_t>{I1 * I2, d}));
+      for (int64_t v = 0; v < I1 * I2; ++v)
+        for (int64_t j1 = 0; j1 < J1; ++j1)
+          for (int64_t j2 = 0; j2 < J2; ++j2) {
+            const float want = layout == SttLayout::kCanonical
+                                   ? M[(v / I2) * J1 + j1][(v % I2) * J2 + j2].item<float>()   // odrec.md §2.2
+                                   : M.reshape({-1})[v * d + j1 * J2 + j2].item<float>();       // reshape(M, n, d)
+            ASSERT_EQ(table[v][j1 * J2 + j2].item<float>(), want) << v << " " << j1 << " " << j2;
+          }
+    }
+  }
+}
+
+TEST(SemiTensorTrainEmbedding, RowLookupEqualsTheFullReconstruction) {
+  for (SttLayout layout : {SttLayout::kCanonical, SttLayout::kFlat})
+    for (int64_t t : {1, 2, 4})
+      for (const auto& s : {shape({5, 7}, {4, 4}, 8, t, layout), shape({2, 3, 5}, {2, 2, 4}, 8, t, layout),
+                            shape({6, 2}, {6, 4}, 4, t, layout)}) {  // d > I_2 J_2: flat rows straddle 4 rows of M
+        torch::manual_seed(5);
+        compress::SemiTensorTrainEmbedding e(s, 0.5);
+        torch::NoGradGuard g;
+        torch::Tensor table = e->full_table();
+        torch::Tensor ids = torch::tensor({int64_t{0}, s.n_rows() - 1, int64_t{1}, s.n_rows() / 2, int64_t{1}});
+        torch::Tensor rows = e->forward(ids.view({1, 5}));
+        ASSERT_EQ(rows.sizes(), (std::vector<int64_t>{1, 5, s.dim()}));
+        EXPECT_TRUE(torch::allclose(rows[0], table.index_select(0, ids), 1e-6, 1e-6)) << s.to_string();
+      }
+}
+
+TEST(SemiTensorTrainEmbedding, CoreGradientsMatchFiniteDifferences) {
+  for (SttLayout layout : {SttLayout::kCanonical, SttLayout::kFlat})
+    for (const auto& s : {shape({3, 4}, {4, 2}, 4, 2, layout), shape({2, 3, 2}, {2, 2, 2}, 4, 2, layout)}) {
+      torch::manual_seed(7);
+      compress::SemiTensorTrainEmbedding e(s, 0.5);
+      e->to(torch::kFloat64);
+      torch::Tensor ids = torch::tensor({int64_t{1}, int64_t{5}, int64_t{5}, s.n_rows() - 1});
+      torch::Tensor w = torch::randn({4, s.dim()}, torch::kFloat64);
+      auto loss = [&] { return (e->forward(ids) * w).sum() + 0.5 * e->full_table().pow(2).sum(); };
+      e->zero_grad();
+      loss().backward();
+      for (auto& core : e->cores()) {
+        torch::Tensor flat = core.data().view({-1});
+        torch::Tensor grad = core.grad().view({-1});
+        for (int64_t i = 0; i < flat.numel(); i += std::max<int64_t>(1, flat.numel() / 23)) {
+          torch::NoGradGuard g;
+          const double h = 1e-6, x0 = flat[i].item<double>();
+          flat[i] = x0 + h;
+          const double up = loss().item<double>();
+          flat[i] = x0 - h;
+          const double down = loss().item<double>();
+          flat[i] = x0;
+          EXPECT_NEAR(grad[i].item<double>(), (up - down) / (2 * h), 1e-6) << s.to_string() << " element " << i;
+        }
+      }
+    }
+}
