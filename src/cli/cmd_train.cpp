@@ -35,6 +35,24 @@ int cmd_train(const std::string& config_path, const std::vector<std::string>& ov
   return 0;
 }
 
+int cmd_distill(const std::string& config_path, const std::vector<std::string>& overrides) {
+  nlohmann::json res = distill_and_evaluate(Config::load(config_path, overrides));
+  auto cols = metric_columns(res["config"]);
+  const auto& size = res["size"];
+  std::printf("\n%s distilled from %s (%s): validation-selected, test read once%s\n",
+              res["model"].get<std::string>().c_str(), res["teacher"].get<std::string>().c_str(),
+              res["method"].get<std::string>().c_str(), protocol_note(res["test"]).c_str());
+  std::printf("item table: %lld parameters vs the teacher's %lld (%.2fx smaller); whole model: %lld vs %lld "
+              "(%.2fx)\n\n",
+              static_cast<long long>(size["student"]["item_table_parameters"].get<int64_t>()),
+              static_cast<long long>(size["teacher"]["item_table_parameters"].get<int64_t>()),
+              size["item_table_compression"].get<double>(),
+              static_cast<long long>(size["student"]["parameters"].get<int64_t>()),
+              static_cast<long long>(size["teacher"]["parameters"].get<int64_t>()), size["model_compression"].get<double>());
+  std::printf("%s", metrics_table({{"valid", res["valid"]["metrics"]}, {"test", res["test"]["metrics"]}}, cols).c_str());
+  return 0;
+}
+
 int cmd_eval(const std::string& run_dir, const std::string& split, const std::string& weights,
              const std::vector<std::string>& overrides) {
   nlohmann::json res = evaluate_run(run_dir, split, weights, overrides);

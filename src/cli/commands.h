@@ -8,6 +8,7 @@ namespace pocketrec::cli {
 
 int cmd_data_stats(const std::string& path, const std::string& format, const std::string& columns);
 int cmd_train(const std::string& config_path, const std::vector<std::string>& overrides);
+int cmd_distill(const std::string& config_path, const std::vector<std::string>& overrides);
 int cmd_eval(const std::string& run_dir, const std::string& split, const std::string& weights,
              const std::vector<std::string>& overrides);
 int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics,

@@ -29,6 +29,13 @@ int main(int argc, char** argv) {
   train->add_flag("--resume", resume, "Continue the killed run in output.dir from its last checkpoint");
   train->allow_extras();
 
+  auto* distill = app.add_subcommand("distill", "Distil a trained teacher into a compact student (distill.* keys)");
+  std::string distill_config;
+  distill->add_option("--config,-c", distill_config, "Student config (JSON) naming distill.teacher; --key=value overrides follow");
+  std::string distill_method;
+  distill->add_option("--method", distill_method, "Distillation method (= --distill.method): odrec");
+  distill->allow_extras();
+
   auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
   std::string run_dir, split = "test", weights;
   eval->add_option("run_dir", run_dir, "Run directory written by `pocketrec train`")->required();
@@ -64,6 +71,11 @@ int main(int argc, char** argv) {
       std::vector<std::string> overrides = train->remaining();
       if (resume) overrides.push_back("--train.resume=true");
       return cmd_train(config_path, overrides);
+    }
+    if (*distill) {
+      std::vector<std::string> overrides = distill->remaining();
+      if (!distill_method.empty()) overrides.push_back("--distill.method=" + distill_method);
+      return cmd_distill(distill_config, overrides);
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);

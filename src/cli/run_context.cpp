@@ -12,6 +12,8 @@
 #include "core/progress.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
+#include "models/sasrec.h"
+#include "distill/odrec_kd.h"
 #include "train/process_setup.h"
 
 namespace pocketrec::cli {
@@ -23,6 +25,53 @@ eval::EvalResult evaluate_split(const models::Recommender& model, const data::Da
   opt.label = split;
   auto scorer = model.make_scorer(d);
   return eval::evaluate(split == "test" ? d.test : d.valid, *scorer, opt);
+}
+
+Config read_run_config(const std::string& run_dir) {
+  const std::string cfg_path = run_dir + "/config.json";
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(read_file(cfg_path));
+  } catch (const nlohmann::json::exception& e) {
+    PR_FAIL(ErrorCode::kBadFormat, "{}: invalid JSON: {}", cfg_path, e.what());
+  }
+  return Config::from_json(saved, cfg_path);
+}
+
+// The run's model, created for `d` (whose id maps must be the ones the run saved) with weights from
+// `weights` (a .prarr, or a training checkpoint .ckpt), or the run's model.prarr when empty.
+std::unique_ptr<models::Recommender> load_run_model(const std::string& run_dir, const Config& run_config,
+                                                    const data::Dataset& d, const std::string& weights) {
+  PR_CHECK(data::IdMap::load_tsv(run_dir + "/items.tsv") == d.item_ids, ErrorCode::kInvalidArgument,
+           "{}/items.tsv: the item ids of {} differ from the ones this model was trained with", run_dir,
+           run_config.str("data.path"));
+  if (d.has_users)
+    PR_CHECK(data::IdMap::load_tsv(run_dir + "/users.tsv") == d.user_ids, ErrorCode::kInvalidArgument,
+             "{}/users.tsv: the user ids of {} differ from the ones this model was trained with", run_dir,
+             run_config.str("data.path"));
+  models::ModelRegistry registry = models::default_model_registry();
+  auto model = registry.get(run_config.str("model.name")).create(run_config, d);
+  const std::string path = weights.empty() ? run_dir + "/model.prarr" : weights;
+  if (std::filesystem::path(path).extension() == ".ckpt") {  // a training checkpoint (e.g. checkpoint_last.ckpt)
+    auto* torch_model = dynamic_cast<models::TorchRecommender*>(model.get());
+    PR_CHECK(torch_model != nullptr, ErrorCode::kInvalidArgument, "--weights {}: {} has no training checkpoints", path,
+             run_config.str("model.name"));
+    train::load_checkpoint_weights(torch_model->network(), path);
+  } else {
+    model->load(path);
+  }
+  return model;
+}
+
+// Writes what every run directory holds, results.json last (its presence marks a finished run).
+void write_run(const std::string& dir, const Config& config, const data::Dataset& d, const models::Recommender& model,
+               const nlohmann::json& res) {
+  write_file_atomic(dir + "/config.json", config.to_json().dump(2) + "\n");
+  d.item_ids.save_tsv(dir + "/items.tsv");
+  if (d.has_users) d.user_ids.save_tsv(dir + "/users.tsv");
+  model.save(dir + "/model.prarr");
+  write_file_atomic(dir + "/results.json", res.dump(2) + "\n");
+  log_info("wrote {}/results.json", dir);
 }
 
 // Threads and progress bars as the run's config says.
@@ -66,12 +115,82 @@ nlohmann::json train_and_evaluate(const Config& config) {
   res["test"] = split_json(test);
   res["config"] = config.to_json();
 
-  write_file_atomic(dir + "/config.json", config.to_json().dump(2) + "\n");
-  d.item_ids.save_tsv(dir + "/items.tsv");
-  if (d.has_users) d.user_ids.save_tsv(dir + "/users.tsv");
-  model->save(dir + "/model.prarr");
-  write_file_atomic(dir + "/results.json", res.dump(2) + "\n");
-  log_info("train: wrote {}/results.json", dir);
+  write_run(dir, config, d, *model, res);
+  return res;
+}
+
+namespace {
+
+nlohmann::json size_json(const models::Recommender& model) {
+  nlohmann::json j = {{"parameters", model.n_parameters()}, {"fp32_bytes", 4 * model.n_parameters()}};
+  if (const auto* enc = dynamic_cast<const models::SessionEncoder*>(&model))
+    j["item_table_parameters"] = enc->item_table_parameters();
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json distill_and_evaluate(const Config& config) {
+  setup_run(config);
+  const std::string teacher_dir = config.str("distill.teacher");
+  PR_CHECK(!teacher_dir.empty(), ErrorCode::kInvalidArgument, "distill.teacher: the teacher's run directory is required");
+  Config teacher_config = read_run_config(teacher_dir);
+  // The teacher must have seen exactly the student's training data, or model selection would leak.
+  const nlohmann::json tc = teacher_config.to_json(), sc = config.to_json();
+  for (const char* section : {"data", "split"})
+    PR_CHECK(tc[section] == sc[section], ErrorCode::kInvalidArgument,
+             "distill.teacher: {} was trained with other {}.* settings ({} vs {})", teacher_dir, section,
+             tc[section].dump(), sc[section].dump());
+  data::Dataset d = data::build_dataset(config);
+  auto teacher = load_run_model(teacher_dir, teacher_config, d, "");
+  auto* teacher_enc = dynamic_cast<models::SessionEncoder*>(teacher.get());
+  PR_CHECK(teacher_enc != nullptr, ErrorCode::kInvalidArgument,
+           "distill.teacher: {} holds a {} model; OD-Rec distils a SASRec teacher", teacher_dir,
+           teacher_config.str("model.name"));
+
+  models::ModelRegistry registry = models::default_model_registry();
+  auto student = registry.get(config.str("model.name")).create(config, d);
+  auto* student_torch = dynamic_cast<models::TorchRecommender*>(student.get());
+  auto* student_enc = dynamic_cast<models::SessionEncoder*>(student.get());
+  PR_CHECK(student_torch != nullptr && student_enc != nullptr, ErrorCode::kInvalidArgument,
+           "model.name: OD-Rec distils into a SASRec student, not {}", config.str("model.name"));
+  const std::string dir = config.str("output.dir");
+  make_dirs(dir);
+  distill::OdRecKdTask kd = distill::make_odrec_kd_task(*teacher_enc, *student_enc, student_torch->training_task(d, config),
+                                                        d, distill::OdRecKdOptions::from_config(config));
+  log_info("distill: {} ({} parameters, item table {}) -> {} ({} parameters, item table {}), {} KD head parameters",
+           teacher_dir, teacher->n_parameters(), teacher_enc->item_table_parameters(), config.str("model.name"),
+           student->n_parameters(), student_enc->item_table_parameters(),
+           [&] {
+             int64_t n = 0;
+             for (const auto& p : kd.heads->parameters()) n += p.numel();
+             return n;
+           }());
+  models::FitContext ctx{config, dir, [&](const models::Recommender& m) { return evaluate_split(m, d, config, "valid"); }};
+  student_torch->fit_task(d, ctx, kd.task);
+  eval::EvalResult valid = evaluate_split(*student, d, config, "valid");
+  eval::EvalResult test = evaluate_split(*student, d, config, "test");
+
+  nlohmann::json res;
+  res["model"] = config.str("model.name");
+  res["method"] = config.str("distill.method");
+  res["teacher"] = teacher_dir;
+  res["dataset"] = d.name;
+  res["data_path"] = config.str("data.path");
+  res["n_parameters"] = student->n_parameters();
+  res["n_items"] = d.n_items;
+  nlohmann::json ts = size_json(*teacher), ss = size_json(*student);
+  res["size"] = {{"teacher", ts},
+                 {"student", ss},
+                 {"model_compression", static_cast<double>(ts["parameters"].get<int64_t>()) /
+                                           static_cast<double>(ss["parameters"].get<int64_t>())},
+                 {"item_table_compression", static_cast<double>(ts["item_table_parameters"].get<int64_t>()) /
+                                                static_cast<double>(ss["item_table_parameters"].get<int64_t>())}};
+  res["fit"] = student->fit_summary();
+  res["valid"] = split_json(valid);
+  res["test"] = split_json(test);
+  res["config"] = config.to_json();
+  write_run(dir, config, d, *student, res);
   return res;
 }
 
@@ -79,14 +198,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
                             const std::vector<std::string>& overrides) {
   PR_CHECK(split == "test" || split == "valid", ErrorCode::kInvalidArgument, "--split: expected test or valid, got '{}'",
            split);
-  const std::string cfg_path = run_dir + "/config.json";
-  nlohmann::json saved;
-  try {
-    saved = nlohmann::json::parse(read_file(cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    PR_FAIL(ErrorCode::kBadFormat, "{}: invalid JSON: {}", cfg_path, e.what());
-  }
-  Config config = Config::from_json(saved, cfg_path);
+  Config config = read_run_config(run_dir);
   for (const auto& o : overrides) {
     std::string s = o;
     while (!s.empty() && s[0] == '-') s.erase(0, 1);
@@ -99,26 +211,10 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
   }
   setup_run(config);
   data::Dataset d = data::build_dataset(config);
-  PR_CHECK(data::IdMap::load_tsv(run_dir + "/items.tsv") == d.item_ids, ErrorCode::kInvalidArgument,
-           "{}/items.tsv: the item ids of {} differ from the ones this model was trained with", run_dir,
-           config.str("data.path"));
-  if (d.has_users)
-    PR_CHECK(data::IdMap::load_tsv(run_dir + "/users.tsv") == d.user_ids, ErrorCode::kInvalidArgument,
-             "{}/users.tsv: the user ids of {} differ from the ones this model was trained with", run_dir,
-             config.str("data.path"));
-  models::ModelRegistry registry = models::default_model_registry();
-  auto model = registry.get(config.str("model.name")).create(config, d);
-  const std::string weights_path = weights.empty() ? run_dir + "/model.prarr" : weights;
-  if (std::filesystem::path(weights_path).extension() == ".ckpt") {  // a training checkpoint (e.g. checkpoint_last.ckpt)
-    auto* torch_model = dynamic_cast<models::TorchRecommender*>(model.get());
-    PR_CHECK(torch_model != nullptr, ErrorCode::kInvalidArgument, "--weights {}: {} has no training checkpoints",
-             weights_path, config.str("model.name"));
-    train::load_checkpoint_weights(torch_model->network(), weights_path);
-  } else {
-    model->load(weights_path);
-  }
+  auto model = load_run_model(run_dir, config, d, weights);
   eval::EvalResult r = evaluate_split(*model, d, config, split);
-  nlohmann::json res = {{"model", config.str("model.name")}, {"dataset", d.name},  {"weights", weights_path},
+  nlohmann::json res = {{"model", config.str("model.name")}, {"dataset", d.name},
+                        {"weights", weights.empty() ? run_dir + "/model.prarr" : weights},
                         {split, split_json(r)},             {"config", config.to_json()}};
   std::string out = run_dir + "/eval_" + split;
   if (!weights.empty()) out += "_" + std::filesystem::path(weights).stem().string();

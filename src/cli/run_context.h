@@ -20,6 +20,11 @@ namespace pocketrec::cli {
 // Returns the results.json content.
 nlohmann::json train_and_evaluate(const Config& config);
 
+// Distils the teacher run in distill.teacher into the student the config describes (same data and
+// split), selects it on validation, evaluates on test, writes the run directory like train does plus
+// the teacher's and the student's sizes. Returns the results.json content.
+nlohmann::json distill_and_evaluate(const Config& config);
+
 // Re-evaluates a run directory's saved model on `split` ("valid" or "test"), or the weights of
 // `weights` when given (a model.prarr or a training checkpoint .ckpt); `overrides` may change
 // eval.* and threads.* keys. Refuses data whose id maps differ from the ones saved with the model.

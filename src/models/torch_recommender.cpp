@@ -6,7 +6,10 @@
 namespace pocketrec::models {
 
 void TorchRecommender::fit(const data::Dataset& data, const FitContext& ctx) {
-  train::TrainTask task = make_task(data, ctx.config);
+  fit_task(data, ctx, make_task(data, ctx.config));
+}
+
+void TorchRecommender::fit_task(const data::Dataset& data, const FitContext& ctx, train::TrainTask task) {
   task.data_fingerprint = data_fingerprint(data);
   summary_ = train::run_training(task, *this, ctx).to_json();
 }

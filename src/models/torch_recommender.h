@@ -18,6 +18,9 @@ namespace pocketrec::models {
 class TorchRecommender : public Recommender {
  public:
   void fit(const data::Dataset& data, const FitContext& ctx) override;
+  // Trains with another task's loss over this model's network (e.g. a distillation loss whose
+  // module holds the network plus the loss's own heads).
+  void fit_task(const data::Dataset& data, const FitContext& ctx, train::TrainTask task);
   void save(const std::string& path) const override;
   void load(const std::string& path) override;
   int64_t n_parameters() const override;

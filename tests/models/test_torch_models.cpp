@@ -56,8 +56,17 @@ eval::EvalResult evaluate(const models::Recommender& m, const data::Dataset& d, 
 struct Case {
   std::string model, variant, loss;
   bool sessions;
+  bool stt = false;  // SASRec with a semi-tensor-train item table (the OD-Rec student)
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.model << (c.variant.empty() ? "" : "/" + c.variant); }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model << (c.variant.empty() ? "" : "/" + c.variant) << (c.stt ? "/stt" : "");
+}
+
+void use_stt_table(Config& c) {
+  c.set("model.item_table", "stt", "t");
+  c.set("model.stt_rank", 4, "t");
+  c.set("model.stt_t", 2, "t");
+}
 
 void gradient_check(const Case& k) {
   ProgressBar::set_enabled(false);
@@ -65,6 +74,7 @@ void gradient_check(const Case& k) {
   Config c = small_config(k.model);
   if (!k.variant.empty()) c.set("model.sasrec_variant", k.variant, "t");
   if (!k.loss.empty()) c.set("train.loss", k.loss, "t");
+  if (k.stt) use_stt_table(c);
   auto m = make(c, d);
   train::TrainTask task = m->training_task(d, c);
   torch::nn::Module& net = m->network();
@@ -115,6 +125,7 @@ TEST(GradientCheck, Fossil) { gradient_check({"fossil", "", "", false}); }
 TEST(GradientCheck, SasRecCrossEntropy) { gradient_check({"sasrec", "standard", "ce", false}); }
 TEST(GradientCheck, SasRecBce) { gradient_check({"sasrec", "standard", "bce", false}); }
 TEST(GradientCheck, SasRecOdRecTeacher) { gradient_check({"sasrec", "odrec", "", true}); }
+TEST(GradientCheck, SasRecOdRecSttStudent) { gradient_check({"sasrec", "odrec", "", true, true}); }
 
 TEST(Caser, ParameterCountEqualsTheRdFormula) {
   data::Dataset d = pocketrec::testing::community_users();
@@ -153,6 +164,7 @@ TEST_P(LearnsStructure, BeatsPopAndTheBestCheckpointReloadsBitIdentically) {
   c.set("train.eval_every", 5, "t");
   if (!k.variant.empty()) c.set("model.sasrec_variant", k.variant, "t");
   if (k.sessions) c.set("eval.mask_history", false, "t");
+  if (k.stt) use_stt_table(c);
   pocketrec::testing::TempDir dir;
   auto m = make(c, d);
   models::FitContext ctx{c, dir.path(), [&](const models::Recommender& r) {
@@ -175,7 +187,9 @@ TEST_P(LearnsStructure, BeatsPopAndTheBestCheckpointReloadsBitIdentically) {
 
 INSTANTIATE_TEST_SUITE_P(Models, LearnsStructure,
                          ::testing::Values(Case{"caser", "", "", false}, Case{"fossil", "", "", false},
-                                           Case{"sasrec", "standard", "", false}, Case{"sasrec", "odrec", "", true}),
+                                           Case{"sasrec", "standard", "", false}, Case{"sasrec", "odrec", "", true},
+                                           Case{"sasrec", "odrec", "", true, true}),
                          [](const auto& info) {
-                           return info.param.model + (info.param.variant.empty() ? "" : "_" + info.param.variant);
+                           return info.param.model + (info.param.variant.empty() ? "" : "_" + info.param.variant) +
+                                  (info.param.stt ? "_stt" : "");
                          });

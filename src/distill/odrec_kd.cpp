@@ -1,0 +1,194 @@
+#include "distill/odrec_kd.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace pocketrec::distill {
+
+namespace F = torch::nn::functional;
+
+OdRecKdOptions OdRecKdOptions::from_config(const Config& c) {
+  OdRecKdOptions o;
+  o.para = c.number("distill.para");
+  o.beta = c.number("distill.beta");
+  o.alpha = c.number("distill.alpha");
+  o.tau = c.number("distill.tau");
+  o.temperature = c.number("distill.temperature");
+  o.hot_fraction = c.number("distill.hot_fraction");
+  o.as_published = c.boolean("distill.as_published");
+  return o;
+}
+
+std::vector<uint8_t> hot_items(const data::Sequences& train, int32_t n_items, double fraction) {
+  // An item at position j of a session of length n is in the input prefix of the n - 1 - j samples
+  // that predict positions j+1..n-1.
+  std::vector<int64_t> count(static_cast<size_t>(n_items), 0);
+  std::vector<int32_t> first_seen;
+  for (size_t s = 0; s < train.size(); ++s) {
+    data::ItemSpan span = train[s];
+    for (size_t j = 0; j + 1 < span.size(); ++j) {
+      if (count[span[j]] == 0) first_seen.push_back(span[j]);
+      count[span[j]] += static_cast<int64_t>(span.size() - 1 - j);
+    }
+  }
+  std::stable_sort(first_seen.begin(), first_seen.end(), [&](int32_t a, int32_t b) { return count[a] > count[b]; });
+  std::vector<uint8_t> hot(static_cast<size_t>(n_items) + 1, 0);
+  const auto n_hot = static_cast<size_t>(fraction * static_cast<double>(first_seen.size()));
+  for (size_t i = 0; i < n_hot; ++i) hot[first_seen[i]] = 1;
+  return hot;
+}
+
+torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature) {
+  torch::Tensor log_pt = torch::log_softmax(teacher_logits / temperature, 1);
+  torch::Tensor log_ps = torch::log_softmax(student_logits / temperature, 1);
+  return (log_pt.exp() * (log_pt - log_ps)).sum();
+}
+
+torch::Tensor info_nce_sum(const torch::Tensor& u, const torch::Tensor& v, double tau) {
+  torch::Tensor un = F::normalize(u, F::NormalizeFuncOptions().dim(1));
+  torch::Tensor vn = F::normalize(v, F::NormalizeFuncOptions().dim(1));
+  torch::Tensor sim = torch::matmul(un, vn.t()) / tau;
+  return (torch::logsumexp(sim, 1) - sim.diagonal()).sum();
+}
+
+HotColdBatch split_hot_cold(const torch::Tensor& seq, const torch::Tensor& lengths, const torch::Tensor& is_hot,
+                            int64_t pad) {
+  const int64_t B = seq.size(0), L = seq.size(1);
+  torch::Tensor valid = seq.ne(pad);
+  torch::Tensor hot = is_hot.index_select(0, seq.reshape({-1})).view({B, L}).logical_and(valid);
+  torch::Tensor cold = valid.logical_and(hot.logical_not());
+  torch::Tensor n_hot = hot.sum(1), n_cold = cold.sum(1), eligible = lengths.gt(1);
+  HotColdBatch out;
+  out.mixed = torch::nonzero(eligible & n_hot.gt(0) & n_cold.gt(0)).view({-1});
+  out.cold_only = torch::nonzero(eligible & n_hot.eq(0)).view({-1});
+  out.hot_only = torch::nonzero(eligible & n_cold.eq(0)).view({-1});
+  torch::Tensor items = seq.index_select(0, out.mixed);
+  // Order-preserving subsequence: item l goes to column (number of flagged items before it);
+  // unflagged items go to a spare column L that is dropped.
+  auto subsequence = [&](const torch::Tensor& flag) {
+    torch::Tensor f = flag.index_select(0, out.mixed);
+    torch::Tensor column = torch::where(f, f.cumsum(1) - 1, torch::full_like(items, L));
+    torch::Tensor dst = torch::full({items.size(0), L + 1}, pad, items.options());
+    return dst.scatter_(1, column, items).slice(1, 0, L);
+  };
+  out.hot_seq = subsequence(hot);
+  out.cold_seq = subsequence(cold);
+  out.hot_len = n_hot.index_select(0, out.mixed);
+  out.cold_len = n_cold.index_select(0, out.mixed);
+  return out;
+}
+
+OdRecKdHeadsImpl::OdRecKdHeadsImpl(int64_t d) {
+  student_hot = register_module("student_hot", models::SoftAttentionReadout(d));
+  student_cold = register_module("student_cold", models::SoftAttentionReadout(d));
+  teacher_hot = register_module("teacher_hot", models::SoftAttentionReadout(d));
+  teacher_cold = register_module("teacher_cold", models::SoftAttentionReadout(d));
+  auto projection = [&](const char* name) {
+    return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
+  };
+  mlp = projection("mlp");
+  mlp1 = projection("mlp1");
+  mlp2 = projection("mlp2");
+  mlp3 = projection("mlp3");
+  torch::NoGradGuard g;
+  for (auto& p : parameters()) p.uniform_(-0.1, 0.1);  // the reference's initialisation
+}
+
+OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEncoder& student, OdRecKdHeads& heads,
+                              const torch::Tensor& is_hot, const train::Batch& batch, const OdRecKdOptions& o) {
+  const torch::Tensor &seq = batch[0], &lengths = batch[1], &y = batch[2];
+  const int64_t pad = is_hot.size(0) - 1;
+  torch::Tensor s_s = student.session_vectors(seq, lengths);
+  torch::Tensor E_s = student.item_table();
+  torch::Tensor logits_s = torch::matmul(s_s, E_s.t());
+  torch::Tensor s_t, E_t, logits_t;
+  {
+    torch::NoGradGuard g;  // the teacher is frozen (and in eval mode)
+    s_t = teacher.session_vectors(seq, lengths);
+    E_t = teacher.item_table();
+    logits_t = torch::matmul(s_t, E_t.t());
+  }
+  OdRecKdLosses l;
+  l.rec = F::cross_entropy(logits_s, y);
+  l.kd = kl_sum(logits_t, logits_s, o.temperature);
+
+  HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
+  std::vector<torch::Tensor> u{}, v{}, u2{}, v2{}, ys{};
+  if (g.mixed.numel() > 0) {
+    torch::Tensor hot_valid = g.hot_seq.ne(pad), cold_valid = g.cold_seq.ne(pad);
+    torch::Tensor z_s_hot = heads->student_hot(student.item_rows(g.hot_seq), hot_valid, g.hot_len);
+    torch::Tensor z_s_cold = heads->student_cold(student.item_rows(g.cold_seq), cold_valid, g.cold_len);
+    torch::Tensor t_hot_rows, t_cold_rows;
+    {
+      torch::NoGradGuard ng;
+      t_hot_rows = teacher.item_rows(g.hot_seq);
+      t_cold_rows = teacher.item_rows(g.cold_seq);
+    }
+    torch::Tensor z_t_hot = heads->teacher_hot(t_hot_rows, hot_valid, g.hot_len);
+    torch::Tensor z_t_cold = heads->teacher_cold(t_cold_rows, cold_valid, g.cold_len);
+    torch::Tensor student_hot_teacher_cold = torch::cat({z_s_hot, z_t_cold}, 1);
+    torch::Tensor teacher_hot_student_cold = torch::cat({z_t_hot, z_s_cold}, 1);
+    u.push_back(heads->mlp(student_hot_teacher_cold));
+    v.push_back(heads->mlp1(teacher_hot_student_cold));
+    u2.push_back(heads->mlp2(student_hot_teacher_cold));
+    v2.push_back(heads->mlp3(teacher_hot_student_cold));
+    ys.push_back(y.index_select(0, g.mixed));
+  }
+  auto rows = [](const torch::Tensor& s, const torch::Tensor& idx) { return s.index_select(0, idx); };
+  // The pure sessions: the teacher's view against the student's.
+  u.insert(u.end(), {rows(s_t, g.cold_only), rows(s_t, g.hot_only)});
+  v.insert(v.end(), {rows(s_s, g.cold_only), rows(s_s, g.hot_only)});
+  ys.insert(ys.end(), {y.index_select(0, g.cold_only), y.index_select(0, g.hot_only)});
+  if (o.as_published) {  // odrec.md §3.3.4: rows A are [s^S[hot-only]; s^T[cold-only]]
+    u2.insert(u2.end(), {rows(s_s, g.hot_only), rows(s_t, g.cold_only)});
+    v2.insert(v2.end(), {rows(s_s, g.cold_only), rows(s_t, g.hot_only)});
+  } else {
+    u2.insert(u2.end(), {rows(s_t, g.cold_only), rows(s_t, g.hot_only)});
+    v2.insert(v2.end(), {rows(s_s, g.cold_only), rows(s_s, g.hot_only)});
+  }
+  torch::Tensor U = torch::cat(u), V = torch::cat(v), Y = torch::cat(ys);
+  if (U.size(0) > 0) {
+    l.cl = info_nce_sum(U, V, o.tau);
+    auto unit = [](const torch::Tensor& x) { return F::normalize(x, F::NormalizeFuncOptions().dim(1)); };
+    l.pred = F::cross_entropy(torch::matmul(unit(torch::cat(u2)), E_s.t()), Y) +
+             F::cross_entropy(torch::matmul(unit(torch::cat(v2)), E_t.t()), Y);
+  } else {
+    l.cl = l.pred = torch::zeros({}, s_s.options());
+  }
+  l.total = (1 - o.para) * l.rec + o.para * l.kd + o.beta * l.cl + o.alpha * l.pred;
+  return l;
+}
+
+namespace {
+
+struct KdModule : torch::nn::Module {
+  KdModule(std::shared_ptr<torch::nn::Module> student, OdRecKdHeads heads) {
+    register_module("student", std::move(student));
+    register_module("heads", std::move(heads));
+  }
+};
+
+}  // namespace
+
+OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionEncoder& student,
+                               const train::TrainTask& student_task, const data::Dataset& data,
+                               const OdRecKdOptions& options) {
+  PR_CHECK(teacher.dim() == student.dim(), ErrorCode::kInvalidArgument,
+           "distill: the teacher's dimension {} differs from the student's {}", teacher.dim(), student.dim());
+  teacher.encoder_module().eval();
+  std::vector<uint8_t> hot = hot_items(data.train, data.n_items, options.hot_fraction);
+  torch::Tensor is_hot = torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8)
+                             .to(torch::kBool);
+  OdRecKdHeads heads(student.dim());
+  auto module = std::make_shared<KdModule>(student.encoder_module().shared_from_this(), heads);
+  auto loss = [&teacher, &student, heads, is_hot, options](const train::Batch& b) mutable {
+    return odrec_kd_losses(teacher, student, heads, is_hot, b, options).total;
+  };
+  OdRecKdTask t{module, heads, is_hot,
+                train::TrainTask{*module, student_task.n_samples, student_task.make_batch, loss, ""}};
+  return t;
+}
+
+}  // namespace pocketrec::distill
