@@ -117,17 +117,17 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
   std::vector<torch::Tensor> u{}, v{}, u2{}, v2{}, ys{};
   if (g.mixed.numel() > 0) {
+    // Raw embeddings of the sub-sessions, gathered from the tables already built (the padding id
+    // n_items reads an appended zero row).
+    auto rows = [](const torch::Tensor& table, const torch::Tensor& ids) {
+      torch::Tensor padded = torch::cat({table, torch::zeros({1, table.size(1)}, table.options())});
+      return padded.index_select(0, ids.reshape({-1})).view({ids.size(0), ids.size(1), table.size(1)});
+    };
     torch::Tensor hot_valid = g.hot_seq.ne(pad), cold_valid = g.cold_seq.ne(pad);
-    torch::Tensor z_s_hot = heads->student_hot(student.item_rows(g.hot_seq), hot_valid, g.hot_len);
-    torch::Tensor z_s_cold = heads->student_cold(student.item_rows(g.cold_seq), cold_valid, g.cold_len);
-    torch::Tensor t_hot_rows, t_cold_rows;
-    {
-      torch::NoGradGuard ng;
-      t_hot_rows = teacher.item_rows(g.hot_seq);
-      t_cold_rows = teacher.item_rows(g.cold_seq);
-    }
-    torch::Tensor z_t_hot = heads->teacher_hot(t_hot_rows, hot_valid, g.hot_len);
-    torch::Tensor z_t_cold = heads->teacher_cold(t_cold_rows, cold_valid, g.cold_len);
+    torch::Tensor z_s_hot = heads->student_hot(rows(E_s, g.hot_seq), hot_valid, g.hot_len);
+    torch::Tensor z_s_cold = heads->student_cold(rows(E_s, g.cold_seq), cold_valid, g.cold_len);
+    torch::Tensor z_t_hot = heads->teacher_hot(rows(E_t, g.hot_seq), hot_valid, g.hot_len);
+    torch::Tensor z_t_cold = heads->teacher_cold(rows(E_t, g.cold_seq), cold_valid, g.cold_len);
     torch::Tensor student_hot_teacher_cold = torch::cat({z_s_hot, z_t_cold}, 1);
     torch::Tensor teacher_hot_student_cold = torch::cat({z_t_hot, z_s_cold}, 1);
     u.push_back(heads->mlp(student_hot_teacher_cold));
@@ -136,17 +136,17 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
     v2.push_back(heads->mlp3(teacher_hot_student_cold));
     ys.push_back(y.index_select(0, g.mixed));
   }
-  auto rows = [](const torch::Tensor& s, const torch::Tensor& idx) { return s.index_select(0, idx); };
+  auto pick = [](const torch::Tensor& s, const torch::Tensor& idx) { return s.index_select(0, idx); };
   // The pure sessions: the teacher's view against the student's.
-  u.insert(u.end(), {rows(s_t, g.cold_only), rows(s_t, g.hot_only)});
-  v.insert(v.end(), {rows(s_s, g.cold_only), rows(s_s, g.hot_only)});
+  u.insert(u.end(), {pick(s_t, g.cold_only), pick(s_t, g.hot_only)});
+  v.insert(v.end(), {pick(s_s, g.cold_only), pick(s_s, g.hot_only)});
   ys.insert(ys.end(), {y.index_select(0, g.cold_only), y.index_select(0, g.hot_only)});
   if (o.as_published) {  // odrec.md §3.3.4: rows A are [s^S[hot-only]; s^T[cold-only]]
-    u2.insert(u2.end(), {rows(s_s, g.hot_only), rows(s_t, g.cold_only)});
-    v2.insert(v2.end(), {rows(s_s, g.cold_only), rows(s_t, g.hot_only)});
+    u2.insert(u2.end(), {pick(s_s, g.hot_only), pick(s_t, g.cold_only)});
+    v2.insert(v2.end(), {pick(s_s, g.cold_only), pick(s_t, g.hot_only)});
   } else {
-    u2.insert(u2.end(), {rows(s_t, g.cold_only), rows(s_t, g.hot_only)});
-    v2.insert(v2.end(), {rows(s_s, g.cold_only), rows(s_s, g.hot_only)});
+    u2.insert(u2.end(), {pick(s_t, g.cold_only), pick(s_t, g.hot_only)});
+    v2.insert(v2.end(), {pick(s_s, g.cold_only), pick(s_s, g.hot_only)});
   }
   torch::Tensor U = torch::cat(u), V = torch::cat(v), Y = torch::cat(ys);
   if (U.size(0) > 0) {

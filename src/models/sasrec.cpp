@@ -209,7 +209,6 @@ class SasRecModel : public TorchRecommender, public SessionEncoder {
     return net_->encode(seq, lengths);
   }
   torch::Tensor item_table() override { return net_->item_table(); }
-  torch::Tensor item_rows(const torch::Tensor& ids) override { return net_->item_rows(ids); }
   int64_t dim() const override { return dim_; }
   int64_t item_table_parameters() const override {
     return net_->item ? net_->item->weight.numel() : net_->stt_item->shape().n_parameters();

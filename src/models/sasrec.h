@@ -12,7 +12,6 @@ class SessionEncoder {
   // in the network's current train/eval mode.
   virtual torch::Tensor session_vectors(const torch::Tensor& seq, const torch::Tensor& lengths) = 0;
   virtual torch::Tensor item_table() = 0;                        // [n_items, d], what scores use
-  virtual torch::Tensor item_rows(const torch::Tensor& ids) = 0;  // raw item embeddings; padding id -> zeros
   virtual int64_t dim() const = 0;
   virtual int64_t item_table_parameters() const = 0;  // the stored item table (dense rows or STT cores)
   virtual torch::nn::Module& encoder_module() = 0;     // the whole network

@@ -168,3 +168,21 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(killed + "/train_log.jsonl"));
   EXPECT_EQ(losses(full + "/train_log.jsonl").size(), 4u);
 }
+
+TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string data = " --data.path=" + t.path() + "/d --eval.ks=5 --output.progress=false";
+  CliRun r = run("train --model.name=itemcf --output.dir=" + t.path() + "/teacher" + data);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string student = "distill --method odrec --model.name=sasrec --model.sasrec_variant=odrec "
+                              "--model.item_table=stt --distill.teacher=" + t.path() + "/teacher --output.dir=" +
+                              t.path() + "/student" + data;
+  CliRun other_split = run(student + " --split.ratios=0.6,0.2,0.2");
+  EXPECT_EQ(other_split.code, 2) << other_split.out;
+  EXPECT_NE(other_split.out.find("was trained with other split.* settings"), std::string::npos) << other_split.out;
+  CliRun not_sasrec = run(student);
+  EXPECT_EQ(not_sasrec.code, 2) << not_sasrec.out;
+  EXPECT_NE(not_sasrec.out.find("holds a itemcf model"), std::string::npos) << not_sasrec.out;
+  EXPECT_FALSE(fs::exists(t.path() + "/student/results.json"));
+}
