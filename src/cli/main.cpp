@@ -53,6 +53,24 @@ int main(int argc, char** argv) {
   report->add_option("--metrics", report_metrics, "Comma-separated metric columns (default: the runs' own)");
   report->add_option("--best-by", report_best_by, "Select the run with the best value of this validation metric");
 
+  auto* exp = app.add_subcommand("export", "Write a run's model as a .pocket file for the on-device runtime");
+  std::string export_run_dir, export_out;
+  size_t export_verify = 1000;
+  exp->add_option("run_dir", export_run_dir, "Run directory written by `pocketrec train` or `distill`")->required();
+  exp->add_option("--out,-o", export_out, "Output .pocket file")->required();
+  exp->add_option("--verify", export_verify,
+                  "Compare the runtime with LibTorch on this many test queries (0: skip)");
+
+  auto* rec = app.add_subcommand("recommend", "Top-k items after a history, with the on-device runtime");
+  std::string rec_model, rec_history, rec_scoring = "auto";
+  size_t rec_k = 10;
+  bool rec_keep_history = false;
+  rec->add_option("--model,-m", rec_model, "A .pocket file written by `pocketrec export`")->required();
+  rec->add_option("--history", rec_history, "Item ids, oldest first, space-separated (\"12 55 7\")")->required();
+  rec->add_option("--k,-k", rec_k, "How many items");
+  rec->add_flag("--keep-history", rec_keep_history, "Allow the history's items in the list (default: left out)");
+  rec->add_option("--scoring", rec_scoring, "auto|cores|fp32|int8 (how the item table is scored)");
+
   auto* list = app.add_subcommand("list", "List registered components");
   list->add_subcommand("models", "Registered models");
   list->require_subcommand(1);
@@ -79,6 +97,8 @@ int main(int argc, char** argv) {
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
+    if (*exp) return cmd_export(export_run_dir, export_out, export_verify);
+    if (*rec) return cmd_recommend(rec_model, rec_history, rec_k, !rec_keep_history, rec_scoring);
     if (*list) return cmd_list_models();
     if (*help) return cmd_help_config();
   } catch (const pocketrec::Error& e) {

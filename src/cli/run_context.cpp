@@ -1,6 +1,9 @@
 #include "cli/run_context.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <numeric>
 
 #include "core/atomic_file.h"
 #include "core/config.h"
@@ -14,6 +17,8 @@
 #include "models/torch_recommender.h"
 #include "models/sasrec.h"
 #include "distill/odrec_kd.h"
+#include "export/export_sasrec.h"
+#include "pocketrec/pocketrec.h"
 #include "train/process_setup.h"
 
 namespace pocketrec::cli {
@@ -219,6 +224,102 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
   std::string out = run_dir + "/eval_" + split;
   if (!weights.empty()) out += "_" + std::filesystem::path(weights).stem().string();
   write_file_atomic(out + ".json", res.dump(2) + "\n");
+  return res;
+}
+
+namespace {
+
+// The k best (index) of scores[0..n), ties to the smaller index (the runtime's and the evaluator's rule).
+std::vector<int32_t> top_indices(const float* scores, int32_t n, size_t k) {
+  std::vector<int32_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::min(k, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), [&](int32_t a, int32_t b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+  });
+  idx.resize(k);
+  return idx;
+}
+
+struct RuntimeModel {
+  pocketrec_model* model = nullptr;
+  pocketrec_context* ctx = nullptr;
+  RuntimeModel(const std::string& path, pocketrec_scoring scoring) {
+    pocketrec_model_params p = pocketrec_model_default_params();
+    p.scoring = scoring;
+    if (pocketrec_model_load_file(path.c_str(), &p, &model) != POCKETREC_STATUS_OK ||
+        pocketrec_context_init(model, &ctx) != POCKETREC_STATUS_OK) {
+      pocketrec_model_free(model);
+      PR_FAIL(ErrorCode::kInternal, "export: the runtime refuses the file just written: {}", pocketrec_last_error());
+    }
+  }
+  ~RuntimeModel() {
+    pocketrec_context_free(ctx);
+    pocketrec_model_free(model);
+  }
+};
+
+}  // namespace
+
+nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify) {
+  Config config = read_run_config(run_dir);
+  setup_run(config);
+  data::Dataset d = data::build_dataset(config);
+  auto model = load_run_model(run_dir, config, d, "");
+  auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
+  PR_CHECK(enc != nullptr, ErrorCode::kInvalidArgument, "export: {} models are not supported by the runtime yet (sasrec)",
+           config.str("model.name"));
+  nlohmann::json provenance = {{"run", run_dir}, {"config", config.to_json()}};
+  const std::string results_path = run_dir + "/results.json";
+  if (std::filesystem::exists(results_path))
+    provenance["valid"] = nlohmann::json::parse(read_file(results_path))["valid"]["metrics"];
+  exporter::sasrec_pocket(*enc, config, d.item_ids, provenance).save(out_path);
+  const auto file_bytes = std::filesystem::file_size(out_path);
+  nlohmann::json res = {{"path", out_path},
+                        {"bytes", file_bytes},
+                        {"parameters", model->n_parameters()},
+                        {"item_table_parameters", enc->item_table_parameters()}};
+  log_info("export: wrote {} ({} bytes, {} parameters)", out_path, file_bytes, model->n_parameters());
+  if (n_verify == 0 || d.test.size() == 0) return res;
+
+  // Parity with the LibTorch model on test queries spread over the split.
+  const size_t n = std::min(n_verify, d.test.size());
+  std::vector<int32_t> queries(n);
+  for (size_t i = 0; i < n; ++i) queries[i] = static_cast<int32_t>(i * d.test.size() / n);
+  auto scorer = model->make_scorer(d);
+  RuntimeModel fp32(out_path, POCKETREC_SCORING_AUTO), int8(out_path, POCKETREC_SCORING_INT8_TABLE);
+  const int32_t N = d.n_items;
+  std::vector<float> ref(static_cast<size_t>(N)), got(static_cast<size_t>(N)), q8(static_cast<size_t>(N));
+  double max_diff = 0, overlap = 0;
+  size_t identical = 0;
+  const size_t batch = 256;
+  for (size_t b0 = 0; b0 < n; b0 += batch) {
+    const size_t nb = std::min(batch, n - b0);
+    scorer->prepare(d.test, queries.data() + b0, nb);
+    for (size_t r = 0; r < nb; ++r) {
+      scorer->score(r, 1, 0, N, ref.data(), static_cast<size_t>(N));
+      data::ItemSpan h = d.test.history[queries[b0 + r]];
+      std::vector<int64_t> hist;
+      for (int32_t item : h) hist.push_back(std::stoll(d.item_ids.token(item)));
+      PR_CHECK(pocketrec_score_all(fp32.ctx, hist.data(), hist.size(), got.data()) == POCKETREC_STATUS_OK &&
+                   pocketrec_score_all(int8.ctx, hist.data(), hist.size(), q8.data()) == POCKETREC_STATUS_OK,
+               ErrorCode::kInternal, "export: runtime scoring failed: {}", pocketrec_last_error());
+      for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
+      auto t_ref = top_indices(ref.data(), N, 20), t_got = top_indices(got.data(), N, 20),
+           t_q8 = top_indices(q8.data(), N, 20);
+      identical += t_ref == t_got;
+      size_t common = 0;
+      for (int32_t x : t_q8) common += std::count(t_ref.begin(), t_ref.end(), x);
+      overlap += static_cast<double>(common) / static_cast<double>(t_ref.size());
+    }
+  }
+  res["verify"] = {{"queries", n},
+                   {"max_abs_score_diff", max_diff},
+                   {"top20_identical", static_cast<double>(identical) / static_cast<double>(n)},
+                   {"int8_top20_overlap", overlap / static_cast<double>(n)}};
+  log_info("export: runtime vs LibTorch on {} test queries: max |score diff| {:.3g}, identical top-20 {}/{}, "
+           "int8 top-20 overlap {:.4f}",
+           n, max_diff, identical, n, overlap / static_cast<double>(n));
   return res;
 }
 

@@ -214,6 +214,10 @@ class SasRecModel : public TorchRecommender, public SessionEncoder {
     return net_->item ? net_->item->weight.numel() : net_->stt_item->shape().n_parameters();
   }
   torch::nn::Module& encoder_module() override { return *net_; }
+  std::optional<compress::SttShape> stt_shape() const override {
+    if (!net_->stt_item) return std::nullopt;
+    return net_->stt_item->shape();
+  }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
     auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {

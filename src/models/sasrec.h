@@ -1,7 +1,11 @@
 // What distillation needs from a SASRec model (OD-Rec KD, odrec.md §3) without seeing its layers.
 #pragma once
 
+#include <optional>
+
 #include <torch/torch.h>
+
+#include "compress/stt_shape.h"
 
 namespace pocketrec::models {
 
@@ -15,6 +19,7 @@ class SessionEncoder {
   virtual int64_t dim() const = 0;
   virtual int64_t item_table_parameters() const = 0;  // the stored item table (dense rows or STT cores)
   virtual torch::nn::Module& encoder_module() = 0;     // the whole network
+  virtual std::optional<compress::SttShape> stt_shape() const = 0;  // the STT item table's shape, if any
 };
 
 }  // namespace pocketrec::models

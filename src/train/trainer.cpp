@@ -84,10 +84,11 @@ void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, 
   }
 }
 
-// Settings that may differ between a run and its resumption without changing the result.
-nlohmann::json resumable_config(const Config& c) {
-  nlohmann::json j = c.to_json();
+// Settings that may differ between a run and its resumption without changing the result. train.epochs
+// may be raised to extend a run that ended by reaching its epoch count (as in continuing a PyTorch loop).
+nlohmann::json resumable_config(nlohmann::json j) {
   j["train"].erase("resume");
+  j["train"].erase("epochs");
   j["train"].erase("abort_after_steps");
   j["output"].erase("progress");
   j.erase("threads");
@@ -151,7 +152,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   double best_value = -INFINITY;
   int64_t bad_rounds = 0, first_epoch = 1, steps = 0;
   bool finished = false;
-  const std::string config_text = resumable_config(c).dump();
+  const std::string config_text = resumable_config(c.to_json()).dump();
 
   if (c.boolean("train.resume")) {
     PR_CHECK(std::filesystem::exists(last_path), ErrorCode::kNotFound, "train.resume: no checkpoint to resume: {}",
@@ -159,10 +160,10 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     auto ar = read_checkpoint(last_path);
     torch::Tensor t;
     ar.read("config", t);
-    auto saved = nlohmann::json::parse(tensor_string(t));
+    auto saved = resumable_config(nlohmann::json::parse(tensor_string(t)));  // also checkpoints that kept epochs
     PR_CHECK(saved.dump() == config_text, ErrorCode::kInvalidArgument,
              "train.resume: {} was written with a different config (first difference at '{}')", last_path,
-             first_difference(saved, resumable_config(c)));
+             first_difference(saved, resumable_config(c.to_json())));
     ar.read("data_fingerprint", t);
     PR_CHECK(tensor_string(t) == task.data_fingerprint, ErrorCode::kInvalidArgument,
              "train.resume: {} was written for different data (id maps differ)", last_path);
@@ -186,8 +187,8 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     sum.best_epoch = t.item<int64_t>();
     ar.read("bad_rounds", t);
     bad_rounds = t.item<int64_t>();
-    ar.read("finished", t);
-    finished = t.item<int64_t>() != 0;
+    // Finished only if it stopped early or has reached the (possibly raised) epoch count.
+    finished = (patience > 0 && bad_rounds >= patience) || first_epoch > epochs;
     ar.read("log", t);
     log_text = tensor_string(t);
     if (sum.best_epoch > 0) {
@@ -298,7 +299,6 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
       ar.write("best_value", torch::tensor(best_value, torch::kFloat64));
       ar.write("best_epoch", torch::tensor(sum.best_epoch));
       ar.write("bad_rounds", torch::tensor(bad_rounds));
-      ar.write("finished", torch::tensor(static_cast<int64_t>(finished)));
       ar.write("log", string_tensor(log_text));
       ar.write("config", string_tensor(config_text));
       ar.write("data_fingerprint", string_tensor(task.data_fingerprint));

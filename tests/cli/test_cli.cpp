@@ -167,6 +167,17 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   };
   EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(killed + "/train_log.jsonl"));
   EXPECT_EQ(losses(full + "/train_log.jsonl").size(), 4u);
+
+  // A run that ended at its epoch count continues when train.epochs is raised, to the same result.
+  const std::string two = t.path() + "/two";
+  std::string common2 = common;
+  common2.replace(common2.find("--train.epochs=4"), 16, "--train.epochs=2");
+  ASSERT_EQ(run(common2 + "--output.dir=" + two).code, 0);
+  CliRun more = run(common + "--output.dir=" + two + " --resume");
+  ASSERT_EQ(more.code, 0) << more.out;
+  auto c = nlohmann::json::parse(pocketrec::read_file(two + "/results.json"));
+  EXPECT_EQ(a["test"]["metrics"], c["test"]["metrics"]);
+  EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(two + "/train_log.jsonl"));
 }
 
 TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {

@@ -1,0 +1,259 @@
+// The C boundary: every exported function is noexcept, maps failures to a pocketrec_status and sets
+// the thread-local message. Loading allocates; pocketrec_recommend and friends never do.
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pocket_file.h"
+#include "pocketrec/pocketrec.h"
+#include "sasrec_model.h"
+#include "topk.h"
+
+using pocketrec::runtime::make_status;
+using pocketrec::runtime::Status;
+
+struct pocketrec_model {
+  std::vector<uint64_t> storage;  // the file's bytes, 8-byte aligned
+  pocketrec::runtime::PocketFile file;
+  pocketrec::runtime::SasRecModel net;
+  std::vector<int64_t> ids;                           // index -> original id
+  std::vector<std::pair<int64_t, int32_t>> by_id;     // sorted (original id, index)
+};
+
+struct pocketrec_context {
+  const pocketrec_model* model;
+  std::vector<float> scratch, scores, q;
+  std::vector<int32_t> history;  // indices of the current query's history
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+pocketrec_status fail(const Status& s) {
+  g_last_error = s.message;
+  return s.code;
+}
+
+#define API_BEGIN try {
+#define API_END                                                                              \
+  }                                                                                          \
+  catch (const std::bad_alloc&) {                                                            \
+    return fail(make_status(POCKETREC_STATUS_OUT_OF_MEMORY, "out of memory"));               \
+  }                                                                                          \
+  catch (const std::exception& e) {                                                          \
+    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error: %s", e.what()));     \
+  }                                                                                          \
+  catch (...) {                                                                              \
+    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error"));                   \
+  }
+
+pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::string& source,
+                      const pocketrec_model_params* params, pocketrec_model** out) {
+  if (!out) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_model is NULL"));
+  *out = nullptr;
+  const pocketrec_model_params p = params ? *params : pocketrec_model_default_params();
+  auto m = std::make_unique<pocketrec_model>();
+  m->storage = std::move(storage);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(m->storage.data());
+  Status s = pocketrec::runtime::PocketFile::parse(bytes, size, source, &m->file);
+  if (!s.ok()) return fail(s);
+  s = m->net.load(m->file, p.scoring);
+  if (!s.ok()) return fail(s);
+  const pocketrec::runtime::TensorView* t = nullptr;
+  s = m->file.get_tensor("item_ids", pocketrec::format::TensorType::kI64,
+                         {static_cast<uint64_t>(m->net.n_items())}, &t);
+  if (!s.ok()) return fail(s);
+  m->ids.resize(static_cast<size_t>(m->net.n_items()));
+  std::memcpy(m->ids.data(), t->data, t->n_bytes);
+  for (size_t i = 0; i < m->ids.size(); ++i) m->by_id.emplace_back(m->ids[i], static_cast<int32_t>(i));
+  std::sort(m->by_id.begin(), m->by_id.end());
+  for (size_t i = 1; i < m->by_id.size(); ++i)
+    if (m->by_id[i].first == m->by_id[i - 1].first)
+      return fail(make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: item id %lld appears twice in item_ids", source.c_str(),
+                              static_cast<long long>(m->by_id[i].first)));
+  *out = m.release();
+  return POCKETREC_STATUS_OK;
+}
+
+// The index of an original item id, or -1.
+int32_t find_item(const pocketrec_model* m, int64_t id) {
+  auto it = std::lower_bound(m->by_id.begin(), m->by_id.end(), std::make_pair(id, int32_t{0}));
+  return it != m->by_id.end() && it->first == id ? it->second : -1;
+}
+
+// Maps the history to item indices and scores every item into ctx->scores.
+pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, size_t n) {
+  if (!ctx || (!history && n > 0)) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context or history is NULL"));
+  if (n == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "empty history: at least one item is needed"));
+  const pocketrec_model* m = ctx->model;
+  const size_t keep = std::min(n, static_cast<size_t>(m->net.max_len()));
+  for (size_t i = 0; i < n; ++i) {  // every id is checked, also those older than max_len
+    const int32_t index = find_item(m, history[i]);
+    if (index < 0)
+      return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "history[%zu]: unknown item id %lld", i,
+                              static_cast<long long>(history[i])));
+    if (i >= n - keep) ctx->history[i - (n - keep)] = index;
+  }
+  float* q = ctx->q.data();
+  m->net.session_vector(ctx->history.data(), keep, ctx->scratch.data(), q);
+  m->net.scorer().score(q, ctx->scratch.data(), ctx->scores.data());
+  return POCKETREC_STATUS_OK;
+}
+
+pocketrec_status recommend_one(pocketrec_context* ctx, const int64_t* history, size_t n, size_t k, int exclude,
+                               int64_t* out_items, float* out_scores, size_t* out_n) {
+  pocketrec_status s = score_history(ctx, history, n);
+  if (s != POCKETREC_STATUS_OK) return s;
+  const pocketrec_model* m = ctx->model;
+  const size_t n_items = static_cast<size_t>(m->net.n_items());
+  if (exclude)  // every history item, also those older than max_len (all known: score_history checked)
+    for (size_t i = 0; i < n; ++i) ctx->scores[static_cast<size_t>(find_item(m, history[i]))] = -INFINITY;
+  const size_t got = pocketrec::runtime::top_k(ctx->scores.data(), n_items, k, out_items, out_scores);
+  for (size_t i = 0; i < got; ++i) out_items[i] = m->ids[static_cast<size_t>(out_items[i])];
+  *out_n = got;
+  return POCKETREC_STATUS_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* pocketrec_version(void) { return "0.1.0"; }
+uint32_t pocketrec_format_version_max(void) { return pocketrec::format::kVersion; }
+const char* pocketrec_last_error(void) { return g_last_error.c_str(); }
+
+const char* pocketrec_status_name(pocketrec_status status) {
+  switch (status) {
+    case POCKETREC_STATUS_OK: return "OK";
+    case POCKETREC_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case POCKETREC_STATUS_NOT_FOUND: return "NOT_FOUND";
+    case POCKETREC_STATUS_IO: return "IO";
+    case POCKETREC_STATUS_BAD_FORMAT: return "BAD_FORMAT";
+    case POCKETREC_STATUS_UNSUPPORTED_VERSION: return "UNSUPPORTED_VERSION";
+    case POCKETREC_STATUS_CHECKSUM_MISMATCH: return "CHECKSUM_MISMATCH";
+    case POCKETREC_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case POCKETREC_STATUS_INTERNAL: return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
+pocketrec_model_params pocketrec_model_default_params(void) {
+  pocketrec_model_params p;
+  p.scoring = POCKETREC_SCORING_AUTO;
+  return p;
+}
+
+pocketrec_status pocketrec_model_load_file(const char* path, const pocketrec_model_params* params,
+                                           pocketrec_model** out_model) {
+  API_BEGIN
+  if (out_model) *out_model = nullptr;
+  if (!path) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "path is NULL"));
+  std::FILE* f = std::fopen(path, "rb");
+  if (!f) return fail(make_status(POCKETREC_STATUS_NOT_FOUND, "%s: cannot open: %s", path, std::strerror(errno)));
+  std::fseek(f, 0, SEEK_END);
+  const long size = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  if (size < 0) {
+    std::fclose(f);
+    return fail(make_status(POCKETREC_STATUS_IO, "%s: cannot read its size", path));
+  }
+  std::vector<uint64_t> storage((static_cast<size_t>(size) + 7) / 8);
+  const size_t got = std::fread(storage.data(), 1, static_cast<size_t>(size), f);
+  std::fclose(f);
+  if (got != static_cast<size_t>(size))
+    return fail(make_status(POCKETREC_STATUS_IO, "%s: read %zu of %ld bytes", path, got, size));
+  return load(std::move(storage), static_cast<size_t>(size), path, params, out_model);
+  API_END
+}
+
+pocketrec_status pocketrec_model_load_buffer(const void* data, size_t size, const pocketrec_model_params* params,
+                                             pocketrec_model** out_model) {
+  API_BEGIN
+  if (out_model) *out_model = nullptr;
+  if (!data && size > 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "data is NULL"));
+  std::vector<uint64_t> storage((size + 7) / 8);
+  if (size > 0) std::memcpy(storage.data(), data, size);
+  return load(std::move(storage), size, "<buffer>", params, out_model);
+  API_END
+}
+
+void pocketrec_model_free(pocketrec_model* model) { delete model; }
+
+size_t pocketrec_model_n_items(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.n_items()) : 0; }
+size_t pocketrec_model_dim(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.dim()) : 0; }
+size_t pocketrec_model_max_history(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.max_len()) : 0; }
+const char* pocketrec_model_architecture(const pocketrec_model* m) { return m ? m->net.architecture().c_str() : ""; }
+size_t pocketrec_model_weight_bytes(const pocketrec_model* m) { return m ? m->net.weight_bytes() : 0; }
+int64_t pocketrec_model_item_id(const pocketrec_model* m, size_t index) {
+  return m && index < m->ids.size() ? m->ids[index] : -1;
+}
+
+pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_context** out_context) {
+  API_BEGIN
+  if (!model || !out_context) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "model or out_context is NULL"));
+  auto c = std::make_unique<pocketrec_context>();
+  c->model = model;
+  c->scratch.resize(std::max(model->net.scratch_floats(), model->net.scorer().scratch_floats()));
+  c->scores.resize(model->net.scorer().output_floats());
+  c->q.resize(static_cast<size_t>(model->net.dim()));
+  c->history.resize(static_cast<size_t>(model->net.max_len()));
+  *out_context = c.release();
+  return POCKETREC_STATUS_OK;
+  API_END
+}
+
+void pocketrec_context_free(pocketrec_context* context) { delete context; }
+
+pocketrec_status pocketrec_recommend(pocketrec_context* ctx, const int64_t* history, size_t n_history, size_t k,
+                                     int exclude_history, int64_t* out_items, float* out_scores,
+                                     size_t* out_n) {
+  API_BEGIN
+  if (!out_items || !out_scores || !out_n || k == 0)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "outputs are NULL or k = 0"));
+  *out_n = 0;
+  return recommend_one(ctx, history, n_history, k, exclude_history, out_items, out_scores, out_n);
+  API_END
+}
+
+pocketrec_status pocketrec_recommend_batch(pocketrec_context* ctx, const int64_t* history, const size_t* offsets,
+                                           size_t n_queries, size_t k, int exclude_history, int64_t* out_items,
+                                           float* out_scores, size_t* out_n) {
+  API_BEGIN
+  if (!offsets || !out_items || !out_scores || !out_n || k == 0)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets or outputs are NULL, or k = 0"));
+  for (size_t q = 0; q < n_queries; ++q) {
+    out_n[q] = 0;
+    if (offsets[q + 1] < offsets[q])
+      return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets[%zu] > offsets[%zu]", q, q + 1));
+    pocketrec_status s = recommend_one(ctx, history + offsets[q], offsets[q + 1] - offsets[q], k, exclude_history,
+                                       out_items + q * k, out_scores + q * k, out_n + q);
+    if (s != POCKETREC_STATUS_OK) {
+      g_last_error = "query " + std::to_string(q) + ": " + g_last_error;
+      return s;
+    }
+  }
+  return POCKETREC_STATUS_OK;
+  API_END
+}
+
+pocketrec_status pocketrec_score_all(pocketrec_context* ctx, const int64_t* history, size_t n_history,
+                                     float* out_scores) {
+  API_BEGIN
+  if (!out_scores) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_scores is NULL"));
+  pocketrec_status s = score_history(ctx, history, n_history);
+  if (s != POCKETREC_STATUS_OK) return s;
+  std::memcpy(out_scores, ctx->scores.data(), static_cast<size_t>(ctx->model->net.n_items()) * sizeof(float));
+  return POCKETREC_STATUS_OK;
+  API_END
+}
+
+}  // extern "C"

@@ -1,0 +1,59 @@
+// The .pocket file layout (docs/format.md), shared by the writer (src/export) and the reader
+// (runtime/src/pocket_file.cpp) so the two can never disagree. Little-endian.
+//
+//   0   magic "\x89PRK\r\n\x1a\n" (PNG-style: text-mode mangling and truncated transfers are caught)
+//   8   u32 format_version      12  u32 alignment (64)
+//   16  u64 file_size           24  u64 header_size (end of the tensor table)
+//   32  u32 n_meta              36  u32 n_tensors
+//   40  n_meta    x { u32 key_len, key, u8 MetaType, value }
+//             kI64: i64 | kF64: f64 | kString: u64 len, bytes | kI64Array: u64 count, i64[count]
+//       n_tensors x { u32 name_len, name, u8 TensorType, u8 ndim (1..4), u64 dims[ndim],
+//                     u64 offset (absolute, a multiple of alignment), u64 n_bytes }
+//   tensor data at the offsets (zero padding between)
+//   last 4 bytes: u32 CRC-32 (zlib polynomial) of every preceding byte
+// An int8 tensor "x" comes with an f32 tensor "x.scale" holding one scale per row: x[r][c] ~ scale[r] * q[r][c].
+// The version moves only for structural changes; new metadata keys and tensors do not move it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pocketrec::format {
+
+inline constexpr unsigned char kMagic[8] = {0x89, 'P', 'R', 'K', '\r', '\n', 0x1a, '\n'};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kAlignment = 64;
+inline constexpr size_t kFixedHeaderBytes = 40;
+inline constexpr size_t kMaxDims = 4;
+inline constexpr size_t kMaxNameBytes = 256;
+
+enum class MetaType : uint8_t { kI64 = 0, kF64 = 1, kString = 2, kI64Array = 3 };
+enum class TensorType : uint8_t { kF32 = 0, kI8 = 1, kI64 = 2 };
+
+inline constexpr size_t tensor_type_size(TensorType t) {
+  return t == TensorType::kF32 ? 4 : t == TensorType::kI8 ? 1 : 8;
+}
+
+// CRC-32 with the zlib polynomial, bytewise table built at compile time; crc32_update(0, ...) starts.
+namespace detail {
+struct Crc32Table {
+  uint32_t v[256];
+  constexpr Crc32Table() : v() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      v[i] = c;
+    }
+  }
+};
+inline constexpr Crc32Table kCrc32Table{};
+}  // namespace detail
+
+inline uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = detail::kCrc32Table.v[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+}  // namespace pocketrec::format

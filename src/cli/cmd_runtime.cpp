@@ -1,0 +1,70 @@
+// `pocketrec export` (a run -> .pocket, verified against LibTorch) and `pocketrec recommend` (the
+// on-device runtime through its C API, exactly as an app would call it).
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/run_context.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "pocketrec/pocketrec.h"
+
+namespace pocketrec::cli {
+namespace {
+
+ErrorCode error_code_of(pocketrec_status s) {
+  switch (s) {
+    case POCKETREC_STATUS_INVALID_ARGUMENT: return ErrorCode::kInvalidArgument;
+    case POCKETREC_STATUS_NOT_FOUND: return ErrorCode::kNotFound;
+    case POCKETREC_STATUS_IO: return ErrorCode::kIo;
+    case POCKETREC_STATUS_BAD_FORMAT: return ErrorCode::kBadFormat;
+    case POCKETREC_STATUS_UNSUPPORTED_VERSION: return ErrorCode::kUnsupportedVersion;
+    case POCKETREC_STATUS_CHECKSUM_MISMATCH: return ErrorCode::kChecksumMismatch;
+    default: return ErrorCode::kInternal;
+  }
+}
+
+}  // namespace
+
+int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify) {
+  nlohmann::json r = export_run(run_dir, out_path, n_verify);
+  std::printf("%s\n", r.dump(2).c_str());
+  return 0;
+}
+
+int cmd_recommend(const std::string& model_path, const std::string& history_text, size_t k, bool exclude_history,
+                  const std::string& scoring) {
+  std::vector<int64_t> history;
+  for (const auto& tok : split(std::string(trim(history_text)), ' ')) {
+    if (trim(tok).empty()) continue;
+    std::optional<int64_t> v = parse_int(trim(tok));
+    PR_CHECK(v.has_value(), ErrorCode::kInvalidArgument, "--history: '{}' is not an integer item id", tok);
+    history.push_back(*v);
+  }
+  pocketrec_model_params p = pocketrec_model_default_params();
+  if (scoring == "cores") p.scoring = POCKETREC_SCORING_CORES;
+  else if (scoring == "fp32") p.scoring = POCKETREC_SCORING_FP32_TABLE;
+  else if (scoring == "int8") p.scoring = POCKETREC_SCORING_INT8_TABLE;
+  else PR_CHECK(scoring == "auto", ErrorCode::kInvalidArgument, "--scoring: expected auto|cores|fp32|int8, got '{}'", scoring);
+  pocketrec_model* model = nullptr;
+  pocketrec_context* ctx = nullptr;
+  std::vector<int64_t> items(k);
+  std::vector<float> scores(k);
+  size_t n_out = 0;
+  pocketrec_status s = pocketrec_model_load_file(model_path.c_str(), &p, &model);
+  if (s == POCKETREC_STATUS_OK) s = pocketrec_context_init(model, &ctx);
+  if (s == POCKETREC_STATUS_OK)
+    s = pocketrec_recommend(ctx, history.data(), history.size(), k, exclude_history ? 1 : 0, items.data(),
+                            scores.data(), &n_out);
+  const std::string message = s == POCKETREC_STATUS_OK ? "" : pocketrec_last_error();
+  pocketrec_context_free(ctx);
+  pocketrec_model_free(model);
+  PR_CHECK(s == POCKETREC_STATUS_OK, error_code_of(s), "{}", message);
+  std::printf("| rank | item | score |\n|---|---|---|\n");
+  for (size_t i = 0; i < n_out; ++i) std::printf("| %zu | %lld | %.6f |\n", i + 1, static_cast<long long>(items[i]), scores[i]);
+  return 0;
+}
+
+}  // namespace pocketrec::cli

@@ -1,0 +1,344 @@
+// The on-device runtime without LibTorch: the .pocket reader against every truncation, flipped bytes,
+// newer versions and inconsistent headers; scoring from STT cores against an explicit Kronecker-
+// product reconstruction; top-k; the C API's errors, history exclusion, batch calls, threads; and
+// no allocation per query.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "item_scorer.h"
+#include "pocket_file.h"
+#include "pocketrec/pocketrec.h"
+#include "runtime/tiny_pocket.h"
+#include "test_util.h"
+#include "topk.h"
+
+// Counts every operator new in this binary (for the no-allocation-per-query test).
+static std::atomic<long> g_news{0};
+void* operator new(size_t n) {
+  ++g_news;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+using namespace pocketrec;
+using pocketrec::testing::TinySasRec;
+
+namespace {
+
+struct Loaded {
+  pocketrec_model* model = nullptr;
+  pocketrec_context* ctx = nullptr;
+  pocketrec_status status;
+  std::string error;
+  Loaded(const std::string& bytes, pocketrec_scoring scoring = POCKETREC_SCORING_AUTO) {
+    pocketrec_model_params p = pocketrec_model_default_params();
+    p.scoring = scoring;
+    status = pocketrec_model_load_buffer(bytes.data(), bytes.size(), &p, &model);
+    if (status == POCKETREC_STATUS_OK) status = pocketrec_context_init(model, &ctx);
+    if (status != POCKETREC_STATUS_OK) error = pocketrec_last_error();
+  }
+  ~Loaded() {
+    pocketrec_context_free(ctx);
+    pocketrec_model_free(model);
+  }
+  std::vector<float> scores(const std::vector<int64_t>& history) {
+    std::vector<float> s(pocketrec_model_n_items(model));
+    EXPECT_EQ(pocketrec_score_all(ctx, history.data(), history.size(), s.data()), POCKETREC_STATUS_OK)
+        << pocketrec_last_error();
+    return s;
+  }
+};
+
+void reseal(std::string& bytes) {  // recompute the trailing CRC after a deliberate header edit
+  uint32_t crc = format::crc32_update(0, bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+}
+
+TEST(PocketFile, RoundTripOfMetadataAndAlignedTensors) {
+  exporter::PocketWriter w;
+  w.set_i64("a", -5);
+  w.set_f64("b", 0.25);
+  w.set_string("c", "hello");
+  w.set_i64_array("d", {1, 2, 3});
+  const float x[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t y[2] = {7, -8};
+  w.add_f32("x", x, {2, 3});
+  w.add_i64("y", y, {2});
+  const std::string bytes = w.bytes();
+  runtime::PocketFile f;
+  ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+  int64_t a = 0;
+  double b = 0;
+  std::string c;
+  std::vector<int64_t> d;
+  ASSERT_TRUE(f.get_i64("a", &a).ok() && f.get_f64("b", &b).ok() && f.get_string("c", &c).ok() &&
+              f.get_i64_array("d", &d).ok());
+  EXPECT_EQ(a, -5);
+  EXPECT_EQ(b, 0.25);
+  EXPECT_EQ(c, "hello");
+  EXPECT_EQ(d, (std::vector<int64_t>{1, 2, 3}));
+  const runtime::TensorView* t = nullptr;
+  ASSERT_TRUE(f.get_tensor("x", format::TensorType::kF32, {2, 3}, &t).ok());
+  EXPECT_EQ((t->data - reinterpret_cast<const uint8_t*>(bytes.data())) % format::kAlignment, 0);
+  EXPECT_EQ(std::memcmp(t->data, x, sizeof x), 0);
+  ASSERT_TRUE(f.get_tensor("y", format::TensorType::kI64, {2}, &t).ok());
+  EXPECT_EQ(std::memcmp(t->data, y, sizeof y), 0);
+  runtime::Status s = f.get_tensor("x", format::TensorType::kF32, {3, 2}, &t);
+  EXPECT_EQ(s.message, "t: tensor 'x' has type 0 and shape [2,3], expected type 0 and shape [3,2]");
+  EXPECT_EQ(f.get_i64("c", &a).message, "t: metadata 'c' is string, expected i64");
+  EXPECT_EQ(f.get_i64("zz", &a).message, "t: metadata key 'zz' is missing");
+}
+
+TEST(PocketFile, EveryTruncationIsRefusedWithoutACrash) {
+  const std::string bytes = TinySasRec{}.bytes();
+  ASSERT_EQ(Loaded(bytes).status, POCKETREC_STATUS_OK);
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    Loaded l(bytes.substr(0, len));
+    ASSERT_EQ(l.status, POCKETREC_STATUS_BAD_FORMAT) << len << ": " << l.error;
+  }
+  EXPECT_EQ(Loaded(bytes.substr(0, 100)).error, "<buffer>: header says " + std::to_string(bytes.size()) +
+                                                     " bytes but the file has 100 (truncated or padded)");
+}
+
+TEST(PocketFile, FlippedBytesAreAChecksumMismatch) {
+  const std::string bytes = TinySasRec{}.bytes();
+  for (size_t pos = 40; pos < bytes.size(); pos += 97) {
+    std::string b = bytes;
+    b[pos] ^= 0x10;
+    Loaded l(b);
+    ASSERT_EQ(l.status, POCKETREC_STATUS_CHECKSUM_MISMATCH) << pos;
+    EXPECT_NE(l.error.find("checksum mismatch"), std::string::npos) << l.error;
+  }
+}
+
+TEST(PocketFile, BadMagicNewerVersionAndInconsistentHeadersAreRefused) {
+  const std::string good = TinySasRec{}.bytes();
+  std::string b = good;
+  b[1] = 'X';
+  EXPECT_EQ(Loaded(b).error, "<buffer>: not a .pocket model file (bad magic)");
+  b = good;
+  const uint32_t v2 = 2;
+  std::memcpy(b.data() + 8, &v2, 4);
+  reseal(b);
+  Loaded l(b);
+  EXPECT_EQ(l.status, POCKETREC_STATUS_UNSUPPORTED_VERSION);
+  EXPECT_EQ(l.error, "<buffer>: file format version 2 is newer than this runtime (max 1)");
+  b = good;
+  const uint32_t many = 0x7fffffff;
+  std::memcpy(b.data() + 36, &many, 4);  // n_tensors
+  reseal(b);
+  EXPECT_NE(Loaded(b).error.find("cannot fit in a"), std::string::npos);
+  b = good;
+  const uint64_t huge = 1ull << 40;
+  std::memcpy(b.data() + 24, &huge, 8);  // header_size
+  reseal(b);
+  EXPECT_NE(Loaded(b).error.find("header size"), std::string::npos);
+}
+
+TEST(PocketFile, WrongArchitectureOrShapesNameTheProblem) {
+  auto w = TinySasRec{}.writer();
+  w.set_string("pocketrec.architecture", "caser");
+  EXPECT_EQ(Loaded(w.bytes()).error,
+            "<buffer>: architecture 'caser' is not supported by this runtime (sasrec, sasrec-odrec)");
+  TinySasRec dense;
+  dense.stt = false;
+  auto w2 = dense.writer();
+  w2.set_i64("sasrec.dim", 16);
+  EXPECT_EQ(Loaded(w2.bytes()).error,
+            "<buffer>: tensor 'item.weight' has type 0 and shape [31,8], expected type 0 and shape [31,16]");
+  auto w3 = TinySasRec{}.writer();
+  w3.set_string("stt.layout", "flat");
+  EXPECT_NE(Loaded(w3.bytes()).error.find("2 cores in the canonical layout"), std::string::npos);
+}
+
+TEST(SttScoring, CoresEqualAnExplicitKroneckerReconstruction) {
+  for (int64_t t : {1, 2, 4}) {
+    const int64_t I1 = 3, I2 = 5, J1 = 2, J2 = 4, R = 8, n = 14, d = J1 * J2;
+    std::mt19937 rng(static_cast<uint32_t>(t));
+    std::normal_distribution<float> g;
+    std::vector<float> c0(I1 * J1 * R), c1((R / t) * (I2 * J2 / t)), q(d);
+    for (auto* v : {&c0, &c1, &q})
+      for (auto& x : *v) x = g(rng);
+    // M = core0 (B ⊗ I_t): (I1 J1) x (I2 J2); E[i1 I2 + i2, j1 J2 + j2] = M[i1 J1 + j1, i2 J2 + j2].
+    std::vector<double> E(static_cast<size_t>(I1 * I2 * d), 0.0);
+    for (int64_t r = 0; r < I1 * J1; ++r)
+      for (int64_t col = 0; col < I2 * J2; ++col) {
+        double m = 0;
+        for (int64_t p = 0; p < R; ++p) {
+          const int64_t p1 = p / t, p2 = p % t, c1i = col / t, c2 = col % t;
+          if (p2 == c2) m += static_cast<double>(c0[r * R + p]) * c1[p1 * (I2 * J2 / t) + c1i];
+        }
+        const int64_t i1 = r / J1, j1 = r % J1, i2 = col / J2, j2 = col % J2;
+        E[(i1 * I2 + i2) * d + j1 * J2 + j2] = m;
+      }
+    runtime::SttCores cores{I1, I2, J1, J2, R, t, c0.data(), c1.data()};
+    std::vector<float> table = runtime::ItemScorer::rebuild_table(cores, n);
+    for (int64_t i = 0; i < n * d; ++i) ASSERT_NEAR(table[i], E[i], 1e-4) << "t=" << t << " i=" << i;
+    runtime::ItemScorer s;
+    ASSERT_TRUE(s.init_stt(cores, n, d).ok());
+    std::vector<float> scratch(s.scratch_floats()), out(s.output_floats());
+    s.score(q.data(), scratch.data(), out.data());
+    for (int64_t v = 0; v < n; ++v) {
+      double ref = 0;
+      for (int64_t j = 0; j < d; ++j) ref += E[v * d + j] * q[j];
+      EXPECT_NEAR(out[v], ref, 1e-4) << "t=" << t << " item " << v;
+    }
+  }
+}
+
+TEST(TopK, MatchesASortWithTiesToTheSmallerIndexAndSkipsExcluded) {
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int> u(0, 9);  // many ties
+  std::vector<float> s(200);
+  for (auto& x : s) x = static_cast<float>(u(rng));
+  s[3] = -INFINITY;
+  std::vector<int32_t> order(s.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return s[a] > s[b]; });
+  for (size_t k : {1u, 7u, 50u, 199u, 300u}) {
+    std::vector<int64_t> idx(k);
+    std::vector<float> val(k);
+    const size_t n = runtime::top_k(s.data(), s.size(), k, idx.data(), val.data());
+    ASSERT_EQ(n, std::min<size_t>(k, 199));
+    for (size_t i = 0; i < n; ++i) EXPECT_EQ(idx[i], order[i]) << k << " " << i;
+  }
+}
+
+TEST(CApi, ErrorsNameTheProblem) {
+  Loaded l(TinySasRec{}.bytes());
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  int64_t items[5];
+  float scores[5];
+  size_t n = 0;
+  const int64_t bad[] = {1000, 5};
+  EXPECT_EQ(pocketrec_recommend(l.ctx, bad, 2, 5, 1, items, scores, &n), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(pocketrec_last_error(), "history[1]: unknown item id 5");
+  EXPECT_EQ(pocketrec_recommend(l.ctx, bad, 0, 5, 1, items, scores, &n), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_STREQ(pocketrec_last_error(), "empty history: at least one item is needed");
+  EXPECT_EQ(pocketrec_recommend(l.ctx, bad, 1, 0, 1, items, scores, &n), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(pocketrec_recommend(nullptr, bad, 1, 5, 1, items, scores, &n), POCKETREC_STATUS_INVALID_ARGUMENT);
+  pocketrec_model* m = nullptr;
+  EXPECT_EQ(pocketrec_model_load_file("/nonexistent/x.pocket", nullptr, &m), POCKETREC_STATUS_NOT_FOUND);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(pocketrec_last_error()).find("/nonexistent/x.pocket: cannot open"), std::string::npos);
+  EXPECT_STREQ(pocketrec_status_name(POCKETREC_STATUS_CHECKSUM_MISMATCH), "CHECKSUM_MISMATCH");
+  TinySasRec dense;
+  dense.stt = false;
+  Loaded cores_of_dense(dense.bytes(), POCKETREC_SCORING_CORES);
+  EXPECT_EQ(cores_of_dense.status, POCKETREC_STATUS_INVALID_ARGUMENT);
+  pocketrec_model_free(nullptr);  // no-ops
+  pocketrec_context_free(nullptr);
+}
+
+TEST(CApi, RecommendExcludesHistoryAndBatchesEqualSingleCalls) {
+  for (bool odrec : {true, false}) {
+    TinySasRec spec;
+    spec.odrec = odrec;
+    spec.heads = odrec ? 1 : 2;
+    Loaded l(spec.bytes());
+    ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+    // Histories longer than max_len (5) read their last 5 items; exclusion covers all of them.
+    const std::vector<int64_t> h = {1000, 1007, 1014, 1021, 1028, 1035, 1042};
+    std::vector<float> s = l.scores(h);
+    int64_t items[40];
+    float scores[40];
+    size_t n = 0;
+    ASSERT_EQ(pocketrec_recommend(l.ctx, h.data(), h.size(), 40, 1, items, scores, &n), POCKETREC_STATUS_OK);
+    EXPECT_EQ(n, 30u - h.size());  // k > catalogue: every item not in the history
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(std::count(h.begin(), h.end(), items[i]), 0);
+      EXPECT_EQ(scores[i], s[static_cast<size_t>((items[i] - 1000) / 7)]);
+      if (i) EXPECT_GE(scores[i - 1], scores[i]);
+    }
+    EXPECT_EQ(l.scores(h), l.scores({1014, 1021, 1028, 1035, 1042}));  // only the last max_len items matter
+    // Batch = single calls.
+    const std::vector<int64_t> flat = {1000, 1007, 1049, 1056, 1063, 1070};
+    const size_t offsets[] = {0, 2, 3, 6};
+    int64_t bi[12];
+    float bs[12];
+    size_t bn[3];
+    ASSERT_EQ(pocketrec_recommend_batch(l.ctx, flat.data(), offsets, 3, 4, 0, bi, bs, bn), POCKETREC_STATUS_OK);
+    for (size_t q = 0; q < 3; ++q) {
+      ASSERT_EQ(pocketrec_recommend(l.ctx, flat.data() + offsets[q], offsets[q + 1] - offsets[q], 4, 0, items, scores,
+                                    &n),
+                POCKETREC_STATUS_OK);
+      ASSERT_EQ(bn[q], 4u);
+      for (size_t i = 0; i < 4; ++i) EXPECT_EQ(bi[q * 4 + i], items[i]);
+    }
+  }
+}
+
+TEST(CApi, TableModesAgreeWithTheCores) {
+  const std::string bytes = TinySasRec{}.bytes();
+  Loaded cores(bytes, POCKETREC_SCORING_CORES), fp32(bytes, POCKETREC_SCORING_FP32_TABLE),
+      int8(bytes, POCKETREC_SCORING_INT8_TABLE);
+  const std::vector<int64_t> h = {1070, 1000, 1203};
+  std::vector<float> a = cores.scores(h), b = fp32.scores(h), c = int8.scores(h);
+  float scale = 0;
+  for (float x : a) scale = std::max(scale, std::fabs(x));
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(a[i], b[i], 1e-5);
+    EXPECT_NEAR(a[i], c[i], 0.02 * scale);  // int8 rows: about 1/127 of each row's range
+  }
+}
+
+TEST(CApi, RecommendAllocatesNothingAndContextsShareAModelAcrossThreads) {
+  const std::string bytes = TinySasRec{}.bytes();
+  const long before_load = g_news.load();
+  Loaded l(bytes);
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK);
+  EXPECT_GT(g_news.load() - before_load, 0);  // the counter sees the runtime's allocations (at load)
+  const int64_t h[] = {1000, 1007, 1014};
+  int64_t items[10];
+  float scores[10];
+  size_t n = 0;
+  ASSERT_EQ(pocketrec_recommend(l.ctx, h, 3, 10, 1, items, scores, &n), POCKETREC_STATUS_OK);  // warm-up
+  const long before = g_news.load();
+  for (int r = 0; r < 100; ++r) ASSERT_EQ(pocketrec_recommend(l.ctx, h, 3, 10, 1, items, scores, &n), POCKETREC_STATUS_OK);
+  EXPECT_EQ(g_news.load() - before, 0);
+
+  std::vector<int64_t> expect(items, items + 10);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      pocketrec_context* ctx = nullptr;
+      if (pocketrec_context_init(l.model, &ctx) != POCKETREC_STATUS_OK) {
+        ++mismatches;
+        return;
+      }
+      int64_t it[10];
+      float sc[10];
+      size_t m = 0;
+      for (int r = 0; r < 200; ++r) {
+        pocketrec_recommend(ctx, h, 3, 10, 1, it, sc, &m);
+        if (std::vector<int64_t>(it, it + 10) != expect) ++mismatches;
+      }
+      pocketrec_context_free(ctx);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(CApi, LoadsAFileWrittenAtomically) {
+  pocketrec::testing::TempDir dir;
+  const std::string path = dir.path() + "/m.pocket";
+  TinySasRec{}.writer().save(path);
+  pocketrec_model* m = nullptr;
+  ASSERT_EQ(pocketrec_model_load_file(path.c_str(), nullptr, &m), POCKETREC_STATUS_OK) << pocketrec_last_error();
+  EXPECT_EQ(pocketrec_model_n_items(m), 30u);
+  EXPECT_EQ(pocketrec_model_item_id(m, 2), 1014);
+  EXPECT_EQ(pocketrec_model_item_id(m, 30), -1);
+  pocketrec_model_free(m);
+}
+
+}  // namespace

@@ -1,0 +1,85 @@
+// A small random SASRec .pocket built without LibTorch, for the runtime's format, C API and fuzz
+// tests: the same tensor names and metadata the exporter writes (src/export/export_sasrec.cpp).
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "export/pocket_writer.h"
+
+namespace pocketrec::testing {
+
+struct TinySasRec {
+  bool odrec = true;
+  bool stt = true;
+  int64_t n_items = 30, dim = 8, max_len = 5, heads = 1, inner = 12, layers = 1;
+  int64_t I1 = 5, I2 = 7, J1 = 2, J2 = 4, rank = 4, t = 2;  // STT shape (I1 I2 = 35 >= 30 items)
+  uint32_t seed = 3;
+
+  exporter::PocketWriter writer() const {
+    exporter::PocketWriter w;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+    auto add = [&](const std::string& name, std::vector<uint64_t> dims, float offset = 0) {
+      uint64_t n = 1;
+      for (auto x : dims) n *= x;
+      std::vector<float> v(n);
+      for (auto& x : v) x = u(rng) + offset;
+      w.add_f32(name, v.data(), dims);
+    };
+    using U = uint64_t;
+    w.set_string("pocketrec.architecture", odrec ? "sasrec-odrec" : "sasrec");
+    w.set_i64("pocketrec.n_items", n_items);
+    w.set_i64("sasrec.dim", dim);
+    w.set_i64("sasrec.max_len", max_len);
+    w.set_i64("sasrec.layers", layers);
+    w.set_i64("sasrec.heads", heads);
+    w.set_i64("sasrec.inner", inner);
+    w.set_string("sasrec.item_table", stt ? "stt" : "dense");
+    if (stt) {
+      w.set_i64_array("stt.items", {I1, I2});
+      w.set_i64_array("stt.dims", {J1, J2});
+      w.set_i64("stt.rank", rank);
+      w.set_i64("stt.t", t);
+      w.set_string("stt.layout", "canonical");
+    }
+    std::vector<int64_t> ids(static_cast<size_t>(n_items));
+    for (int64_t i = 0; i < n_items; ++i) ids[i] = 1000 + 7 * i;  // original ids 1000, 1007, ...
+    w.add_i64("item_ids", ids.data(), {ids.size()});
+    if (stt) {
+      add("stt_item.core0", {U(I1 * J1), U(rank)});
+      add("stt_item.core1", {U(rank / t), U(I2 * J2 / t)});
+    } else {
+      add("item.weight", {U(n_items + 1), U(dim)});
+    }
+    add("pos.weight", {U(max_len), U(dim)});
+    add("ln_in.weight", {U(dim)}, 1.0f);
+    add("ln_in.bias", {U(dim)});
+    for (int64_t l = 0; l < layers; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      for (const char* lin : {"q", "k", "v", "o"}) {
+        add(p + lin + ".weight", {U(dim), U(dim)});
+        add(p + lin + ".bias", {U(dim)});
+      }
+      add(p + "ff1.weight", {U(inner), U(dim)});
+      add(p + "ff1.bias", {U(inner)});
+      add(p + "ff2.weight", {U(dim), U(inner)});
+      add(p + "ff2.bias", {U(dim)});
+      for (const char* ln : {"ln_attn", "ln_ffn"}) {
+        add(p + ln + ".weight", {U(dim)}, 1.0f);
+        add(p + ln + ".bias", {U(dim)});
+      }
+    }
+    if (odrec) {
+      add("readout.glu1.weight", {U(dim), U(dim)});
+      add("readout.glu1.bias", {U(dim)});
+      add("readout.glu2.weight", {U(dim), U(dim)});
+      add("readout.w2.weight", {1, U(dim)});
+    }
+    return w;
+  }
+  std::string bytes() const { return writer().bytes(); }
+};
+
+}  // namespace pocketrec::testing
