@@ -158,39 +158,37 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
     PR_CHECK(std::filesystem::exists(last_path), ErrorCode::kNotFound, "train.resume: no checkpoint to resume: {}",
              last_path);
     auto ar = read_checkpoint(last_path);
-    torch::Tensor t;
-    ar.read("config", t);
-    auto saved = resumable_config(nlohmann::json::parse(tensor_string(t)));  // also checkpoints that kept epochs
+    // A fresh tensor per key: InputArchive::read into a defined tensor calls set_(), which keeps the
+    // old dtype and reinterprets the new storage (a double read through a uint8 view gave 227 for
+    // 0.2284, so resumed runs never improved on their restored best).
+    auto get = [&](const char* key) {
+      torch::Tensor x;
+      ar.read(key, x);
+      return x;
+    };
+    auto saved = resumable_config(nlohmann::json::parse(tensor_string(get("config"))));  // also checkpoints that kept epochs
     PR_CHECK(saved.dump() == config_text, ErrorCode::kInvalidArgument,
              "train.resume: {} was written with a different config (first difference at '{}')", last_path,
              first_difference(saved, resumable_config(c.to_json())));
-    ar.read("data_fingerprint", t);
-    PR_CHECK(tensor_string(t) == task.data_fingerprint, ErrorCode::kInvalidArgument,
+    PR_CHECK(tensor_string(get("data_fingerprint")) == task.data_fingerprint, ErrorCode::kInvalidArgument,
              "train.resume: {} was written for different data (id maps differ)", last_path);
     read_params(ar, task.module, last_path);
     torch::serialize::InputArchive opt_ar;
     ar.read("optimizer", opt_ar);
     opt->load(opt_ar);
-    ar.read("rng", t);
-    std::istringstream(tensor_string(t)) >> rng;
-    ar.read("torch_rng", t);
+    std::istringstream(tensor_string(get("rng"))) >> rng;
     {
       auto gen = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(t);
+      gen.set_state(get("torch_rng"));
     }
-    ar.read("epoch", t);
-    first_epoch = t.item<int64_t>() + 1;
-    ar.read("best_value", t);
-    best_value = t.item<double>();
-    ar.read("best_epoch", t);
-    sum.best_epoch = t.item<int64_t>();
-    ar.read("bad_rounds", t);
-    bad_rounds = t.item<int64_t>();
+    first_epoch = get("epoch").item<int64_t>() + 1;
+    best_value = get("best_value").item<double>();
+    sum.best_epoch = get("best_epoch").item<int64_t>();
+    bad_rounds = get("bad_rounds").item<int64_t>();
     // Finished only if it stopped early or has reached the (possibly raised) epoch count.
     finished = (patience > 0 && bad_rounds >= patience) || first_epoch > epochs;
-    ar.read("log", t);
-    log_text = tensor_string(t);
+    log_text = tensor_string(get("log"));
     if (sum.best_epoch > 0) {
       // The best weights: load them into the module, copy, then put the current weights back.
       std::vector<torch::Tensor> current;

@@ -158,6 +158,9 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
   EXPECT_EQ(a["valid"]["metrics"], b["valid"]["metrics"]);
   EXPECT_TRUE(b["fit"]["resumed"].get<bool>());
+  EXPECT_EQ(a["fit"]["best_epoch"], b["fit"]["best_epoch"]);
+  EXPECT_EQ(a["fit"]["best_valid"], b["fit"]["best_valid"]);  // the restored best value, not a reinterpreted one
+  EXPECT_LT(b["fit"]["best_valid"].get<double>(), 1.0);
   // The per-epoch losses of the resumed log equal the uninterrupted ones.
   auto losses = [](const std::string& path) {
     std::vector<double> v;
@@ -177,6 +180,7 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   ASSERT_EQ(more.code, 0) << more.out;
   auto c = nlohmann::json::parse(pocketrec::read_file(two + "/results.json"));
   EXPECT_EQ(a["test"]["metrics"], c["test"]["metrics"]);
+  EXPECT_EQ(a["fit"]["best_valid"], c["fit"]["best_valid"]);
   EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(two + "/train_log.jsonl"));
 }
 
