@@ -13,6 +13,7 @@ packages=(
   libeigen3-dev
   libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev   # the runtime's sanitizer and libFuzzer run (tools/runtime_sanitize.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

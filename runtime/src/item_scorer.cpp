@@ -111,33 +111,16 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
   }
   const SttCores& c = stt_;
   const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t, K = P * W;
-  float* qp = scratch;           // Q'[(j1, c2)][j2a] = q[j1 J2 + j2a t + c2]
+  float* qt = scratch;           // Q'^T[j2a][(j1, c2)] = q[j1 J2 + j2a t + c2]
   float* G = scratch + M * W;    // G[i1][(p, j2a)]
   for (int64_t j1 = 0; j1 < c.J1; ++j1)
     for (int64_t w = 0; w < W; ++w)
-      for (int64_t c2 = 0; c2 < c.t; ++c2) qp[(j1 * c.t + c2) * W + w] = q[j1 * c.J2 + w * c.t + c2];
-  // G = A [(I1 P) x M] . Q' [M x W]
-  for (int64_t r = 0; r < c.I1 * P; ++r) {
-    float* g = G + r * W;
-    std::fill(g, g + W, 0.0f);
-    const float* a = a_.data() + r * M;
-    for (int64_t m = 0; m < M; ++m) {
-      const float am = a[m];
-      const float* qr = qp + m * W;
-      for (int64_t w = 0; w < W; ++w) g[w] += am * qr[w];
-    }
-  }
-  // S [I1 x I2] = G [I1 x K] . B [K x I2], row by row as axpy over the contiguous I2 axis.
-  for (int64_t i1 = 0; i1 < c.I1; ++i1) {
-    float* s = out + i1 * c.I2;
-    std::fill(s, s + c.I2, 0.0f);
-    const float* g = G + i1 * K;
-    for (int64_t k = 0; k < K; ++k) {
-      const float gk = g[k];
-      const float* b = b_.data() + k * c.I2;
-      for (int64_t i2 = 0; i2 < c.I2; ++i2) s[i2] += gk * b[i2];
-    }
-  }
+      for (int64_t c2 = 0; c2 < c.t; ++c2) qt[w * M + j1 * c.t + c2] = q[j1 * c.J2 + w * c.t + c2];
+  // G = A [(I1 P) x M] . Q' [M x W]: W (small) dot products of length M per row of A.
+  for (int64_t r = 0; r < c.I1 * P; ++r)
+    for (int64_t w = 0; w < W; ++w) G[r * W + w] = dot(a_.data() + r * M, qt + w * M, static_cast<size_t>(M));
+  // S [I1 x I2] = G [I1 x K] . B [K x I2]: the scores of items v = i1 I2 + i2 in order.
+  matmul(G, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), out);
 }
 
 }  // namespace pocketrec::runtime

@@ -21,11 +21,18 @@ Status f32(const PocketFile& f, const std::string& name, std::vector<uint64_t> d
   return Status::Ok();
 }
 
+// Reads a torch::nn::Linear; its weight [out x in] is kept transposed ([in x out]) in `store`.
 Status linear(const PocketFile& f, const std::string& name, size_t in, size_t out, bool bias, LinearView* v,
-              size_t* bytes) {
+              size_t* bytes, std::vector<std::vector<float>>* store) {
   v->in = in;
   v->out = out;
-  RT_TRY(f32(f, name + ".weight", {U(out), U(in)}, &v->w, bytes));
+  const float* w = nullptr;
+  RT_TRY(f32(f, name + ".weight", {U(out), U(in)}, &w, bytes));
+  std::vector<float> wt(in * out);
+  for (size_t o = 0; o < out; ++o)
+    for (size_t i = 0; i < in; ++i) wt[i * out + o] = w[o * in + i];
+  store->push_back(std::move(wt));
+  v->w = store->back().data();
   if (bias) RT_TRY(f32(f, name + ".bias", {U(out)}, &v->b, bytes));
   return Status::Ok();
 }
@@ -78,7 +85,8 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
              items.size(), layout.c_str());
     cores_.I1 = items[0], cores_.I2 = items[1], cores_.J1 = dims[0], cores_.J2 = dims[1];
     RT_CHECK(cores_.I1 >= 1 && cores_.I2 >= 1 && cores_.J1 >= 1 && cores_.J2 >= 1 && cores_.R >= 1 && cores_.t >= 1 &&
-                 cores_.I1 <= (1 << 20) && cores_.I2 <= (1 << 20) && cores_.R <= 4096 && cores_.R % cores_.t == 0 &&
+                 cores_.I1 <= (1 << 20) && cores_.I2 <= (1 << 20) && cores_.J1 <= 4096 && cores_.J2 <= 4096 &&
+                 cores_.R <= 4096 && cores_.R % cores_.t == 0 &&  // bounded before any product (found by fuzzing)
                  cores_.J2 % cores_.t == 0 && cores_.I1 * cores_.I2 >= n_items_ && cores_.J1 * cores_.J2 == d_,
              POCKETREC_STATUS_BAD_FORMAT, "%s: STT shape does not fit %lld items x %lld", src,
              static_cast<long long>(n_items_), static_cast<long long>(d_));
@@ -93,22 +101,23 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_TRY(f32(f, "pos.weight", {U(max_len_), U(d)}, &pos_, &bytes));
   RT_TRY(layer_norm_view(f, "ln_in", d, &ln_in_, &bytes));
   blocks_.resize(static_cast<size_t>(layers));
+  transposed_.reserve(static_cast<size_t>(6 * layers + 3));  // views into it must stay valid
   for (int64_t l = 0; l < layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     BlockView& b = blocks_[static_cast<size_t>(l)];
-    RT_TRY(linear(f, p + "q", d, d, true, &b.q, &bytes));
-    RT_TRY(linear(f, p + "k", d, d, true, &b.k, &bytes));
-    RT_TRY(linear(f, p + "v", d, d, true, &b.v, &bytes));
-    RT_TRY(linear(f, p + "o", d, d, true, &b.o, &bytes));
-    RT_TRY(linear(f, p + "ff1", d, inner, true, &b.ff1, &bytes));
-    RT_TRY(linear(f, p + "ff2", inner, d, true, &b.ff2, &bytes));
+    RT_TRY(linear(f, p + "q", d, d, true, &b.q, &bytes, &transposed_));
+    RT_TRY(linear(f, p + "k", d, d, true, &b.k, &bytes, &transposed_));
+    RT_TRY(linear(f, p + "v", d, d, true, &b.v, &bytes, &transposed_));
+    RT_TRY(linear(f, p + "o", d, d, true, &b.o, &bytes, &transposed_));
+    RT_TRY(linear(f, p + "ff1", d, inner, true, &b.ff1, &bytes, &transposed_));
+    RT_TRY(linear(f, p + "ff2", inner, d, true, &b.ff2, &bytes, &transposed_));
     RT_TRY(layer_norm_view(f, p + "ln_attn", d, &b.ln_attn, &bytes));
     RT_TRY(layer_norm_view(f, p + "ln_ffn", d, &b.ln_ffn, &bytes));
   }
   if (odrec_) {
-    RT_TRY(linear(f, "readout.glu1", d, d, true, &glu1_, &bytes));
-    RT_TRY(linear(f, "readout.glu2", d, d, false, &glu2_, &bytes));
-    RT_TRY(linear(f, "readout.w2", d, 1, false, &w2_, &bytes));
+    RT_TRY(linear(f, "readout.glu1", d, d, true, &glu1_, &bytes, &transposed_));
+    RT_TRY(linear(f, "readout.glu2", d, d, false, &glu2_, &bytes, &transposed_));
+    RT_TRY(linear(f, "readout.w2", d, 1, false, &w2_, &bytes, &transposed_));
   }
 
   if (scoring == POCKETREC_SCORING_AUTO) scoring = stt_ ? POCKETREC_SCORING_CORES : POCKETREC_SCORING_FP32_TABLE;
@@ -241,11 +250,11 @@ void SasRecModel::session_vector(const int32_t* history, size_t n, float* scratc
   for (size_t e = 0; e < d; ++e) hs[e] /= static_cast<float>(n_real);
   linear(hs, 1, glu2_.w, nullptr, d, d, g);
   std::fill(q, q + d, 0.0f);
-  float* th = tmp;      // tanh(x_l)
-  float* u = tmp + d;   // glu1(tanh x_l)
+  float* th = tmp;  // tanh(x_l) for the real positions, then u_l = glu1(tanh x_l) in qn
+  for (size_t i = 0; i < n_real * d; ++i) th[i] = std::tanh(x[i]);
+  linear(th, n_real, glu1_.w, glu1_.b, d, d, qn);
   for (size_t l = 0; l < n_real; ++l) {
-    for (size_t e = 0; e < d; ++e) th[e] = std::tanh(x[l * d + e]);
-    linear(th, 1, glu1_.w, glu1_.b, d, d, u);
+    float* u = qn + l * d;
     for (size_t e = 0; e < d; ++e) u[e] = sigmoid(u[e] + g[e]);
     const float a = dot(w2_.w, u, d);
     for (size_t e = 0; e < d; ++e) q[e] += a * x[l * d + e];

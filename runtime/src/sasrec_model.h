@@ -14,7 +14,7 @@
 namespace pocketrec::runtime {
 
 struct LinearView {
-  const float* w = nullptr;  // [out x in]
+  const float* w = nullptr;  // W^T [in x out] (a transposed copy owned by the model)
   const float* b = nullptr;  // [out] or null
   size_t in = 0, out = 0;
 };
@@ -60,6 +60,7 @@ class SasRecModel {
   std::vector<BlockView> blocks_;
   LinearView glu1_, glu2_, w2_;  // OD-Rec readout
   std::vector<float> table_;     // a rebuilt fp32 table when scoring a compressed table as one
+  std::vector<std::vector<float>> transposed_;  // W^T of every linear layer
   ItemScorer scorer_;
   size_t weight_bytes_ = 0;
 };

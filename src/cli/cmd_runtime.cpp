@@ -28,8 +28,8 @@ ErrorCode error_code_of(pocketrec_status s) {
 
 }  // namespace
 
-int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify) {
-  nlohmann::json r = export_run(run_dir, out_path, n_verify);
+int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights) {
+  nlohmann::json r = export_run(run_dir, out_path, n_verify, weights);
   std::printf("%s\n", r.dump(2).c_str());
   return 0;
 }

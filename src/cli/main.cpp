@@ -54,12 +54,13 @@ int main(int argc, char** argv) {
   report->add_option("--best-by", report_best_by, "Select the run with the best value of this validation metric");
 
   auto* exp = app.add_subcommand("export", "Write a run's model as a .pocket file for the on-device runtime");
-  std::string export_run_dir, export_out;
+  std::string export_run_dir, export_out, export_weights;
   size_t export_verify = 1000;
   exp->add_option("run_dir", export_run_dir, "Run directory written by `pocketrec train` or `distill`")->required();
   exp->add_option("--out,-o", export_out, "Output .pocket file")->required();
   exp->add_option("--verify", export_verify,
                   "Compare the runtime with LibTorch on this many test queries (0: skip)");
+  exp->add_option("--weights", export_weights, "Export these weights instead of the run's model.prarr (.prarr or .ckpt)");
 
   auto* rec = app.add_subcommand("recommend", "Top-k items after a history, with the on-device runtime");
   std::string rec_model, rec_history, rec_scoring = "auto";
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
-    if (*exp) return cmd_export(export_run_dir, export_out, export_verify);
+    if (*exp) return cmd_export(export_run_dir, export_out, export_verify, export_weights);
     if (*rec) return cmd_recommend(rec_model, rec_history, rec_k, !rec_keep_history, rec_scoring);
     if (*list) return cmd_list_models();
     if (*help) return cmd_help_config();

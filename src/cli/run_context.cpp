@@ -261,15 +261,17 @@ struct RuntimeModel {
 
 }  // namespace
 
-nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify) {
+nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
+                          const std::string& weights) {
   Config config = read_run_config(run_dir);
   setup_run(config);
   data::Dataset d = data::build_dataset(config);
-  auto model = load_run_model(run_dir, config, d, "");
+  auto model = load_run_model(run_dir, config, d, weights);
   auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
   PR_CHECK(enc != nullptr, ErrorCode::kInvalidArgument, "export: {} models are not supported by the runtime yet (sasrec)",
            config.str("model.name"));
-  nlohmann::json provenance = {{"run", run_dir}, {"config", config.to_json()}};
+  nlohmann::json provenance = {{"run", run_dir}, {"weights", weights.empty() ? run_dir + "/model.prarr" : weights},
+                               {"config", config.to_json()}};
   const std::string results_path = run_dir + "/results.json";
   if (std::filesystem::exists(results_path))
     provenance["valid"] = nlohmann::json::parse(read_file(results_path))["valid"]["metrics"];

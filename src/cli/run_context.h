@@ -32,11 +32,12 @@ nlohmann::json distill_and_evaluate(const Config& config);
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, const std::string& weights,
                             const std::vector<std::string>& overrides);
 
-// Writes the run's model as a .pocket file for the on-device runtime (atomically), then loads it with
+// Writes the run's model (or the weights of `weights`, as in evaluate_run) as a .pocket file for the on-device runtime (atomically), then loads it with
 // the runtime and compares, on up to n_verify test queries spread over the test split, its scores with
 // the LibTorch model's (max |difference|, identical top-20 lists) and the int8 table's top-20 overlap.
 // Returns {path, bytes, parameters, verify: {...}}.
-nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify);
+nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
+                          const std::string& weights = "");
 
 // Markdown table: one row per (label, metrics object); columns = the given metric names, or every
 // metric of the first row when empty.

@@ -72,11 +72,12 @@ void write_params(torch::serialize::OutputArchive& ar, torch::nn::Module& module
 }
 
 // Reads every parameter of `module` from `ar`, checking names and shapes.
-void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, const std::string& path) {
+void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, const std::string& path,
+                 const std::string& prefix = "") {
   torch::NoGradGuard no_grad;
   for (auto& p : module.named_parameters()) {
     torch::Tensor t;
-    PR_CHECK(ar.try_read("param/" + p.key(), t), ErrorCode::kBadFormat, "{}: parameter '{}' is missing", path,
+    PR_CHECK(ar.try_read("param/" + prefix + p.key(), t), ErrorCode::kBadFormat, "{}: parameter '{}' is missing", path,
              p.key());
     PR_CHECK(t.sizes() == p.value().sizes(), ErrorCode::kBadFormat, "{}: parameter '{}' has shape [{}], expected [{}]",
              path, p.key(), fmt::join(t.sizes(), ","), fmt::join(p.value().sizes(), ","));
@@ -112,7 +113,12 @@ nlohmann::json TrainSummary::to_json() const {
 
 void load_checkpoint_weights(torch::nn::Module& module, const std::string& path) {
   auto ar = read_checkpoint(path);
-  read_params(ar, module, path);
+  // A distillation checkpoint holds the task module: the student under "student.", plus the KD heads.
+  torch::Tensor probe;
+  const auto params = module.named_parameters();
+  const bool distilled = !params.is_empty() && !ar.try_read("param/" + params.begin()->key(), probe) &&
+                         ar.try_read("param/student." + params.begin()->key(), probe);
+  read_params(ar, module, path, distilled ? "student." : "");
 }
 
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx) {
