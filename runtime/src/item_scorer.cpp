@@ -55,20 +55,21 @@ Status ItemScorer::init_stt(const SttCores& c, int64_t n_items, int64_t d) {
   return Status::Ok();
 }
 
+void SttCores::row(int64_t item, float* out) const {
+  const int64_t i1 = item / I2, i2 = item % I2, P = R / t, W = J2 / t;
+  for (int64_t j1 = 0; j1 < J1; ++j1)
+    for (int64_t w = 0; w < W; ++w)
+      for (int64_t c2 = 0; c2 < t; ++c2) {
+        float s = 0;
+        for (int64_t p = 0; p < P; ++p) s += core0[(i1 * J1 + j1) * R + p * t + c2] * core1[p * (I2 * W) + i2 * W + w];
+        out[j1 * J2 + w * t + c2] = s;
+      }
+}
+
 std::vector<float> ItemScorer::rebuild_table(const SttCores& c, int64_t n_items) {
-  const int64_t d = c.J1 * c.J2, P = c.R / c.t, W = c.J2 / c.t;
+  const int64_t d = c.J1 * c.J2;
   std::vector<float> table(static_cast<size_t>(n_items * d));
-  for (int64_t v = 0; v < n_items; ++v) {
-    const int64_t i1 = v / c.I2, i2 = v % c.I2;
-    for (int64_t j1 = 0; j1 < c.J1; ++j1)
-      for (int64_t w = 0; w < W; ++w)
-        for (int64_t c2 = 0; c2 < c.t; ++c2) {
-          float s = 0;
-          for (int64_t p = 0; p < P; ++p)
-            s += c.core0[(i1 * c.J1 + j1) * c.R + p * c.t + c2] * c.core1[p * (c.I2 * W) + i2 * W + w];
-          table[v * d + j1 * c.J2 + w * c.t + c2] = s;
-        }
-  }
+  for (int64_t v = 0; v < n_items; ++v) c.row(v, table.data() + v * d);
   return table;
 }
 

@@ -1,7 +1,6 @@
-// The runtime's small dense kernels: plain loops the compiler vectorises, no allocation, no
-// dependency. Sizes here are tiny (d = 64..256, at most max_len rows), so call overhead and cache
-// residency matter more than blocking; the one large product (scoring every item) has its own
-// kernels in item_scorer.cpp, measured in bench/bench_runtime.cpp.
+// The runtime's dense kernels: plain loops the compiler vectorises (built with -march=native and
+// -fassociative-math, runtime/CMakeLists.txt), no allocation, no dependency. matmul serves both the
+// encoder's linear layers and the STT score product; measured in bench/bench_runtime.cpp.
 #pragma once
 
 #include <cmath>

@@ -92,7 +92,6 @@ Status PocketFile::parse(const uint8_t* bytes, size_t size, const std::string& s
            header_size);
 
   PocketFile f;
-  f.version_ = version;
   f.source_ = source;
   Cursor h(bytes, format::kFixedHeaderBytes, static_cast<size_t>(header_size));
   for (uint32_t i = 0; i < n_meta; ++i) {

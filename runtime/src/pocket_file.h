@@ -35,10 +35,7 @@ class PocketFile {
   // `bytes` must outlive the PocketFile; `source` names it in messages ("student.pocket").
   static Status parse(const uint8_t* bytes, size_t size, const std::string& source, PocketFile* out);
 
-  uint32_t version() const { return version_; }
   const std::string& source() const { return source_; }
-  const std::vector<std::pair<std::string, MetaValue>>& meta() const { return meta_; }
-  const std::vector<TensorView>& tensors() const { return tensors_; }
 
   // Typed lookups that fail with BAD_FORMAT naming the key and the file.
   Status get_i64(const std::string& key, int64_t* out) const;
@@ -52,7 +49,6 @@ class PocketFile {
 
  private:
   const MetaValue* find_meta(const std::string& key) const;
-  uint32_t version_ = 0;
   std::string source_;
   std::vector<std::pair<std::string, MetaValue>> meta_;
   std::vector<TensorView> tensors_;

@@ -101,7 +101,6 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_TRY(f32(f, "pos.weight", {U(max_len_), U(d)}, &pos_, &bytes));
   RT_TRY(layer_norm_view(f, "ln_in", d, &ln_in_, &bytes));
   blocks_.resize(static_cast<size_t>(layers));
-  transposed_.reserve(static_cast<size_t>(6 * layers + 3));  // views into it must stay valid
   for (int64_t l = 0; l < layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     BlockView& b = blocks_[static_cast<size_t>(l)];
@@ -154,21 +153,10 @@ size_t SasRecModel::scratch_floats() const {
 }
 
 void SasRecModel::item_row(int32_t item, float* out) const {
-  const size_t d = static_cast<size_t>(d_);
-  if (!stt_) {
-    std::memcpy(out, item_ + static_cast<size_t>(item) * d, d * sizeof(float));
-    return;
-  }
-  const SttCores& c = cores_;
-  const int64_t i1 = item / c.I2, i2 = item % c.I2, P = c.R / c.t, W = c.J2 / c.t;
-  for (int64_t j1 = 0; j1 < c.J1; ++j1)
-    for (int64_t w = 0; w < W; ++w)
-      for (int64_t c2 = 0; c2 < c.t; ++c2) {
-        float s = 0;
-        for (int64_t p = 0; p < P; ++p)
-          s += c.core0[(i1 * c.J1 + j1) * c.R + p * c.t + c2] * c.core1[p * (c.I2 * W) + i2 * W + w];
-        out[j1 * c.J2 + w * c.t + c2] = s;
-      }
+  if (stt_)
+    cores_.row(item, out);
+  else
+    std::memcpy(out, item_ + static_cast<size_t>(item) * static_cast<size_t>(d_), static_cast<size_t>(d_) * sizeof(float));
 }
 
 // out[L x d] = o(softmax(Q K^T / sqrt(dh) + mask) V), Q from xq, K and V from xkv. Query l sees keys

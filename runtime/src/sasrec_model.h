@@ -60,7 +60,8 @@ class SasRecModel {
   std::vector<BlockView> blocks_;
   LinearView glu1_, glu2_, w2_;  // OD-Rec readout
   std::vector<float> table_;     // a rebuilt fp32 table when scoring a compressed table as one
-  std::vector<std::vector<float>> transposed_;  // W^T of every linear layer
+  std::vector<std::vector<float>> transposed_;  // W^T of every linear layer (the views point into the
+                                                // inner buffers, which growing the outer vector moves intact)
   ItemScorer scorer_;
   size_t weight_bytes_ = 0;
 };
