@@ -6,9 +6,12 @@
 //   (c) the student in the runtime       scored straight from the cores
 //   (d) the student in the runtime       against an int8 table (rebuilt and quantised at load)
 //   (e) the student in the runtime       against a dense fp32 table of the same logical size
-// plus, per runtime mode, the peak RSS of a process that links only the runtime (runtime_rss), and
-// the stripped size of the runtime library. Weights are random: latency does not depend on them.
+// plus the peak RSS of a process doing only (a), only (b) (this binary again, --torch-rss), or only
+// one runtime mode (runtime_rss, which links nothing but the runtime); the stripped size of the
+// runtime library; and the model files: the teacher at fp32, the student at fp32, fp16 and int8.
+// Weights are random: latency does not depend on them.
 //   build/bench/bench_runtime [rounds=3]
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -24,7 +27,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "data/dataset.h"
-#include "export/export_sasrec.h"
+#include "export/export_model.h"
 #include "models/sasrec.h"
 #include "models/torch_models.h"
 #include "pocketrec/pocketrec.h"
@@ -83,6 +86,12 @@ struct TorchScorer {
   }
 };
 
+long peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss * 1024L;
+}
+
 size_t file_size(const std::string& p) {
   std::error_code ec;
   auto n = std::filesystem::file_size(p, ec);
@@ -91,7 +100,28 @@ size_t file_size(const std::string& p) {
 
 }  // namespace
 
+// `--torch-rss teacher|student`: only build that LibTorch model and answer 1,000 queries, then print
+// "<peak RSS bytes> <RSS before building>" (the parent runs this in a child process).
+int torch_rss(const std::string& which) {
+  torch::set_num_threads(1);
+  set_log_level(LogLevel::kWarn);
+  const long before = peak_rss_bytes();
+  data::Dataset d;
+  for (int i = 0; i < kItems; ++i) d.item_ids.get_or_add(std::to_string(i));
+  d.n_items = kItems;
+  d.has_users = false;
+  auto model = models::default_model_registry().get("sasrec").create(odrec_config(which == "student"), d);
+  TorchScorer scorer(dynamic_cast<models::SessionEncoder*>(model.get()));
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int64_t> item(0, kItems - 1);
+  int64_t sink = 0;
+  for (int q = 0; q < 1000; ++q) sink += scorer.query({item(rng), item(rng), item(rng), item(rng), item(rng)});
+  std::printf("%ld %ld\n", peak_rss_bytes(), before);
+  return sink < 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--torch-rss") return torch_rss(argv[2]);
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
   torch::set_num_threads(1);
   set_log_level(LogLevel::kWarn);
@@ -109,8 +139,10 @@ int main(int argc, char** argv) {
   const std::string dir = std::filesystem::temp_directory_path() / "pocketrec_bench_runtime";
   std::filesystem::create_directories(dir);
   const std::string s_path = dir + "/student.pocket", t_path = dir + "/teacher.pocket";
-  exporter::sasrec_pocket(*s_enc, sc, d.item_ids, {}).save(s_path);
-  exporter::sasrec_pocket(*t_enc, tc, d.item_ids, {}).save(t_path);
+  exporter::model_pocket(*student, sc, d, {}).save(s_path);
+  exporter::model_pocket(*teacher, tc, d, {}).save(t_path);
+  exporter::model_pocket(*student, sc, d, {}, exporter::WeightType::kF16).save(dir + "/student-fp16.pocket");
+  exporter::model_pocket(*student, sc, d, {}, exporter::WeightType::kI8).save(dir + "/student-int8.pocket");
 
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> item(0, kItems - 1);
@@ -185,18 +217,28 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%.1f MB peak RSS (%.2f MB of weights)", peak / 1e6, weights / 1e6);
     return std::string(buf);
   };
-  const std::string mem[5] = {
-      "", "", rss("cores"), rss("int8"), rss("fp32")};
+  auto torch_rss_of = [&](const char* which) {
+    const std::string out = dir + "/torch_rss.txt";
+    const std::string cmd = bin + "/bench_runtime --torch-rss " + which + " > " + out;
+    long peak = 0, base = 0;
+    FILE* f = std::system(cmd.c_str()) == 0 ? std::fopen(out.c_str(), "r") : nullptr;
+    if (!f || std::fscanf(f, "%ld %ld", &peak, &base) != 2) return std::string("?");
+    std::fclose(f);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%.1f MB peak RSS", peak / 1e6);
+    return std::string(buf);
+  };
+  const std::string mem[5] = {torch_rss_of("teacher"), torch_rss_of("student"), rss("cores"), rss("int8"),
+                              rss("fp32")};
 
   const double b50 = lat[1].pct(0.5), e50 = lat[4].pct(0.5), c50 = lat[2].pct(0.5);
   std::printf("| method | p50 µs | p99 µs | memory |\n|---|---|---|---|\n");
   for (int w = 0; w < 5; ++w) {
     auto& l = lat[static_cast<size_t>(w)];
     std::string m = mem[w];
-    if (w == 0) m = std::to_string(t_enc->encoder_module().parameters().size()) + " tensors, " +
-                    std::to_string(teacher->n_parameters() * 4 / 1000) + " kB of weights";
-    if (w == 1) m = std::to_string((student->n_parameters() + static_cast<int64_t>(kItems) * 128) * 4 / 1000) +
-                    " kB of weights + cached table";
+    if (w == 0) m += " (" + std::to_string(teacher->n_parameters() * 4 / 1000) + " kB of weights)";
+    if (w == 1) m += " (" + std::to_string((student->n_parameters() + static_cast<int64_t>(kItems) * 128) * 4 / 1000) +
+                     " kB of weights + cached table)";
     std::printf("| %s | %.0f | %.0f | %s |\n", l.name.c_str(), l.pct(0.5), l.pct(0.99), m.c_str());
   }
   std::printf("\nratios of p50: (c)/(b) = %.3f (goal <= 0.5), (c)/(e) = %.3f (goal <= 0.5)\n", c50 / b50, c50 / e50);
@@ -205,8 +247,14 @@ int main(int argc, char** argv) {
   if (std::system(strip.c_str()) == 0)
     std::printf("runtime static library: %zu bytes (%zu stripped); shared: %zu bytes (stripped)\n", file_size(lib),
                 file_size(stripped), file_size(bin + "/../runtime/libpocketrec_runtime.so"));
-  std::printf("model files: teacher %zu bytes, student %zu bytes (%.1fx smaller)\n", file_size(t_path),
-              file_size(s_path), static_cast<double>(file_size(t_path)) / static_cast<double>(file_size(s_path)));
+  const double teacher_bytes = static_cast<double>(file_size(t_path));
+  std::printf("model files: teacher (fp32) %zu bytes; student", file_size(t_path));
+  for (const char* type : {"", "-fp16", "-int8"}) {
+    const size_t n = file_size(dir + "/student" + type + ".pocket");
+    std::printf("%s %s %zu bytes (%.1fx smaller)", *type ? "," : "", *type ? type + 1 : "fp32", n,
+                teacher_bytes / static_cast<double>(n));
+  }
+  std::printf("\n");
   std::printf("(checksum %lld)\n", static_cast<long long>(sink));
   return 0;
 }

@@ -13,7 +13,7 @@ mkdir -p "$OUT/corpus"
 CXX="clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all"
 SAN="-fsanitize=address,undefined"
 INC="-Iruntime/include -Iruntime/src -Isrc -Itests"
-RUNTIME="runtime/src/pocket_file.cpp runtime/src/item_scorer.cpp runtime/src/sasrec_model.cpp runtime/src/c_api.cpp"
+RUNTIME=$(ls runtime/src/*.cpp)
 WRITER="src/export/pocket_writer.cpp src/core/atomic_file.cpp src/core/error.cpp"
 
 echo "runtime_sanitize: building test_runtime with ASan + UBSan" >&2

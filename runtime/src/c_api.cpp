@@ -14,22 +14,60 @@
 
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
-#include "sasrec_model.h"
+#include "next_item_model.h"
 #include "topk.h"
 
 using pocketrec::runtime::make_status;
 using pocketrec::runtime::Status;
 
+namespace pocketrec::runtime {
+
+// Original ids <-> model indices, from the i64 tensor "<name>" or, for ids base, base + 1, ..., from
+// the metadata "<name>.base" (what the exporter writes for contiguous ids).
+struct IdIndex {
+  std::vector<int64_t> ids;                        // index -> original id
+  std::vector<std::pair<int64_t, int32_t>> by_id;  // sorted (original id, index)
+
+  Status load(const PocketFile& f, const std::string& name, int64_t n) {
+    ids.resize(static_cast<size_t>(n));
+    int64_t base = 0;
+    if (f.has_tensor(name)) {
+      const TensorView* t = nullptr;
+      RT_TRY(f.get_tensor(name, format::TensorType::kI64, {static_cast<uint64_t>(n)}, &t));
+      std::memcpy(ids.data(), t->data, t->n_bytes);
+    } else {
+      RT_TRY(f.get_i64(name + ".base", &base));
+      RT_CHECK(base >= 0 && base <= (int64_t{1} << 62), POCKETREC_STATUS_BAD_FORMAT, "%s: %s.base %lld is out of range",
+               f.source().c_str(), name.c_str(), static_cast<long long>(base));
+      for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = base + i;
+    }
+    by_id.clear();
+    for (size_t i = 0; i < ids.size(); ++i) by_id.emplace_back(ids[i], static_cast<int32_t>(i));
+    std::sort(by_id.begin(), by_id.end());
+    for (size_t i = 1; i < by_id.size(); ++i)
+      RT_CHECK(by_id[i].first != by_id[i - 1].first, POCKETREC_STATUS_BAD_FORMAT, "%s: id %lld appears twice in %s",
+               f.source().c_str(), static_cast<long long>(by_id[i].first), name.c_str());
+    return Status::Ok();
+  }
+  // The index of an original id, or -1.
+  int32_t find(int64_t id) const {
+    auto it = std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, int32_t{0}));
+    return it != by_id.end() && it->first == id ? it->second : -1;
+  }
+};
+
+}  // namespace pocketrec::runtime
+
 struct pocketrec_model {
   std::vector<uint64_t> storage;  // the file's bytes, 8-byte aligned
   pocketrec::runtime::PocketFile file;
-  pocketrec::runtime::SasRecModel net;
-  std::vector<int64_t> ids;                           // index -> original id
-  std::vector<std::pair<int64_t, int32_t>> by_id;     // sorted (original id, index)
+  std::unique_ptr<pocketrec::runtime::NextItemModel> net;
+  pocketrec::runtime::IdIndex items, users;
 };
 
 struct pocketrec_context {
   const pocketrec_model* model;
+  int32_t user = -1;  // the user index set by pocketrec_context_set_user (models with user embeddings)
   std::vector<float> scratch, scores, q;
   std::vector<int32_t> history;  // indices of the current query's history
 };
@@ -66,28 +104,13 @@ pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::str
   const auto* bytes = reinterpret_cast<const uint8_t*>(m->storage.data());
   Status s = pocketrec::runtime::PocketFile::parse(bytes, size, source, &m->file);
   if (!s.ok()) return fail(s);
-  s = m->net.load(m->file, p.scoring);
+  s = pocketrec::runtime::make_model(m->file, p.scoring, &m->net);
   if (!s.ok()) return fail(s);
-  const pocketrec::runtime::TensorView* t = nullptr;
-  s = m->file.get_tensor("item_ids", pocketrec::format::TensorType::kI64,
-                         {static_cast<uint64_t>(m->net.n_items())}, &t);
+  s = m->items.load(m->file, "item_ids", m->net->n_items());
+  if (s.ok() && m->net->needs_user()) s = m->users.load(m->file, "user_ids", m->net->n_users());
   if (!s.ok()) return fail(s);
-  m->ids.resize(static_cast<size_t>(m->net.n_items()));
-  std::memcpy(m->ids.data(), t->data, t->n_bytes);
-  for (size_t i = 0; i < m->ids.size(); ++i) m->by_id.emplace_back(m->ids[i], static_cast<int32_t>(i));
-  std::sort(m->by_id.begin(), m->by_id.end());
-  for (size_t i = 1; i < m->by_id.size(); ++i)
-    if (m->by_id[i].first == m->by_id[i - 1].first)
-      return fail(make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: item id %lld appears twice in item_ids", source.c_str(),
-                              static_cast<long long>(m->by_id[i].first)));
   *out = m.release();
   return POCKETREC_STATUS_OK;
-}
-
-// The index of an original item id, or -1.
-int32_t find_item(const pocketrec_model* m, int64_t id) {
-  auto it = std::lower_bound(m->by_id.begin(), m->by_id.end(), std::make_pair(id, int32_t{0}));
-  return it != m->by_id.end() && it->first == id ? it->second : -1;
 }
 
 // Maps the history to item indices and scores every item into ctx->scores.
@@ -95,17 +118,21 @@ pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, s
   if (!ctx || (!history && n > 0)) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context or history is NULL"));
   if (n == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "empty history: at least one item is needed"));
   const pocketrec_model* m = ctx->model;
-  const size_t keep = std::min(n, static_cast<size_t>(m->net.max_len()));
-  for (size_t i = 0; i < n; ++i) {  // every id is checked, also those older than max_len
-    const int32_t index = find_item(m, history[i]);
+  if (m->net->needs_user() && ctx->user < 0)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT,
+                            "this %s model scores for a user: call pocketrec_context_set_user first",
+                            m->net->architecture().c_str()));
+  const size_t keep = std::min(n, static_cast<size_t>(m->net->max_history()));
+  for (size_t i = 0; i < n; ++i) {  // every id is checked, also those older than max_history
+    const int32_t index = m->items.find(history[i]);
     if (index < 0)
       return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "history[%zu]: unknown item id %lld", i,
                               static_cast<long long>(history[i])));
     if (i >= n - keep) ctx->history[i - (n - keep)] = index;
   }
   float* q = ctx->q.data();
-  m->net.session_vector(ctx->history.data(), keep, ctx->scratch.data(), q);
-  m->net.scorer().score(q, ctx->scratch.data(), ctx->scores.data());
+  m->net->query_vector(ctx->history.data(), keep, ctx->user, ctx->scratch.data(), q);
+  m->net->scorer().score(q, ctx->scratch.data(), ctx->scores.data());
   return POCKETREC_STATUS_OK;
 }
 
@@ -114,11 +141,11 @@ pocketrec_status recommend_one(pocketrec_context* ctx, const int64_t* history, s
   pocketrec_status s = score_history(ctx, history, n);
   if (s != POCKETREC_STATUS_OK) return s;
   const pocketrec_model* m = ctx->model;
-  const size_t n_items = static_cast<size_t>(m->net.n_items());
-  if (exclude)  // every history item, also those older than max_len (all known: score_history checked)
-    for (size_t i = 0; i < n; ++i) ctx->scores[static_cast<size_t>(find_item(m, history[i]))] = -INFINITY;
+  const size_t n_items = static_cast<size_t>(m->net->n_items());
+  if (exclude)  // every history item, also those older than max_history (all known: score_history checked)
+    for (size_t i = 0; i < n; ++i) ctx->scores[static_cast<size_t>(m->items.find(history[i]))] = -INFINITY;
   const size_t got = pocketrec::runtime::top_k(ctx->scores.data(), n_items, k, out_items, out_scores);
-  for (size_t i = 0; i < got; ++i) out_items[i] = m->ids[static_cast<size_t>(out_items[i])];
+  for (size_t i = 0; i < got; ++i) out_items[i] = m->items.ids[static_cast<size_t>(out_items[i])];
   *out_n = got;
   return POCKETREC_STATUS_OK;
 }
@@ -188,13 +215,16 @@ pocketrec_status pocketrec_model_load_buffer(const void* data, size_t size, cons
 
 void pocketrec_model_free(pocketrec_model* model) { delete model; }
 
-size_t pocketrec_model_n_items(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.n_items()) : 0; }
-size_t pocketrec_model_dim(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.dim()) : 0; }
-size_t pocketrec_model_max_history(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net.max_len()) : 0; }
-const char* pocketrec_model_architecture(const pocketrec_model* m) { return m ? m->net.architecture().c_str() : ""; }
-size_t pocketrec_model_weight_bytes(const pocketrec_model* m) { return m ? m->net.weight_bytes() : 0; }
+size_t pocketrec_model_n_items(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->n_items()) : 0; }
+size_t pocketrec_model_n_users(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->n_users()) : 0; }
+size_t pocketrec_model_dim(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->dim()) : 0; }
+size_t pocketrec_model_max_history(const pocketrec_model* m) {
+  return m ? static_cast<size_t>(m->net->max_history()) : 0;
+}
+const char* pocketrec_model_architecture(const pocketrec_model* m) { return m ? m->net->architecture().c_str() : ""; }
+size_t pocketrec_model_weight_bytes(const pocketrec_model* m) { return m ? m->net->weight_bytes() : 0; }
 int64_t pocketrec_model_item_id(const pocketrec_model* m, size_t index) {
-  return m && index < m->ids.size() ? m->ids[index] : -1;
+  return m && index < m->items.ids.size() ? m->items.ids[index] : -1;
 }
 
 pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_context** out_context) {
@@ -202,16 +232,31 @@ pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_
   if (!model || !out_context) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "model or out_context is NULL"));
   auto c = std::make_unique<pocketrec_context>();
   c->model = model;
-  c->scratch.resize(std::max(model->net.scratch_floats(), model->net.scorer().scratch_floats()));
-  c->scores.resize(model->net.scorer().output_floats());
-  c->q.resize(static_cast<size_t>(model->net.dim()));
-  c->history.resize(static_cast<size_t>(model->net.max_len()));
+  c->scratch.resize(std::max(model->net->scratch_floats(), model->net->scorer().scratch_floats()));
+  c->scores.resize(model->net->scorer().output_floats());
+  c->q.resize(model->net->query_floats());
+  c->history.resize(static_cast<size_t>(model->net->max_history()));
   *out_context = c.release();
   return POCKETREC_STATUS_OK;
   API_END
 }
 
 void pocketrec_context_free(pocketrec_context* context) { delete context; }
+
+pocketrec_status pocketrec_context_set_user(pocketrec_context* ctx, int64_t user_id) {
+  API_BEGIN
+  if (!ctx) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context is NULL"));
+  const pocketrec_model* m = ctx->model;
+  if (!m->net->needs_user())
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "this %s model has no user embeddings",
+                            m->net->architecture().c_str()));
+  const int32_t index = m->users.find(user_id);
+  if (index < 0)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "unknown user id %lld", static_cast<long long>(user_id)));
+  ctx->user = index;
+  return POCKETREC_STATUS_OK;
+  API_END
+}
 
 pocketrec_status pocketrec_recommend(pocketrec_context* ctx, const int64_t* history, size_t n_history, size_t k,
                                      int exclude_history, int64_t* out_items, float* out_scores,
@@ -251,7 +296,7 @@ pocketrec_status pocketrec_score_all(pocketrec_context* ctx, const int64_t* hist
   if (!out_scores) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_scores is NULL"));
   pocketrec_status s = score_history(ctx, history, n_history);
   if (s != POCKETREC_STATUS_OK) return s;
-  std::memcpy(out_scores, ctx->scores.data(), static_cast<size_t>(ctx->model->net.n_items()) * sizeof(float));
+  std::memcpy(out_scores, ctx->scores.data(), static_cast<size_t>(ctx->model->net->n_items()) * sizeof(float));
   return POCKETREC_STATUS_OK;
   API_END
 }

@@ -4,31 +4,27 @@
 #include <cmath>
 
 #include "kernels.h"
+#include "pocket_format.h"
 
 namespace pocketrec::runtime {
 
-void ItemScorer::init_fp32(const float* rows, int64_t n_items, int64_t d) {
+void ItemScorer::init_fp32(const float* rows, int64_t n_items, int64_t d, const float* bias) {
   kind_ = Kind::kFp32Table;
   rows_ = rows;
+  bias_ = bias;
   n_items_ = n_items;
   d_ = d;
 }
 
-void ItemScorer::init_int8(const float* rows, int64_t n_items, int64_t d) {
+void ItemScorer::init_int8(const float* rows, int64_t n_items, int64_t d, const float* bias) {
   kind_ = Kind::kInt8Table;
+  bias_ = bias;
   n_items_ = n_items;
   d_ = d;
   q8_.assign(static_cast<size_t>(n_items * d), 0);
   scale_.assign(static_cast<size_t>(n_items), 0.0f);
-  for (int64_t v = 0; v < n_items; ++v) {
-    const float* x = rows + v * d;
-    float m = 0;
-    for (int64_t j = 0; j < d; ++j) m = std::max(m, std::fabs(x[j]));
-    const float s = m > 0 ? m / 127.0f : 1.0f;
-    scale_[v] = s;
-    for (int64_t j = 0; j < d; ++j)
-      q8_[v * d + j] = static_cast<int8_t>(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
-  }
+  for (int64_t v = 0; v < n_items; ++v)
+    scale_[v] = format::quantize_row_i8(rows + v * d, static_cast<size_t>(d), q8_.data() + v * d);
 }
 
 Status ItemScorer::init_stt(const SttCores& c, int64_t n_items, int64_t d) {
@@ -41,17 +37,17 @@ Status ItemScorer::init_stt(const SttCores& c, int64_t n_items, int64_t d) {
   stt_ = c;
   n_items_ = n_items;
   d_ = d;
-  const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t;
-  a_.resize(static_cast<size_t>(c.I1 * P * M));
+  const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t, IP = c.I1 * P;
+  a_.resize(static_cast<size_t>(M * IP));
   for (int64_t i1 = 0; i1 < c.I1; ++i1)
     for (int64_t p = 0; p < P; ++p)
       for (int64_t j1 = 0; j1 < c.J1; ++j1)
         for (int64_t c2 = 0; c2 < c.t; ++c2)
-          a_[(i1 * P + p) * M + j1 * c.t + c2] = c.core0[(i1 * c.J1 + j1) * c.R + p * c.t + c2];
+          a_[(j1 * c.t + c2) * IP + i1 * P + p] = c.core0[(i1 * c.J1 + j1) * c.R + p * c.t + c2];
   b_.resize(static_cast<size_t>(P * W * c.I2));
   for (int64_t p = 0; p < P; ++p)
     for (int64_t i2 = 0; i2 < c.I2; ++i2)
-      for (int64_t w = 0; w < W; ++w) b_[(p * W + w) * c.I2 + i2] = c.core1[p * (c.I2 * W) + i2 * W + w];
+      for (int64_t w = 0; w < W; ++w) b_[(w * P + p) * c.I2 + i2] = c.core1[p * (c.I2 * W) + i2 * W + w];
   return Status::Ok();
 }
 
@@ -73,10 +69,15 @@ std::vector<float> ItemScorer::rebuild_table(const SttCores& c, int64_t n_items)
   return table;
 }
 
+void ItemScorer::add_bias(float* out) const {
+  if (bias_)
+    for (int64_t v = 0; v < n_items_; ++v) out[v] += bias_[v];
+}
+
 size_t ItemScorer::scratch_floats() const {
   if (kind_ != Kind::kSttCores) return 0;
   const int64_t P = stt_.R / stt_.t, W = stt_.J2 / stt_.t;
-  return static_cast<size_t>(stt_.J1 * stt_.t * W + stt_.I1 * P * W);  // Q' and G
+  return static_cast<size_t>(stt_.J1 * stt_.t * W + 2 * stt_.I1 * P * W);  // Q'^T, G^T and G
 }
 
 size_t ItemScorer::output_floats() const {
@@ -95,6 +96,7 @@ size_t ItemScorer::bytes() const {
 void ItemScorer::score(const float* q, float* scratch, float* out) const {
   if (kind_ == Kind::kFp32Table) {
     for (int64_t v = 0; v < n_items_; ++v) out[v] = dot(rows_ + v * d_, q, static_cast<size_t>(d_));
+    add_bias(out);
     return;
   }
   if (kind_ == Kind::kInt8Table) {
@@ -108,20 +110,24 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
       for (; j < d_; ++j) s += static_cast<float>(r[j]) * q[j];
       out[v] = s * scale_[v];
     }
+    add_bias(out);
     return;
   }
   const SttCores& c = stt_;
-  const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t, K = P * W;
-  float* qt = scratch;           // Q'^T[j2a][(j1, c2)] = q[j1 J2 + j2a t + c2]
-  float* G = scratch + M * W;    // G[i1][(p, j2a)]
+  const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t, K = P * W, IP = c.I1 * P;
+  float* qt = scratch;         // Q'^T[j2a][(j1, c2)] = q[j1 J2 + j2a t + c2]
+  float* gt = qt + W * M;      // G^T[j2a][(i1, p)]
+  float* g = gt + W * IP;      // G[i1][(j2a, p)]
   for (int64_t j1 = 0; j1 < c.J1; ++j1)
     for (int64_t w = 0; w < W; ++w)
       for (int64_t c2 = 0; c2 < c.t; ++c2) qt[w * M + j1 * c.t + c2] = q[j1 * c.J2 + w * c.t + c2];
-  // G = A [(I1 P) x M] . Q' [M x W]: W (small) dot products of length M per row of A.
-  for (int64_t r = 0; r < c.I1 * P; ++r)
-    for (int64_t w = 0; w < W; ++w) G[r * W + w] = dot(a_.data() + r * M, qt + w * M, static_cast<size_t>(M));
+  // G^T [W x (I1 P)] = Q'^T [W x M] . A^T [M x (I1 P)]: the long axis (I1 P) is the one the tiles run
+  // along (W is small: a product with W columns would be W horizontal sums per row of A).
+  matmul(qt, static_cast<size_t>(W), static_cast<size_t>(M), a_.data(), static_cast<size_t>(IP), gt);
+  for (int64_t i1 = 0; i1 < c.I1; ++i1)
+    for (int64_t w = 0; w < W; ++w) std::copy_n(gt + w * IP + i1 * P, P, g + i1 * K + w * P);
   // S [I1 x I2] = G [I1 x K] . B [K x I2]: the scores of items v = i1 I2 + i2 in order.
-  matmul(G, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), out);
+  matmul(g, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), out);
 }
 
 }  // namespace pocketrec::runtime

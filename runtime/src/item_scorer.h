@@ -1,4 +1,5 @@
-// Scores a session vector q [d] against every item: one of three stored forms of the item table.
+// Scores a query vector q [d] against every item (score[v] = q . E[v], plus b[v] when the model has an
+// item bias): one of three stored forms of the item table.
 //   kFp32Table  n_items x d fp32 rows (the dense model's table, or an STT table rebuilt at load):
 //               one streaming pass over n_items * d * 4 bytes.
 //   kInt8Table  the same rows as int8 with one fp32 scale per row: a quarter of the bytes.
@@ -8,7 +9,7 @@
 //                 E[v, j1 J2 + j2a t + c2] = sum_p core0[i1 J1 + j1, p t + c2] * core1[p, i2 J2/t + j2a],
 //               so score[v] = q . E[v] = sum_{p, j2a} G[i1, p, j2a] * core1[p, i2 J2/t + j2a] with
 //                 G[i1, p, j2a] = sum_{j1, c2} core0[i1 J1 + j1, p t + c2] * q[j1 J2 + j2a t + c2].
-//               Two small products (I1 R/t x J1 t x J2/t, then I1 x R J2/t^2 x I2: about 5.5M
+//               Two small products (G^T: J2/t x J1 t x I1 R/t, then I1 x R J2/t^2 x I2: about 5.5M
 //               multiply-adds on Tmall) over 0.8 MB of cores that stay in cache.
 #pragma once
 
@@ -31,10 +32,10 @@ class ItemScorer {
  public:
   enum class Kind { kFp32Table, kInt8Table, kSttCores };
 
-  // Borrows `rows` (n_items x d) until the scorer is destroyed.
-  void init_fp32(const float* rows, int64_t n_items, int64_t d);
-  // Quantises rows (n_items x d) per row: scale = max|x| / 127, q = round(x / scale).
-  void init_int8(const float* rows, int64_t n_items, int64_t d);
+  // Borrows `rows` (n_items x d) and `bias` (n_items, or null) until the scorer is destroyed.
+  void init_fp32(const float* rows, int64_t n_items, int64_t d, const float* bias = nullptr);
+  // Quantises rows (n_items x d) per row (format::quantize_row_i8); borrows `bias`.
+  void init_int8(const float* rows, int64_t n_items, int64_t d, const float* bias = nullptr);
   // Copies the cores into the scoring layout; stt must describe 2 canonical cores with n_items <= I1 I2.
   Status init_stt(const SttCores& stt, int64_t n_items, int64_t d);
   // Rebuilds the n_items x d fp32 table from STT cores (for the table modes and for tests).
@@ -44,18 +45,20 @@ class ItemScorer {
   size_t scratch_floats() const;  // what score() needs in `scratch`
   size_t output_floats() const;   // the length of `out` (>= n_items; STT writes its padding rows too)
   size_t bytes() const;           // the bytes this scorer reads per query (its table or cores)
-  // out[v] = q . E[v] for every item v < n_items.
+  // out[v] = q . E[v] (+ b[v]) for every item v < n_items.
   void score(const float* q, float* scratch, float* out) const;
 
  private:
+  void add_bias(float* out) const;
   Kind kind_ = Kind::kFp32Table;
   int64_t n_items_ = 0, d_ = 0;
   const float* rows_ = nullptr;
+  const float* bias_ = nullptr;
   std::vector<int8_t> q8_;
   std::vector<float> scale_;
   SttCores stt_;
-  std::vector<float> a_;  // core0 as [I1][R/t][J1 t]
-  std::vector<float> b_;  // core1 as [(R/t)(J2/t)][I2]
+  std::vector<float> a_;  // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
+  std::vector<float> b_;  // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
 };
 
 }  // namespace pocketrec::runtime

@@ -38,6 +38,16 @@ std::string dims_str(const std::vector<uint64_t>& dims) {
   return s + "]";
 }
 
+const char* tensor_type_name(format::TensorType t) {
+  switch (t) {
+    case format::TensorType::kF32: return "f32";
+    case format::TensorType::kI8: return "i8";
+    case format::TensorType::kI64: return "i64";
+    case format::TensorType::kF16: return "f16";
+  }
+  return "?";
+}
+
 const char* meta_type_name(format::MetaType t) {
   switch (t) {
     case format::MetaType::kI64: return "i64";
@@ -132,7 +142,7 @@ Status PocketFile::parse(const uint8_t* bytes, size_t size, const std::string& s
                  h.read_bytes(name_len, &t.name) && h.read(&type) && h.read(&ndim),
              bad, "%s: tensor entry %u: truncated or bad name (length %u)", src, i, name_len);
     const char* name = t.name.c_str();
-    RT_CHECK(type <= static_cast<uint8_t>(format::TensorType::kI64), bad, "%s: tensor '%s': unknown type %u", src,
+    RT_CHECK(type <= static_cast<uint8_t>(format::kLastTensorType), bad, "%s: tensor '%s': unknown type %u", src,
              name, type);
     RT_CHECK(ndim >= 1 && ndim <= format::kMaxDims, bad, "%s: tensor '%s': %u dimensions, expected 1..%zu", src, name,
              ndim, format::kMaxDims);
@@ -195,18 +205,58 @@ bool PocketFile::has_tensor(const std::string& name) const {
   return false;
 }
 
-Status PocketFile::get_tensor(const std::string& name, format::TensorType type, const std::vector<uint64_t>& dims,
+Status PocketFile::get_tensor(const std::string& name, const std::vector<uint64_t>& dims,
                               const TensorView** out) const {
   for (const auto& t : tensors_) {
     if (t.name != name) continue;
-    RT_CHECK(t.type == type && t.dims == dims, POCKETREC_STATUS_BAD_FORMAT,
-             "%s: tensor '%s' has type %u and shape %s, expected type %u and shape %s", source_.c_str(), name.c_str(),
-             static_cast<unsigned>(t.type), dims_str(t.dims).c_str(), static_cast<unsigned>(type),
-             dims_str(dims).c_str());
+    RT_CHECK(t.dims == dims, POCKETREC_STATUS_BAD_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
+             source_.c_str(), name.c_str(), dims_str(t.dims).c_str(), dims_str(dims).c_str());
     *out = &t;
     return Status::Ok();
   }
   return make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: tensor '%s' is missing", source_.c_str(), name.c_str());
+}
+
+Status PocketFile::get_tensor(const std::string& name, format::TensorType type, const std::vector<uint64_t>& dims,
+                              const TensorView** out) const {
+  RT_TRY(get_tensor(name, dims, out));
+  RT_CHECK((*out)->type == type, POCKETREC_STATUS_BAD_FORMAT, "%s: tensor '%s' has type %s, expected %s",
+           source_.c_str(), name.c_str(), tensor_type_name((*out)->type), tensor_type_name(type));
+  return Status::Ok();
+}
+
+Status PocketFile::get_weight(const std::string& name, const std::vector<uint64_t>& dims, WeightStore* store,
+                              const float** out) const {
+  const TensorView* t = nullptr;
+  RT_TRY(get_tensor(name, dims, &t));
+  store->file_bytes += t->n_bytes;
+  if (t->type == format::TensorType::kF32) {
+    *out = reinterpret_cast<const float*>(t->data);
+    return Status::Ok();
+  }
+  const uint64_t n = t->numel(), rows = dims[0], cols = rows ? n / rows : 0;
+  std::vector<float> v(static_cast<size_t>(n));
+  if (t->type == format::TensorType::kF16) {
+    for (uint64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, t->data + 2 * i, 2);
+      v[i] = format::f16_to_f32(h);
+    }
+  } else if (t->type == format::TensorType::kI8) {
+    const TensorView* s = nullptr;
+    RT_TRY(get_tensor(name + ".scale", format::TensorType::kF32, {rows}, &s));
+    store->file_bytes += s->n_bytes;
+    const auto* q = reinterpret_cast<const int8_t*>(t->data);
+    const auto* scale = reinterpret_cast<const float*>(s->data);
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t c = 0; c < cols; ++c) v[r * cols + c] = scale[r] * static_cast<float>(q[r * cols + c]);
+  } else {
+    return make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: weight '%s' is stored as %s (expected f32, f16 or i8)",
+                       source_.c_str(), name.c_str(), tensor_type_name(t->type));
+  }
+  store->decoded.push_back(std::move(v));
+  *out = store->decoded.back().data();
+  return Status::Ok();
 }
 
 }  // namespace pocketrec::runtime

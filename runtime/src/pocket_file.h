@@ -30,6 +30,17 @@ struct TensorView {
   uint64_t numel() const;
 };
 
+// Weights decoded to fp32 at load (f16 and i8 tensors); fp32 tensors are used in place.
+struct WeightStore {
+  std::vector<std::vector<float>> decoded;  // growing the outer vector moves the inner buffers intact
+  size_t file_bytes = 0;                    // bytes of the file's weight tensors read so far (scales included)
+  size_t decoded_bytes() const {
+    size_t n = 0;
+    for (const auto& v : decoded) n += v.size() * sizeof(float);
+    return n;
+  }
+};
+
 class PocketFile {
  public:
   // `bytes` must outlive the PocketFile; `source` names it in messages ("student.pocket").
@@ -43,9 +54,14 @@ class PocketFile {
   Status get_string(const std::string& key, std::string* out) const;
   Status get_i64_array(const std::string& key, std::vector<int64_t>* out) const;
   bool has_tensor(const std::string& name) const;
-  // The tensor `name` of `type` with exactly `dims`.
+  // The tensor `name` with exactly `dims` (and of `type`).
+  Status get_tensor(const std::string& name, const std::vector<uint64_t>& dims, const TensorView** out) const;
   Status get_tensor(const std::string& name, format::TensorType type, const std::vector<uint64_t>& dims,
                     const TensorView** out) const;
+  // The weight `name` with exactly `dims` as fp32: a view into the file for f32, decoded into `store`
+  // for f16 and for i8 (with its per-row "<name>.scale").
+  Status get_weight(const std::string& name, const std::vector<uint64_t>& dims, WeightStore* store,
+                    const float** out) const;
 
  private:
   const MetaValue* find_meta(const std::string& key) const;

@@ -11,12 +11,14 @@
 //                     u64 offset (absolute, a multiple of alignment), u64 n_bytes }
 //   tensor data at the offsets (zero padding between)
 //   last 4 bytes: u32 CRC-32 (zlib polynomial) of every preceding byte
-// An int8 tensor "x" comes with an f32 tensor "x.scale" holding one scale per row: x[r][c] ~ scale[r] * q[r][c].
+// Weights may be stored as f32, f16 (IEEE binary16) or i8; an i8 tensor "x" comes with an f32 tensor
+// "x.scale" holding one scale per row (the first dim): x[r][...] ~ scale[r] * q[r][...].
 // The version moves only for structural changes; new metadata keys and tensors do not move it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace pocketrec::format {
 
@@ -28,10 +30,51 @@ inline constexpr size_t kMaxDims = 4;
 inline constexpr size_t kMaxNameBytes = 256;
 
 enum class MetaType : uint8_t { kI64 = 0, kF64 = 1, kString = 2, kI64Array = 3 };
-enum class TensorType : uint8_t { kF32 = 0, kI8 = 1, kI64 = 2 };
+enum class TensorType : uint8_t { kF32 = 0, kI8 = 1, kI64 = 2, kF16 = 3 };
+inline constexpr TensorType kLastTensorType = TensorType::kF16;
 
 inline constexpr size_t tensor_type_size(TensorType t) {
-  return t == TensorType::kF32 ? 4 : t == TensorType::kI8 ? 1 : 8;
+  switch (t) {
+    case TensorType::kF32: return 4;
+    case TensorType::kI8: return 1;
+    case TensorType::kI64: return 8;
+    case TensorType::kF16: return 2;
+  }
+  return 0;
+}
+
+// Symmetric per-row int8: scale = max|x| / 127 (1 for an all-zero row), q = round(x / scale).
+// Returns the scale. The exporter's int8 weights and the runtime's int8 item table both use it.
+inline float quantize_row_i8(const float* x, size_t n, int8_t* q) {
+  float m = 0;
+  for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : (-x[i] > m ? -x[i] : m);
+  const float s = m > 0 ? m / 127.0f : 1.0f;
+  for (size_t i = 0; i < n; ++i) {
+    float v = x[i] / s;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    q[i] = static_cast<int8_t>(v >= 0 ? static_cast<int>(v + 0.5f) : -static_cast<int>(-v + 0.5f));
+  }
+  return s;
+}
+
+// IEEE binary16 -> binary32, exact for every input (subnormals, infinities and NaN included).
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (man << 13);  // inf / NaN
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);  // rebias 15 -> 127
+  } else if (man == 0) {
+    bits = sign;  // +-0
+  } else {        // subnormal: normalise
+    exp = 113;
+    while ((man & 0x400u) == 0) man <<= 1, --exp;
+    bits = sign | (exp << 23) | ((man & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 // CRC-32 with the zlib polynomial, bytewise table built at compile time; crc32_update(0, ...) starts.

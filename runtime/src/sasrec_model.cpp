@@ -5,73 +5,40 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "weight_views.h"
 
 namespace pocketrec::runtime {
-namespace {
-
-using format::TensorType;
 using U = uint64_t;
-
-Status f32(const PocketFile& f, const std::string& name, std::vector<uint64_t> dims, const float** out,
-           size_t* bytes) {
-  const TensorView* t = nullptr;
-  RT_TRY(f.get_tensor(name, TensorType::kF32, dims, &t));
-  *out = reinterpret_cast<const float*>(t->data);
-  *bytes += t->n_bytes;
-  return Status::Ok();
-}
-
-// Reads a torch::nn::Linear; its weight [out x in] is kept transposed ([in x out]) in `store`.
-Status linear(const PocketFile& f, const std::string& name, size_t in, size_t out, bool bias, LinearView* v,
-              size_t* bytes, std::vector<std::vector<float>>* store) {
-  v->in = in;
-  v->out = out;
-  const float* w = nullptr;
-  RT_TRY(f32(f, name + ".weight", {U(out), U(in)}, &w, bytes));
-  std::vector<float> wt(in * out);
-  for (size_t o = 0; o < out; ++o)
-    for (size_t i = 0; i < in; ++i) wt[i * out + o] = w[o * in + i];
-  store->push_back(std::move(wt));
-  v->w = store->back().data();
-  if (bias) RT_TRY(f32(f, name + ".bias", {U(out)}, &v->b, bytes));
-  return Status::Ok();
-}
-
-Status layer_norm_view(const PocketFile& f, const std::string& name, size_t d, LayerNormView* v, size_t* bytes) {
-  RT_TRY(f32(f, name + ".weight", {U(d)}, &v->gamma, bytes));
-  return f32(f, name + ".bias", {U(d)}, &v->beta, bytes);
-}
-
-}  // namespace
 
 Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   const char* src = f.source().c_str();
   RT_TRY(f.get_string("pocketrec.architecture", &architecture_));
   RT_CHECK(architecture_ == "sasrec" || architecture_ == "sasrec-odrec", POCKETREC_STATUS_BAD_FORMAT,
-           "%s: architecture '%s' is not supported by this runtime (sasrec, sasrec-odrec)", src, architecture_.c_str());
+           "%s: architecture '%s' is not a SASRec", src, architecture_.c_str());
   odrec_ = architecture_ == "sasrec-odrec";
-  int64_t layers = 0;
+  int64_t layers = 0, max_len = 0;
   RT_TRY(f.get_i64("pocketrec.n_items", &n_items_));
   RT_TRY(f.get_i64("sasrec.dim", &d_));
-  RT_TRY(f.get_i64("sasrec.max_len", &max_len_));
+  RT_TRY(f.get_i64("sasrec.max_len", &max_len));
   RT_TRY(f.get_i64("sasrec.layers", &layers));
   RT_TRY(f.get_i64("sasrec.heads", &heads_));
   RT_TRY(f.get_i64("sasrec.inner", &inner_));
-  RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 31) && d_ >= 1 && d_ <= 4096 && max_len_ >= 1 &&
-               max_len_ <= 4096 && layers >= 0 && layers <= 64 && heads_ >= 1 && d_ % heads_ == 0 && inner_ >= 1 &&
+  RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 31) && d_ >= 1 && d_ <= 4096 && max_len >= 1 &&
+               max_len <= 4096 && layers >= 0 && layers <= 64 && heads_ >= 1 && d_ % heads_ == 0 && inner_ >= 1 &&
                inner_ <= 65536,
            POCKETREC_STATUS_BAD_FORMAT,
            "%s: implausible sizes (n_items %lld, dim %lld, max_len %lld, layers %lld, heads %lld, inner %lld)", src,
-           static_cast<long long>(n_items_), static_cast<long long>(d_), static_cast<long long>(max_len_),
+           static_cast<long long>(n_items_), static_cast<long long>(d_), static_cast<long long>(max_len),
            static_cast<long long>(layers), static_cast<long long>(heads_), static_cast<long long>(inner_));
   eps_ = odrec_ ? 1e-12f : 1e-8f;
+  max_history_ = max_len;
   const size_t d = static_cast<size_t>(d_), inner = static_cast<size_t>(inner_);
-  size_t bytes = 0;
+  WeightStore* w = &weights_;
 
   std::string table;
   RT_TRY(f.get_string("sasrec.item_table", &table));
   if (table == "dense") {
-    RT_TRY(f32(f, "item.weight", {U(n_items_ + 1), U(d)}, &item_, &bytes));
+    RT_TRY(f.get_weight("item.weight", {U(n_items_ + 1), U(d)}, w, &item_));
   } else if (table == "stt") {
     std::vector<int64_t> items, dims;
     std::string layout;
@@ -90,33 +57,33 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
                  cores_.J2 % cores_.t == 0 && cores_.I1 * cores_.I2 >= n_items_ && cores_.J1 * cores_.J2 == d_,
              POCKETREC_STATUS_BAD_FORMAT, "%s: STT shape does not fit %lld items x %lld", src,
              static_cast<long long>(n_items_), static_cast<long long>(d_));
-    RT_TRY(f32(f, "stt_item.core0", {U(cores_.I1 * cores_.J1), U(cores_.R)}, &cores_.core0, &bytes));
-    RT_TRY(f32(f, "stt_item.core1", {U(cores_.R / cores_.t), U(cores_.I2 * cores_.J2 / cores_.t)}, &cores_.core1,
-               &bytes));
+    RT_TRY(f.get_weight("stt_item.core0", {U(cores_.I1 * cores_.J1), U(cores_.R)}, w, &cores_.core0));
+    RT_TRY(f.get_weight("stt_item.core1", {U(cores_.R / cores_.t), U(cores_.I2 * cores_.J2 / cores_.t)}, w,
+                        &cores_.core1));
     stt_ = true;
   } else {
     return make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: sasrec.item_table '%s' (expected dense or stt)", src,
                        table.c_str());
   }
-  RT_TRY(f32(f, "pos.weight", {U(max_len_), U(d)}, &pos_, &bytes));
-  RT_TRY(layer_norm_view(f, "ln_in", d, &ln_in_, &bytes));
+  RT_TRY(f.get_weight("pos.weight", {U(max_len), U(d)}, w, &pos_));
+  RT_TRY(read_layer_norm(f, "ln_in", d, w, &ln_in_));
   blocks_.resize(static_cast<size_t>(layers));
   for (int64_t l = 0; l < layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     BlockView& b = blocks_[static_cast<size_t>(l)];
-    RT_TRY(linear(f, p + "q", d, d, true, &b.q, &bytes, &transposed_));
-    RT_TRY(linear(f, p + "k", d, d, true, &b.k, &bytes, &transposed_));
-    RT_TRY(linear(f, p + "v", d, d, true, &b.v, &bytes, &transposed_));
-    RT_TRY(linear(f, p + "o", d, d, true, &b.o, &bytes, &transposed_));
-    RT_TRY(linear(f, p + "ff1", d, inner, true, &b.ff1, &bytes, &transposed_));
-    RT_TRY(linear(f, p + "ff2", inner, d, true, &b.ff2, &bytes, &transposed_));
-    RT_TRY(layer_norm_view(f, p + "ln_attn", d, &b.ln_attn, &bytes));
-    RT_TRY(layer_norm_view(f, p + "ln_ffn", d, &b.ln_ffn, &bytes));
+    RT_TRY(read_linear(f, p + "q", d, d, true, w, &b.q));
+    RT_TRY(read_linear(f, p + "k", d, d, true, w, &b.k));
+    RT_TRY(read_linear(f, p + "v", d, d, true, w, &b.v));
+    RT_TRY(read_linear(f, p + "o", d, d, true, w, &b.o));
+    RT_TRY(read_linear(f, p + "ff1", d, inner, true, w, &b.ff1));
+    RT_TRY(read_linear(f, p + "ff2", inner, d, true, w, &b.ff2));
+    RT_TRY(read_layer_norm(f, p + "ln_attn", d, w, &b.ln_attn));
+    RT_TRY(read_layer_norm(f, p + "ln_ffn", d, w, &b.ln_ffn));
   }
   if (odrec_) {
-    RT_TRY(linear(f, "readout.glu1", d, d, true, &glu1_, &bytes, &transposed_));
-    RT_TRY(linear(f, "readout.glu2", d, d, false, &glu2_, &bytes, &transposed_));
-    RT_TRY(linear(f, "readout.w2", d, 1, false, &w2_, &bytes, &transposed_));
+    RT_TRY(read_linear(f, "readout.glu1", d, d, true, w, &glu1_));
+    RT_TRY(read_linear(f, "readout.glu2", d, d, false, w, &glu2_));
+    RT_TRY(read_linear(f, "readout.w2", d, 1, false, w, &w2_));
   }
 
   if (scoring == POCKETREC_SCORING_AUTO) scoring = stt_ ? POCKETREC_SCORING_CORES : POCKETREC_SCORING_FP32_TABLE;
@@ -139,17 +106,15 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
     default:
       return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "scoring mode %d is unknown", static_cast<int>(scoring));
   }
-  // What stays resident: the encoder weights, plus the scorer's table or cores (which replace the item table
-  // for scoring; STT row lookups still read the original cores).
-  const bool scorer_owns = scorer_.kind() != ItemScorer::Kind::kFp32Table;  // int8 rows or re-laid-out cores
-  weight_bytes_ = bytes + table_.size() * 4 + (scorer_owns ? scorer_.bytes() : 0);
+  // The scorer's int8 rows or re-laid-out cores come on top of the weights (STT row lookups still read
+  // the original cores).
+  const bool scorer_owns = scorer_.kind() != ItemScorer::Kind::kFp32Table;
+  weight_bytes_ = w->file_bytes + w->decoded_bytes() + table_.size() * 4 + (scorer_owns ? scorer_.bytes() : 0);
+  query_floats_ = d;
+  // the forward's x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g, s: d each
+  const size_t L = static_cast<size_t>(max_len);
+  scratch_floats_ = std::max(7 * L * d + L * inner + L + 3 * d, scorer_.scratch_floats());
   return Status::Ok();
-}
-
-size_t SasRecModel::scratch_floats() const {
-  const size_t L = static_cast<size_t>(max_len_), d = static_cast<size_t>(d_);
-  // x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g, s: d each
-  return 7 * L * d + L * static_cast<size_t>(inner_) + L + 3 * d;
 }
 
 void SasRecModel::item_row(int32_t item, float* out) const {
@@ -183,12 +148,12 @@ void SasRecModel::attention(const BlockView& b, const float* xq, const float* xk
   linear(ctx, L, b.o.w, b.o.b, d, d, out);
 }
 
-void SasRecModel::session_vector(const int32_t* history, size_t n, float* scratch, float* q) const {
+void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*/, float* scratch, float* q) const {
   const size_t d = static_cast<size_t>(d_), inner = static_cast<size_t>(inner_);
-  const size_t n_real = std::min(n, static_cast<size_t>(max_len_));
+  const size_t n_real = std::min(n, static_cast<size_t>(max_history_));
   history += n - n_real;
   // The OD-Rec variant always runs max_len positions (its readout sums the padded rows too).
-  const size_t L = odrec_ ? static_cast<size_t>(max_len_) : n_real, Lmax = static_cast<size_t>(max_len_);
+  const size_t L = odrec_ ? static_cast<size_t>(max_history_) : n_real, Lmax = static_cast<size_t>(max_history_);
   float *x = scratch, *qn = x + Lmax * d, *attn_scratch = qn + Lmax * d;  // Q, K, V, ctx, att
   float *tmp = attn_scratch + 4 * Lmax * d + Lmax, *ff = tmp + Lmax * d, *hs = ff + Lmax * inner, *g = hs + d;
   for (size_t l = 0; l < L; ++l) {

@@ -28,20 +28,26 @@ ErrorCode error_code_of(pocketrec_status s) {
 
 }  // namespace
 
-int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights) {
-  nlohmann::json r = export_run(run_dir, out_path, n_verify, weights);
+int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights,
+               const std::string& weight_type) {
+  nlohmann::json r = export_run(run_dir, out_path, n_verify, weights, weight_type);
   std::printf("%s\n", r.dump(2).c_str());
   return 0;
 }
 
 int cmd_recommend(const std::string& model_path, const std::string& history_text, size_t k, bool exclude_history,
-                  const std::string& scoring) {
+                  const std::string& scoring, const std::string& user_text) {
   std::vector<int64_t> history;
   for (const auto& tok : split(std::string(trim(history_text)), ' ')) {
     if (trim(tok).empty()) continue;
     std::optional<int64_t> v = parse_int(trim(tok));
     PR_CHECK(v.has_value(), ErrorCode::kInvalidArgument, "--history: '{}' is not an integer item id", tok);
     history.push_back(*v);
+  }
+  std::optional<int64_t> user;
+  if (!trim(user_text).empty()) {
+    user = parse_int(trim(user_text));
+    PR_CHECK(user.has_value(), ErrorCode::kInvalidArgument, "--user: '{}' is not an integer user id", user_text);
   }
   pocketrec_model_params p = pocketrec_model_default_params();
   if (scoring == "cores") p.scoring = POCKETREC_SCORING_CORES;
@@ -55,6 +61,12 @@ int cmd_recommend(const std::string& model_path, const std::string& history_text
   size_t n_out = 0;
   pocketrec_status s = pocketrec_model_load_file(model_path.c_str(), &p, &model);
   if (s == POCKETREC_STATUS_OK) s = pocketrec_context_init(model, &ctx);
+  if (s == POCKETREC_STATUS_OK && !user && pocketrec_model_n_users(model) > 0) {
+    pocketrec_context_free(ctx);
+    pocketrec_model_free(model);
+    PR_FAIL(ErrorCode::kInvalidArgument, "{}: this model scores for a user: pass --user ID", model_path);
+  }
+  if (s == POCKETREC_STATUS_OK && user) s = pocketrec_context_set_user(ctx, *user);
   if (s == POCKETREC_STATUS_OK)
     s = pocketrec_recommend(ctx, history.data(), history.size(), k, exclude_history ? 1 : 0, items.data(),
                             scores.data(), &n_out);

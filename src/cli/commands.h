@@ -13,9 +13,10 @@ int cmd_eval(const std::string& run_dir, const std::string& split, const std::st
              const std::vector<std::string>& overrides);
 int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics,
                const std::string& best_by);
-int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights);
+int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights,
+               const std::string& weight_type);
 int cmd_recommend(const std::string& model_path, const std::string& history, size_t k, bool exclude_history,
-                  const std::string& scoring);
+                  const std::string& scoring, const std::string& user);
 int cmd_list_models();
 int cmd_help_config();
 

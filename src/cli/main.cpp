@@ -54,16 +54,18 @@ int main(int argc, char** argv) {
   report->add_option("--best-by", report_best_by, "Select the run with the best value of this validation metric");
 
   auto* exp = app.add_subcommand("export", "Write a run's model as a .pocket file for the on-device runtime");
-  std::string export_run_dir, export_out, export_weights;
+  std::string export_run_dir, export_out, export_weights, export_type = "fp32";
   size_t export_verify = 1000;
   exp->add_option("run_dir", export_run_dir, "Run directory written by `pocketrec train` or `distill`")->required();
   exp->add_option("--out,-o", export_out, "Output .pocket file")->required();
   exp->add_option("--verify", export_verify,
                   "Compare the runtime with LibTorch on this many test queries (0: skip)");
   exp->add_option("--weights", export_weights, "Export these weights instead of the run's model.prarr (.prarr or .ckpt)");
+  exp->add_option("--dtype", export_type, "How weight matrices are stored: fp32, fp16 or int8 (one scale per row)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
 
   auto* rec = app.add_subcommand("recommend", "Top-k items after a history, with the on-device runtime");
-  std::string rec_model, rec_history, rec_scoring = "auto";
+  std::string rec_model, rec_history, rec_scoring = "auto", rec_user;
   size_t rec_k = 10;
   bool rec_keep_history = false;
   rec->add_option("--model,-m", rec_model, "A .pocket file written by `pocketrec export`")->required();
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   rec->add_option("--k,-k", rec_k, "How many items");
   rec->add_flag("--keep-history", rec_keep_history, "Allow the history's items in the list (default: left out)");
   rec->add_option("--scoring", rec_scoring, "auto|cores|fp32|int8 (how the item table is scored)");
+  rec->add_option("--user", rec_user, "The user id, for models with user embeddings (Caser)");
 
   auto* list = app.add_subcommand("list", "List registered components");
   list->add_subcommand("models", "Registered models");
@@ -98,8 +101,8 @@ int main(int argc, char** argv) {
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
-    if (*exp) return cmd_export(export_run_dir, export_out, export_verify, export_weights);
-    if (*rec) return cmd_recommend(rec_model, rec_history, rec_k, !rec_keep_history, rec_scoring);
+    if (*exp) return cmd_export(export_run_dir, export_out, export_verify, export_weights, export_type);
+    if (*rec) return cmd_recommend(rec_model, rec_history, rec_k, !rec_keep_history, rec_scoring, rec_user);
     if (*list) return cmd_list_models();
     if (*help) return cmd_help_config();
   } catch (const pocketrec::Error& e) {

@@ -17,7 +17,7 @@
 #include "models/torch_recommender.h"
 #include "models/sasrec.h"
 #include "distill/odrec_kd.h"
-#include "export/export_sasrec.h"
+#include "export/export_model.h"
 #include "pocketrec/pocketrec.h"
 #include "train/process_setup.h"
 
@@ -262,66 +262,90 @@ struct RuntimeModel {
 }  // namespace
 
 nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
-                          const std::string& weights) {
+                          const std::string& weights, const std::string& weight_type) {
   Config config = read_run_config(run_dir);
   setup_run(config);
   data::Dataset d = data::build_dataset(config);
   auto model = load_run_model(run_dir, config, d, weights);
-  auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
-  PR_CHECK(enc != nullptr, ErrorCode::kInvalidArgument, "export: {} models are not supported by the runtime yet (sasrec)",
-           config.str("model.name"));
+  const exporter::WeightType type = exporter::parse_weight_type(weight_type);
   nlohmann::json provenance = {{"run", run_dir}, {"weights", weights.empty() ? run_dir + "/model.prarr" : weights},
                                {"config", config.to_json()}};
   const std::string results_path = run_dir + "/results.json";
   if (std::filesystem::exists(results_path))
     provenance["valid"] = nlohmann::json::parse(read_file(results_path))["valid"]["metrics"];
-  exporter::sasrec_pocket(*enc, config, d.item_ids, provenance).save(out_path);
+  exporter::model_pocket(*model, config, d, provenance, type).save(out_path);
   const auto file_bytes = std::filesystem::file_size(out_path);
   nlohmann::json res = {{"path", out_path},
                         {"bytes", file_bytes},
-                        {"parameters", model->n_parameters()},
-                        {"item_table_parameters", enc->item_table_parameters()}};
-  log_info("export: wrote {} ({} bytes, {} parameters)", out_path, file_bytes, model->n_parameters());
+                        {"weight_type", weight_type},
+                        {"parameters", model->n_parameters()}};
+  if (auto* enc = dynamic_cast<models::SessionEncoder*>(model.get()))
+    res["item_table_parameters"] = enc->item_table_parameters();
+  log_info("export: wrote {} ({} bytes, {} parameters, {} weights)", out_path, file_bytes, model->n_parameters(),
+           weight_type);
   if (n_verify == 0 || d.test.size() == 0) return res;
 
-  // Parity with the LibTorch model on test queries spread over the split.
+  // The runtime against the LibTorch model on test queries spread over the split: scores, top-20
+  // lists, and HR@20 (a target in the top 20, nothing masked) of both.
   const size_t n = std::min(n_verify, d.test.size());
   std::vector<int32_t> queries(n);
   for (size_t i = 0; i < n; ++i) queries[i] = static_cast<int32_t>(i * d.test.size() / n);
   auto scorer = model->make_scorer(d);
-  RuntimeModel fp32(out_path, POCKETREC_SCORING_AUTO), int8(out_path, POCKETREC_SCORING_INT8_TABLE);
+  RuntimeModel file(out_path, POCKETREC_SCORING_AUTO), int8(out_path, POCKETREC_SCORING_INT8_TABLE);
   const int32_t N = d.n_items;
   std::vector<float> ref(static_cast<size_t>(N)), got(static_cast<size_t>(N)), q8(static_cast<size_t>(N));
-  double max_diff = 0, overlap = 0;
-  size_t identical = 0;
+  double max_diff = 0, overlap = 0, overlap8 = 0;
+  size_t identical = 0, hits_ref = 0, hits_got = 0;
+  auto overlap_of = [](const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    size_t common = 0;
+    for (int32_t x : b) common += std::count(a.begin(), a.end(), x);
+    return static_cast<double>(common) / static_cast<double>(a.size());
+  };
+  auto hit = [&](int32_t q, const std::vector<int32_t>& top) {
+    for (int32_t t : d.test.targets[q])
+      if (std::find(top.begin(), top.end(), t) != top.end()) return true;
+    return false;
+  };
   const size_t batch = 256;
   for (size_t b0 = 0; b0 < n; b0 += batch) {
     const size_t nb = std::min(batch, n - b0);
     scorer->prepare(d.test, queries.data() + b0, nb);
     for (size_t r = 0; r < nb; ++r) {
+      const int32_t q = queries[b0 + r];
       scorer->score(r, 1, 0, N, ref.data(), static_cast<size_t>(N));
-      data::ItemSpan h = d.test.history[queries[b0 + r]];
       std::vector<int64_t> hist;
-      for (int32_t item : h) hist.push_back(std::stoll(d.item_ids.token(item)));
-      PR_CHECK(pocketrec_score_all(fp32.ctx, hist.data(), hist.size(), got.data()) == POCKETREC_STATUS_OK &&
+      for (int32_t item : d.test.history[q]) hist.push_back(std::stoll(d.item_ids.token(item)));
+      if (pocketrec_model_n_users(file.model) > 0) {
+        const int64_t user = std::stoll(d.user_ids.token(d.test.users[q]));
+        PR_CHECK(pocketrec_context_set_user(file.ctx, user) == POCKETREC_STATUS_OK &&
+                     pocketrec_context_set_user(int8.ctx, user) == POCKETREC_STATUS_OK,
+                 ErrorCode::kInternal, "export: runtime refuses user {}: {}", user, pocketrec_last_error());
+      }
+      PR_CHECK(pocketrec_score_all(file.ctx, hist.data(), hist.size(), got.data()) == POCKETREC_STATUS_OK &&
                    pocketrec_score_all(int8.ctx, hist.data(), hist.size(), q8.data()) == POCKETREC_STATUS_OK,
                ErrorCode::kInternal, "export: runtime scoring failed: {}", pocketrec_last_error());
       for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
       auto t_ref = top_indices(ref.data(), N, 20), t_got = top_indices(got.data(), N, 20),
            t_q8 = top_indices(q8.data(), N, 20);
       identical += t_ref == t_got;
-      size_t common = 0;
-      for (int32_t x : t_q8) common += std::count(t_ref.begin(), t_ref.end(), x);
-      overlap += static_cast<double>(common) / static_cast<double>(t_ref.size());
+      overlap += overlap_of(t_ref, t_got);
+      overlap8 += overlap_of(t_ref, t_q8);
+      hits_ref += hit(q, t_ref);
+      hits_got += hit(q, t_got);
     }
   }
+  const double nd = static_cast<double>(n);
   res["verify"] = {{"queries", n},
                    {"max_abs_score_diff", max_diff},
-                   {"top20_identical", static_cast<double>(identical) / static_cast<double>(n)},
-                   {"int8_top20_overlap", overlap / static_cast<double>(n)}};
-  log_info("export: runtime vs LibTorch on {} test queries: max |score diff| {:.3g}, identical top-20 {}/{}, "
-           "int8 top-20 overlap {:.4f}",
-           n, max_diff, identical, n, overlap / static_cast<double>(n));
+                   {"top20_identical", static_cast<double>(identical) / nd},
+                   {"top20_overlap", overlap / nd},
+                   {"int8_table_top20_overlap", overlap8 / nd},
+                   {"hr@20_libtorch", static_cast<double>(hits_ref) / nd},
+                   {"hr@20_runtime", static_cast<double>(hits_got) / nd}};
+  log_info("export: runtime ({} weights) vs LibTorch on {} test queries: max |score diff| {:.3g}, identical top-20 "
+           "{}/{}, top-20 overlap {:.4f}, HR@20 {:.4f} vs {:.4f}; with the int8 table: top-20 overlap {:.4f}",
+           weight_type, n, max_diff, identical, n, overlap / nd, static_cast<double>(hits_got) / nd,
+           static_cast<double>(hits_ref) / nd, overlap8 / nd);
   return res;
 }
 

@@ -32,12 +32,13 @@ nlohmann::json distill_and_evaluate(const Config& config);
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split, const std::string& weights,
                             const std::vector<std::string>& overrides);
 
-// Writes the run's model (or the weights of `weights`, as in evaluate_run) as a .pocket file for the on-device runtime (atomically), then loads it with
-// the runtime and compares, on up to n_verify test queries spread over the test split, its scores with
-// the LibTorch model's (max |difference|, identical top-20 lists) and the int8 table's top-20 overlap.
-// Returns {path, bytes, parameters, verify: {...}}.
+// Writes the run's model (or the weights of `weights`, as in evaluate_run) as a .pocket file for the
+// on-device runtime (atomically; matrices as weight_type: fp32, fp16 or int8), then loads it with the
+// runtime and compares it with the LibTorch model on up to n_verify test queries spread over the test
+// split: max |score difference|, identical top-20 lists, top-20 overlap, HR@20 of both, and the top-20
+// overlap when scoring with the int8 table. Returns {path, bytes, parameters, verify: {...}}.
 nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
-                          const std::string& weights = "");
+                          const std::string& weights = "", const std::string& weight_type = "fp32");
 
 // Markdown table: one row per (label, metrics object); columns = the given metric names, or every
 // metric of the first row when empty.

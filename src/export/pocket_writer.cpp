@@ -1,6 +1,7 @@
 #include "export/pocket_writer.h"
 
 #include <cstring>
+#include <vector>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -14,6 +15,12 @@ void put(std::string& s, T v) {
   char b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));
   s.append(b, sizeof(T));
+}
+
+uint64_t numel(const std::vector<uint64_t>& dims) {
+  uint64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
 }
 
 uint64_t align_up(uint64_t x) { return (x + format::kAlignment - 1) / format::kAlignment * format::kAlignment; }
@@ -63,15 +70,24 @@ void PocketWriter::add(const std::string& name, uint8_t type, const std::vector<
 }
 
 void PocketWriter::add_f32(const std::string& name, const float* data, const std::vector<uint64_t>& dims) {
-  uint64_t n = 1;
-  for (auto d : dims) n *= d;
-  add(name, static_cast<uint8_t>(format::TensorType::kF32), dims, data, n * 4);
+  add(name, static_cast<uint8_t>(format::TensorType::kF32), dims, data, numel(dims) * 4);
 }
 
 void PocketWriter::add_i64(const std::string& name, const int64_t* data, const std::vector<uint64_t>& dims) {
-  uint64_t n = 1;
-  for (auto d : dims) n *= d;
-  add(name, static_cast<uint8_t>(format::TensorType::kI64), dims, data, n * 8);
+  add(name, static_cast<uint8_t>(format::TensorType::kI64), dims, data, numel(dims) * 8);
+}
+
+void PocketWriter::add_f16(const std::string& name, const uint16_t* bits, const std::vector<uint64_t>& dims) {
+  add(name, static_cast<uint8_t>(format::TensorType::kF16), dims, bits, numel(dims) * 2);
+}
+
+void PocketWriter::add_i8_rows(const std::string& name, const float* data, const std::vector<uint64_t>& dims) {
+  const uint64_t n = numel(dims), rows = dims.empty() ? 0 : dims[0], cols = rows ? n / rows : 0;
+  std::vector<int8_t> q(n);
+  std::vector<float> scale(rows);
+  for (uint64_t r = 0; r < rows; ++r) scale[r] = format::quantize_row_i8(data + r * cols, cols, q.data() + r * cols);
+  add(name, static_cast<uint8_t>(format::TensorType::kI8), dims, q.data(), n);
+  add_f32(name + ".scale", scale.data(), {rows});
 }
 
 std::string PocketWriter::bytes() const {

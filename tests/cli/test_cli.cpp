@@ -201,3 +201,40 @@ TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
   EXPECT_NE(not_sasrec.out.find("holds a itemcf model"), std::string::npos) << not_sasrec.out;
   EXPECT_FALSE(fs::exists(t.path() + "/student/results.json"));
 }
+
+// train -> export (int8 weights, verified against LibTorch) -> recommend for a user, and the errors
+// a user meets: a model the runtime cannot run, a Caser without --user, an unknown user.
+TEST(Cli, ExportAndRecommendWithTheRuntime) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string out = t.path() + "/caser", model = t.path() + "/caser.pocket";
+  CliRun r = run("train --data.path=" + t.path() + "/d --model.name=caser --model.dim=8 --model.window=3 "
+                 "--train.epochs=1 --eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  CliRun e = run("export " + out + " -o " + model + " --dtype int8 --verify 10");
+  ASSERT_EQ(e.code, 0) << e.out;
+  const auto json = nlohmann::json::parse(e.out.substr(e.out.find('{')));
+  EXPECT_EQ(json["weight_type"], "int8");
+  EXPECT_EQ(json["verify"]["queries"], 10);
+  EXPECT_GE(json["verify"]["top20_overlap"].get<double>(), 0.9);
+  EXPECT_EQ(json["bytes"].get<size_t>(), fs::file_size(model));
+  CliRun rec = run("recommend -m " + model + " --history \"3 6 9\" -k 4 --user 5");
+  ASSERT_EQ(rec.code, 0) << rec.out;
+  EXPECT_NE(rec.out.find("| 4 |"), std::string::npos) << rec.out;
+  EXPECT_EQ(rec.out.find("| 5 |"), std::string::npos) << rec.out;
+  CliRun no_user = run("recommend -m " + model + " --history \"3 6 9\"");
+  EXPECT_NE(no_user.code, 0);
+  EXPECT_NE(no_user.out.find("pass --user ID"), std::string::npos) << no_user.out;
+  CliRun bad_user = run("recommend -m " + model + " --history \"3\" --user 999");
+  EXPECT_NE(bad_user.code, 0);
+  EXPECT_NE(bad_user.out.find("unknown user id 999"), std::string::npos) << bad_user.out;
+
+  const std::string itemcf = t.path() + "/itemcf";
+  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
+                "--output.dir=" + itemcf).code, 0);
+  CliRun refused = run("export " + itemcf + " -o " + t.path() + "/itemcf.pocket");
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.out.find("itemcf models are not supported by the runtime (sasrec, caser)"), std::string::npos)
+      << refused.out;
+  EXPECT_FALSE(fs::exists(t.path() + "/itemcf.pocket"));
+}

@@ -1,14 +1,16 @@
 // The on-device runtime against LibTorch: a SASRec of each kind (standard pre-LN with 2 heads and
-// histories longer than max_len, the OD-Rec teacher, the OD-Rec STT student) is exported and loaded
-// from a buffer; every item's score must match the LibTorch model's within 1e-4 and the top-k lists
-// must be identical, in every scoring mode the model offers.
+// histories longer than max_len, the OD-Rec teacher, the OD-Rec STT student) and a Caser are exported
+// and loaded from a buffer; every item's score must match the LibTorch model's within 1e-4 and the
+// top-k lists must be identical, in every scoring mode the model offers. fp16 and int8 weight files
+// are checked the same way against the LibTorch model with its weights rounded as the file stores them.
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "core/config.h"
 #include "core/progress.h"
-#include "export/export_sasrec.h"
+#include "export/export_model.h"
+#include "pocket_format.h"
 #include "models/sasrec.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -25,6 +27,85 @@ struct Case {
   int heads;
 };
 
+// Every score of every test query within 1e-4 of LibTorch's and the top-10 from pocketrec_recommend in
+// LibTorch's order (ties to the smaller index), for each scoring mode; returns the largest difference.
+double expect_runtime_matches(models::Recommender& model, const data::Dataset& d, const std::string& bytes,
+                              const std::vector<pocketrec_scoring>& modes, const char* architecture) {
+  auto scorer = model.make_scorer(d);
+  std::vector<int32_t> queries(d.test.size());
+  std::iota(queries.begin(), queries.end(), 0);
+  scorer->prepare(d.test, queries.data(), queries.size());
+  const int32_t N = d.n_items;
+  double worst = 0;
+  for (pocketrec_scoring mode : modes) {
+    pocketrec_model_params p = pocketrec_model_default_params();
+    p.scoring = mode;
+    pocketrec_model* m = nullptr;
+    EXPECT_EQ(pocketrec_model_load_buffer(bytes.data(), bytes.size(), &p, &m), POCKETREC_STATUS_OK)
+        << pocketrec_last_error();
+    if (!m) return INFINITY;
+    pocketrec_context* ctx = nullptr;
+    EXPECT_EQ(pocketrec_context_init(m, &ctx), POCKETREC_STATUS_OK);
+    EXPECT_EQ(pocketrec_model_n_items(m), static_cast<size_t>(N));
+    EXPECT_STREQ(pocketrec_model_architecture(m), architecture);
+    const bool users = pocketrec_model_n_users(m) > 0;
+    std::vector<float> ref(N), got(N);
+    double max_diff = 0;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      scorer->score(q, 1, 0, N, ref.data(), static_cast<size_t>(N));
+      std::vector<int64_t> hist;
+      for (int32_t item : d.test.history[queries[q]]) hist.push_back(std::stoll(d.item_ids.token(item)));
+      if (users)
+        EXPECT_EQ(pocketrec_context_set_user(ctx, std::stoll(d.user_ids.token(d.test.users[queries[q]]))),
+                  POCKETREC_STATUS_OK);
+      EXPECT_EQ(pocketrec_score_all(ctx, hist.data(), hist.size(), got.data()), POCKETREC_STATUS_OK)
+          << pocketrec_last_error();
+      for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
+      std::vector<int32_t> order(N);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return ref[a] > ref[b]; });
+      int64_t items[10];
+      float scores[10];
+      size_t n_out = 0;
+      EXPECT_EQ(pocketrec_recommend(ctx, hist.data(), hist.size(), 10, 0, items, scores, &n_out), POCKETREC_STATUS_OK);
+      EXPECT_EQ(n_out, 10u);
+      for (size_t r = 0; r < n_out; ++r) EXPECT_EQ(items[r], std::stoll(d.item_ids.token(order[r]))) << "query " << q;
+    }
+    EXPECT_LT(max_diff, 1e-4) << "scoring mode " << mode;
+    EXPECT_GT(max_diff, 0.0);  // a different implementation, not the same numbers by construction
+    worst = std::max(worst, max_diff);
+    pocketrec_context_free(ctx);
+    pocketrec_model_free(m);
+  }
+  return worst;
+}
+
+// LayerNorm gamma/beta away from 1/0 and larger weights, so every parameter matters.
+void perturb(torch::nn::Module& module) {
+  torch::NoGradGuard g;
+  torch::manual_seed(5);
+  for (auto& p : module.parameters()) p.add_(torch::randn_like(p) * 0.3);
+}
+
+Config sasrec_config(const std::string& variant, bool stt, int heads) {
+  const bool odrec = variant == "odrec";
+  Config c;
+  c.set("model.name", "sasrec", "t");
+  c.set("model.sasrec_variant", variant, "t");
+  c.set("model.dim", 16, "t");
+  c.set("model.heads", heads, "t");
+  c.set("model.inner", 24, "t");
+  c.set("model.max_len", odrec ? 5 : 4, "t");  // community histories (5-7 items) exceed 4
+  c.set("model.layers", 2, "t");
+  c.set("train.seed", 11, "t");
+  if (stt) {
+    c.set("model.item_table", "stt", "t");
+    c.set("model.stt_rank", 4, "t");
+    c.set("model.stt_t", 2, "t");
+  }
+  return c;
+}
+
 class RuntimeParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeParity, ScoresMatchLibTorchAndTopListsAreIdentical) {
@@ -32,73 +113,15 @@ TEST_P(RuntimeParity, ScoresMatchLibTorchAndTopListsAreIdentical) {
   const Case k = GetParam();
   const bool odrec = k.variant == "odrec";
   data::Dataset d = odrec ? pocketrec::testing::cycle_sessions() : pocketrec::testing::community_users();
-  Config c;
-  c.set("model.name", "sasrec", "t");
-  c.set("model.sasrec_variant", k.variant, "t");
-  c.set("model.dim", 16, "t");
-  c.set("model.heads", k.heads, "t");
-  c.set("model.inner", 24, "t");
-  c.set("model.max_len", odrec ? 5 : 4, "t");  // community histories (5-7 items) exceed 4
-  c.set("model.layers", 2, "t");
-  c.set("train.seed", 11, "t");
-  if (k.stt) {
-    c.set("model.item_table", "stt", "t");
-    c.set("model.stt_rank", 4, "t");
-    c.set("model.stt_t", 2, "t");
-  }
-  auto reg = models::default_model_registry();
-  auto model = reg.get("sasrec").create(c, d);
+  const Config c = sasrec_config(k.variant, k.stt, k.heads);
+  auto model = models::default_model_registry().get("sasrec").create(c, d);
   auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
   ASSERT_NE(enc, nullptr);
-  {  // LayerNorm gamma/beta away from 1/0 and larger weights, so every parameter matters
-    torch::NoGradGuard g;
-    torch::manual_seed(5);
-    for (auto& p : enc->encoder_module().parameters()) p.add_(torch::randn_like(p) * 0.3);
-  }
-  const std::string bytes = exporter::sasrec_pocket(*enc, c, d.item_ids, {{"test", true}}).bytes();
-
-  auto scorer = model->make_scorer(d);
-  std::vector<int32_t> queries(d.test.size());
-  std::iota(queries.begin(), queries.end(), 0);
-  scorer->prepare(d.test, queries.data(), queries.size());
-  const int32_t N = d.n_items;
+  perturb(enc->encoder_module());
+  const std::string bytes = exporter::model_pocket(*model, c, d, {{"test", true}}).bytes();
   std::vector<pocketrec_scoring> modes = {POCKETREC_SCORING_FP32_TABLE};
   if (k.stt) modes.push_back(POCKETREC_SCORING_CORES);
-  for (pocketrec_scoring mode : modes) {
-    pocketrec_model_params p = pocketrec_model_default_params();
-    p.scoring = mode;
-    pocketrec_model* m = nullptr;
-    ASSERT_EQ(pocketrec_model_load_buffer(bytes.data(), bytes.size(), &p, &m), POCKETREC_STATUS_OK)
-        << pocketrec_last_error();
-    pocketrec_context* ctx = nullptr;
-    ASSERT_EQ(pocketrec_context_init(m, &ctx), POCKETREC_STATUS_OK);
-    EXPECT_EQ(pocketrec_model_n_items(m), static_cast<size_t>(N));
-    EXPECT_STREQ(pocketrec_model_architecture(m), odrec ? "sasrec-odrec" : "sasrec");
-    std::vector<float> ref(N), got(N);
-    double max_diff = 0;
-    for (size_t q = 0; q < queries.size(); ++q) {
-      scorer->score(q, 1, 0, N, ref.data(), static_cast<size_t>(N));
-      std::vector<int64_t> hist;
-      for (int32_t item : d.test.history[queries[q]]) hist.push_back(std::stoll(d.item_ids.token(item)));
-      ASSERT_EQ(pocketrec_score_all(ctx, hist.data(), hist.size(), got.data()), POCKETREC_STATUS_OK)
-          << pocketrec_last_error();
-      for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
-      // The top-10 from pocketrec_recommend (history kept) = LibTorch's order, ties to the smaller index.
-      std::vector<int32_t> order(N);
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return ref[a] > ref[b]; });
-      int64_t items[10];
-      float scores[10];
-      size_t n_out = 0;
-      ASSERT_EQ(pocketrec_recommend(ctx, hist.data(), hist.size(), 10, 0, items, scores, &n_out), POCKETREC_STATUS_OK);
-      ASSERT_EQ(n_out, 10u);
-      for (int r = 0; r < 10; ++r) EXPECT_EQ(items[r], std::stoll(d.item_ids.token(order[r]))) << "query " << q;
-    }
-    EXPECT_LT(max_diff, 1e-4) << "scoring mode " << mode;
-    EXPECT_GT(max_diff, 0.0);  // a different implementation, not the same numbers by construction
-    pocketrec_context_free(ctx);
-    pocketrec_model_free(m);
-  }
+  expect_runtime_matches(*model, d, bytes, modes, odrec ? "sasrec-odrec" : "sasrec");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sasrec, RuntimeParity,
@@ -117,11 +140,105 @@ TEST(Export, RefusesAnSttLayoutTheRuntimeCannotRead) {
   auto model = models::default_model_registry().get("sasrec").create(c, d);
   auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
   try {
-    exporter::sasrec_pocket(*enc, c, d.item_ids, {});
+    exporter::model_pocket(*model, c, d, {});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("2 cores in the canonical layout"), std::string::npos) << e.what();
   }
+}
+
+// fp16 and int8 files against the LibTorch model whose matrices were rounded exactly as the file
+// stores them (torch's kHalf; format::quantize_row_i8 per row): the runtime must decode them to the
+// same numbers (and the files are smaller, if not 2x and 4x at this toy size).
+TEST(ExportWeightTypes, Fp16AndInt8FilesDecodeToTheRoundedWeights) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::cycle_sessions();
+  const Config c = sasrec_config("odrec", /*stt=*/true, 1);
+  size_t fp32_bytes = 0;
+  for (auto type : {exporter::WeightType::kF32, exporter::WeightType::kF16, exporter::WeightType::kI8}) {
+    auto model = models::default_model_registry().get("sasrec").create(c, d);
+    auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
+    perturb(enc->encoder_module());
+    const std::string bytes = exporter::model_pocket(*model, c, d, {}, type).bytes();
+    {
+      torch::NoGradGuard g;
+      for (auto& p : enc->encoder_module().parameters()) {
+        if (p.dim() < 2 || p.numel() / p.size(0) < 8) continue;  // kept f32
+        if (type == exporter::WeightType::kF16) {
+          p.copy_(p.to(torch::kHalf).to(torch::kFloat32));
+        } else if (type == exporter::WeightType::kI8) {
+          torch::Tensor t = p.contiguous();
+          const int64_t rows = t.size(0), cols = t.numel() / rows;
+          std::vector<int8_t> q(static_cast<size_t>(cols));
+          float* x = t.data_ptr<float>();
+          for (int64_t r = 0; r < rows; ++r) {
+            const float s = format::quantize_row_i8(x + r * cols, static_cast<size_t>(cols), q.data());
+            for (int64_t j = 0; j < cols; ++j) x[r * cols + j] = s * static_cast<float>(q[static_cast<size_t>(j)]);
+          }
+          p.copy_(t);
+        }
+      }
+    }
+    expect_runtime_matches(*model, d, bytes, {POCKETREC_SCORING_CORES}, "sasrec-odrec");
+    if (type == exporter::WeightType::kF32) fp32_bytes = bytes.size();
+    if (type == exporter::WeightType::kF16) EXPECT_LT(bytes.size(), fp32_bytes * 0.7);
+    if (type == exporter::WeightType::kI8) EXPECT_LT(bytes.size(), fp32_bytes * 0.6);  // headers, scales, padding
+  }
+}
+
+TEST(ExportWeightTypes, HalfDecodingIsExact) {
+  EXPECT_EQ(format::f16_to_f32(0x3C00), 1.0f);
+  EXPECT_EQ(format::f16_to_f32(0xC000), -2.0f);
+  EXPECT_EQ(format::f16_to_f32(0x3555), 0.333251953125f);
+  EXPECT_EQ(format::f16_to_f32(0x7BFF), 65504.0f);
+  EXPECT_EQ(format::f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(format::f16_to_f32(0x03FF), std::ldexp(1023.0f, -24));  // largest subnormal
+  EXPECT_EQ(format::f16_to_f32(0x7C00), INFINITY);
+  EXPECT_TRUE(std::isnan(format::f16_to_f32(0x7E00)));
+  EXPECT_TRUE(std::signbit(format::f16_to_f32(0x8000)));
+  for (float x : {0.1f, -3.75f, 1e-5f, 1234.5f}) {  // torch's conversion round-trips through ours
+    torch::Tensor h = torch::tensor({x}).to(torch::kHalf);
+    uint16_t bits;
+    std::memcpy(&bits, h.data_ptr<at::Half>(), 2);
+    EXPECT_EQ(format::f16_to_f32(bits), h.to(torch::kFloat32).item<float>()) << x;
+  }
+}
+
+// Caser (user embedding, vertical + horizontal convolutions, item bias) with histories shorter and
+// longer than the window: scores and top lists as in LibTorch, for each user set on the context.
+TEST(CaserParity, ScoresMatchLibTorch) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::community_users();
+  Config c;
+  c.set("model.name", "caser", "t");
+  c.set("model.dim", 8, "t");
+  c.set("model.window", 6, "t");  // longer than some test histories (5-7 items): left padding is used
+  c.set("model.caser_nv", 2, "t");
+  c.set("model.caser_nh", 3, "t");
+  c.set("model.caser_ac_conv", "relu", "t");
+  c.set("model.caser_ac_fc", "tanh", "t");
+  c.set("train.seed", 3, "t");
+  auto model = models::default_model_registry().get("caser").create(c, d);
+  auto* net = dynamic_cast<models::TorchRecommender*>(model.get());
+  ASSERT_NE(net, nullptr);
+  perturb(net->network());
+  const std::string bytes = exporter::model_pocket(*model, c, d, {}).bytes();
+  expect_runtime_matches(*model, d, bytes, {POCKETREC_SCORING_FP32_TABLE}, "caser");
+
+  // Without a user the runtime refuses to score; a SASRec context refuses a user.
+  pocketrec_model* m = nullptr;
+  ASSERT_EQ(pocketrec_model_load_buffer(bytes.data(), bytes.size(), nullptr, &m), POCKETREC_STATUS_OK);
+  EXPECT_EQ(pocketrec_model_n_users(m), static_cast<size_t>(d.n_users));
+  pocketrec_context* ctx = nullptr;
+  ASSERT_EQ(pocketrec_context_init(m, &ctx), POCKETREC_STATUS_OK);
+  const int64_t item = std::stoll(d.item_ids.token(0));
+  std::vector<float> out(static_cast<size_t>(d.n_items));
+  EXPECT_EQ(pocketrec_score_all(ctx, &item, 1, out.data()), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pocketrec_last_error()).find("pocketrec_context_set_user"), std::string::npos);
+  EXPECT_EQ(pocketrec_context_set_user(ctx, 1000000), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pocketrec_last_error()).find("unknown user id 1000000"), std::string::npos);
+  pocketrec_context_free(ctx);
+  pocketrec_model_free(m);
 }
 
 }  // namespace

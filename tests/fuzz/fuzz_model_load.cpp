@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (pocketrec_model_load_buffer(bytes.data(), bytes.size(), nullptr, &model) != POCKETREC_STATUS_OK) return 0;
   pocketrec_context* ctx = nullptr;
   if (pocketrec_context_init(model, &ctx) == POCKETREC_STATUS_OK) {
+    if (pocketrec_model_n_users(model) > 0) pocketrec_context_set_user(ctx, 0);
     const int64_t history[3] = {pocketrec_model_item_id(model, 0), pocketrec_model_item_id(model, 1), 12345};
     int64_t items[8];
     float scores[8];
@@ -53,7 +54,12 @@ int main(int argc, char** argv) {
       spec.n_items = 12, spec.dim = 4, spec.inner = 4, spec.max_len = 3;
       spec.I1 = 3, spec.I2 = 4, spec.J1 = 2, spec.J2 = 2, spec.rank = 2, spec.t = 2;
       spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
+      spec.int8 = true;
+      spec.id_base = 1;
+      spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
     }
+  pocketrec::testing::TinyCaser caser;
+  caser.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
   return 0;
 }
 #endif

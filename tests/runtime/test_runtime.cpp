@@ -104,9 +104,48 @@ TEST(PocketFile, RoundTripOfMetadataAndAlignedTensors) {
   ASSERT_TRUE(f.get_tensor("y", format::TensorType::kI64, {2}, &t).ok());
   EXPECT_EQ(std::memcmp(t->data, y, sizeof y), 0);
   runtime::Status s = f.get_tensor("x", format::TensorType::kF32, {3, 2}, &t);
-  EXPECT_EQ(s.message, "t: tensor 'x' has type 0 and shape [2,3], expected type 0 and shape [3,2]");
+  EXPECT_EQ(s.message, "t: tensor 'x' has shape [2,3], expected [3,2]");
+  EXPECT_EQ(f.get_tensor("y", format::TensorType::kF32, {2}, &t).message, "t: tensor 'y' has type i64, expected f32");
   EXPECT_EQ(f.get_i64("c", &a).message, "t: metadata 'c' is string, expected i64");
   EXPECT_EQ(f.get_i64("zz", &a).message, "t: metadata key 'zz' is missing");
+}
+
+// f16 and i8 weights decode to fp32: i8 as scale[row] * q with the scale from quantize_row_i8 (so
+// within half a step of the original), f16 exactly; an i8 weight needs its scales, an i64 is no weight.
+TEST(PocketFile, WeightsDecodeFromF16AndI8) {
+  const float x[2][4] = {{0.5f, -1.0f, 0.25f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+  const uint16_t h[3] = {0x3C00, 0xB800, 0x0001};  // 1, -0.5, 2^-24
+  const int64_t ids[2] = {4, 5};
+  exporter::PocketWriter w;
+  w.add_i8_rows("q", &x[0][0], {2, 4});
+  w.add_f16("h", h, {3});
+  w.add_i8_rows("no_scale", &x[0][0], {2, 4});
+  w.add_i64("ids", ids, {2});
+  std::string bytes = w.bytes();
+  runtime::PocketFile f;
+  ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+  runtime::WeightStore store;
+  const float* v = nullptr;
+  ASSERT_TRUE(f.get_weight("q", {2, 4}, &store, &v).ok());
+  const float s = 1.0f / 127.0f;  // max |row 0| = 1
+  EXPECT_EQ(v[0], 64 * s);         // 0.5 / s = 63.5 rounds away from zero
+  EXPECT_EQ(v[1], -127 * s);
+  EXPECT_EQ(v[2], 32 * s);         // 31.75 -> 32
+  EXPECT_EQ(v[3], 0.0f);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(v[4 + j], 0.0f);  // an all-zero row (scale 1)
+  ASSERT_TRUE(f.get_weight("h", {3}, &store, &v).ok());
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[1], -0.5f);
+  EXPECT_EQ(v[2], std::ldexp(1.0f, -24));
+  EXPECT_EQ(store.decoded.size(), 2u);
+  // The file holds "no_scale.scale" too (the writer always adds it); drop it by renaming in place.
+  const size_t at = bytes.find("no_scale.scale");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'N';
+  reseal(bytes);
+  ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+  EXPECT_EQ(f.get_weight("no_scale", {2, 4}, &store, &v).message, "t: tensor 'no_scale.scale' is missing");
+  EXPECT_EQ(f.get_weight("ids", {2}, &store, &v).message, "t: weight 'ids' is stored as i64 (expected f32, f16 or i8)");
 }
 
 TEST(PocketFile, EveryTruncationIsRefusedWithoutACrash) {
@@ -157,15 +196,17 @@ TEST(PocketFile, BadMagicNewerVersionAndInconsistentHeadersAreRefused) {
 
 TEST(PocketFile, WrongArchitectureOrShapesNameTheProblem) {
   auto w = TinySasRec{}.writer();
-  w.set_string("pocketrec.architecture", "caser");
+  w.set_string("pocketrec.architecture", "gru4rec");
   EXPECT_EQ(Loaded(w.bytes()).error,
-            "<buffer>: architecture 'caser' is not supported by this runtime (sasrec, sasrec-odrec)");
+            "<buffer>: architecture 'gru4rec' is not supported by this runtime (sasrec, sasrec-odrec, caser)");
+  w.set_string("pocketrec.architecture", "caser");  // a SASRec's file read as a Caser
+  EXPECT_EQ(Loaded(w.bytes()).error, "<buffer>: metadata key 'pocketrec.n_users' is missing");
   TinySasRec dense;
   dense.stt = false;
   auto w2 = dense.writer();
   w2.set_i64("sasrec.dim", 16);
   EXPECT_EQ(Loaded(w2.bytes()).error,
-            "<buffer>: tensor 'item.weight' has type 0 and shape [31,8], expected type 0 and shape [31,16]");
+            "<buffer>: tensor 'item.weight' has shape [31,8], expected [31,16]");
   auto w3 = TinySasRec{}.writer();
   w3.set_string("stt.layout", "flat");
   EXPECT_NE(Loaded(w3.bytes()).error.find("2 cores in the canonical layout"), std::string::npos);
@@ -248,6 +289,45 @@ TEST(CApi, ErrorsNameTheProblem) {
   EXPECT_EQ(cores_of_dense.status, POCKETREC_STATUS_INVALID_ARGUMENT);
   pocketrec_model_free(nullptr);  // no-ops
   pocketrec_context_free(nullptr);
+}
+
+TEST(CApi, ContiguousIdsComeFromABase) {
+  TinySasRec spec;
+  spec.id_base = 1;
+  Loaded l(spec.bytes());
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  EXPECT_EQ(pocketrec_model_item_id(l.model, 0), 1);
+  EXPECT_EQ(pocketrec_model_item_id(l.model, 29), 30);
+  EXPECT_EQ(pocketrec_model_item_id(l.model, 30), -1);
+  Loaded with_tensor(TinySasRec{}.bytes());  // the same weights, ids 1000 + 7 i
+  EXPECT_EQ(l.scores({3, 30, 7}), with_tensor.scores({1014, 1203, 1042}));
+  const int64_t unknown[] = {31};
+  std::vector<float> out(30);
+  EXPECT_EQ(pocketrec_score_all(l.ctx, unknown, 1, out.data()), POCKETREC_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(pocketrec_context_set_user(l.ctx, 1), POCKETREC_STATUS_INVALID_ARGUMENT);  // SASRec has no users
+  EXPECT_STREQ(pocketrec_last_error(), "this sasrec-odrec model has no user embeddings");
+}
+
+TEST(CApi, CaserScoresForTheUserSetOnTheContext) {
+  const std::string bytes = pocketrec::testing::TinyCaser{}.bytes();
+  Loaded l(bytes);
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  EXPECT_STREQ(pocketrec_model_architecture(l.model), "caser");
+  EXPECT_EQ(pocketrec_model_n_users(l.model), 6u);
+  EXPECT_EQ(pocketrec_model_max_history(l.model), 3u);
+  const int64_t h[] = {4, 9};
+  std::vector<float> s0(20), s1(20), s0_again(20);
+  EXPECT_EQ(pocketrec_score_all(l.ctx, h, 2, s0.data()), POCKETREC_STATUS_INVALID_ARGUMENT);
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 0), POCKETREC_STATUS_OK);
+  ASSERT_EQ(pocketrec_score_all(l.ctx, h, 2, s0.data()), POCKETREC_STATUS_OK);
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 1), POCKETREC_STATUS_OK);
+  ASSERT_EQ(pocketrec_score_all(l.ctx, h, 2, s1.data()), POCKETREC_STATUS_OK);
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 0), POCKETREC_STATUS_OK);
+  ASSERT_EQ(pocketrec_score_all(l.ctx, h, 2, s0_again.data()), POCKETREC_STATUS_OK);
+  EXPECT_NE(s0, s1);  // the user embedding is half of the query vector
+  EXPECT_EQ(s0, s0_again);
+  EXPECT_EQ(pocketrec_context_set_user(l.ctx, 6), POCKETREC_STATUS_INVALID_ARGUMENT);
+  for (size_t n = 0; n < bytes.size(); n += 7) EXPECT_NE(Loaded(bytes.substr(0, n)).status, POCKETREC_STATUS_OK);
 }
 
 TEST(CApi, RecommendExcludesHistoryAndBatchesEqualSingleCalls) {

@@ -1,5 +1,5 @@
 // A small random SASRec .pocket built without LibTorch, for the runtime's format, C API and fuzz
-// tests: the same tensor names and metadata the exporter writes (src/export/export_sasrec.cpp).
+// tests: the same tensor names and metadata the exporter writes (src/export/export_model.cpp).
 #pragma once
 
 #include <random>
@@ -16,6 +16,8 @@ struct TinySasRec {
   int64_t n_items = 30, dim = 8, max_len = 5, heads = 1, inner = 12, layers = 1;
   int64_t I1 = 5, I2 = 7, J1 = 2, J2 = 4, rank = 4, t = 2;  // STT shape (I1 I2 = 35 >= 30 items)
   uint32_t seed = 3;
+  int64_t id_base = -1;  // >= 0: ids id_base, id_base + 1, ... as "item_ids.base"; else 1000, 1007, ... as a tensor
+  bool int8 = false;     // matrices as i8 with per-row scales (as `pocketrec export --dtype int8`)
 
   exporter::PocketWriter writer() const {
     exporter::PocketWriter w;
@@ -26,7 +28,10 @@ struct TinySasRec {
       for (auto x : dims) n *= x;
       std::vector<float> v(n);
       for (auto& x : v) x = u(rng) + offset;
-      w.add_f32(name, v.data(), dims);
+      if (int8 && dims.size() >= 2)
+        w.add_i8_rows(name, v.data(), dims);
+      else
+        w.add_f32(name, v.data(), dims);
     };
     using U = uint64_t;
     w.set_string("pocketrec.architecture", odrec ? "sasrec-odrec" : "sasrec");
@@ -46,7 +51,10 @@ struct TinySasRec {
     }
     std::vector<int64_t> ids(static_cast<size_t>(n_items));
     for (int64_t i = 0; i < n_items; ++i) ids[i] = 1000 + 7 * i;  // original ids 1000, 1007, ...
-    w.add_i64("item_ids", ids.data(), {ids.size()});
+    if (id_base >= 0)
+      w.set_i64("item_ids.base", id_base);
+    else
+      w.add_i64("item_ids", ids.data(), {ids.size()});
     if (stt) {
       add("stt_item.core0", {U(I1 * J1), U(rank)});
       add("stt_item.core1", {U(rank / t), U(I2 * J2 / t)});
@@ -77,6 +85,51 @@ struct TinySasRec {
       add("readout.glu2.weight", {U(dim), U(dim)});
       add("readout.w2.weight", {1, U(dim)});
     }
+    return w;
+  }
+  std::string bytes() const { return writer().bytes(); }
+};
+
+// A small random Caser .pocket (the tensor names and metadata of src/export/export_model.cpp).
+struct TinyCaser {
+  int64_t n_items = 20, n_users = 6, dim = 4, window = 3, nv = 2, nh = 2;
+  uint32_t seed = 5;
+
+  exporter::PocketWriter writer() const {
+    exporter::PocketWriter w;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+    auto add = [&](const std::string& name, std::vector<uint64_t> dims) {
+      uint64_t n = 1;
+      for (auto x : dims) n *= x;
+      std::vector<float> v(n);
+      for (auto& x : v) x = u(rng);
+      w.add_f32(name, v.data(), dims);
+    };
+    using U = uint64_t;
+    w.set_string("pocketrec.architecture", "caser");
+    w.set_i64("pocketrec.n_items", n_items);
+    w.set_i64("pocketrec.n_users", n_users);
+    w.set_i64("caser.dim", dim);
+    w.set_i64("caser.window", window);
+    w.set_i64("caser.nv", nv);
+    w.set_i64("caser.nh", nh);
+    w.set_string("caser.ac_conv", "relu");
+    w.set_string("caser.ac_fc", "sigm");
+    w.set_i64("item_ids.base", 0);
+    w.set_i64("user_ids.base", 0);
+    add("item.weight", {U(n_items + 1), U(dim)});
+    add("user.weight", {U(n_users), U(dim)});
+    add("conv_v.weight", {U(nv), 1, U(window), 1});
+    add("conv_v.bias", {U(nv)});
+    for (int64_t h = 1; h <= window; ++h) {
+      add("conv_h." + std::to_string(h - 1) + ".weight", {U(nh), 1, U(h), U(dim)});
+      add("conv_h." + std::to_string(h - 1) + ".bias", {U(nh)});
+    }
+    add("fc1.weight", {U(dim), U(nv * dim + nh * window)});
+    add("fc1.bias", {U(dim)});
+    add("W2.weight", {U(n_items + 1), U(2 * dim)});
+    add("b2.weight", {U(n_items + 1), 1});
     return w;
   }
   std::string bytes() const { return writer().bytes(); }

@@ -89,7 +89,9 @@ POCKETREC_API size_t pocketrec_model_n_items(const pocketrec_model* model);
 POCKETREC_API size_t pocketrec_model_dim(const pocketrec_model* model);
 /** The most history items the model reads; longer histories use their last max_history items. */
 POCKETREC_API size_t pocketrec_model_max_history(const pocketrec_model* model);
-/** "sasrec" or "sasrec-odrec"; owned by the model. */
+/** Users with their own embedding (Caser); 0 for models that read only the history (SASRec). */
+POCKETREC_API size_t pocketrec_model_n_users(const pocketrec_model* model);
+/** "sasrec", "sasrec-odrec" or "caser"; owned by the model. */
 POCKETREC_API const char* pocketrec_model_architecture(const pocketrec_model* model);
 /** Bytes of weights the model holds in memory (including any rebuilt or quantised table). */
 POCKETREC_API size_t pocketrec_model_weight_bytes(const pocketrec_model* model);
@@ -97,6 +99,11 @@ POCKETREC_API size_t pocketrec_model_weight_bytes(const pocketrec_model* model);
 /** The context borrows the model: free it before the model. */
 POCKETREC_API pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_context** out_context);
 POCKETREC_API void pocketrec_context_free(pocketrec_context* context);
+/**
+ * For models with user embeddings (pocketrec_model_n_users > 0): the user (original id) every later
+ * query of this context scores for. Such models refuse queries until it is set; others refuse it.
+ */
+POCKETREC_API pocketrec_status pocketrec_context_set_user(pocketrec_context* context, int64_t user_id);
 
 /**
  * The k best items after history[0..n_history) (oldest first), best first.
