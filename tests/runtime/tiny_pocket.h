@@ -10,6 +10,25 @@
 
 namespace pocketrec::testing {
 
+// Adds tensors of U(-0.5, 0.5) + offset values to a writer; matrices as i8 rows when int8.
+struct RandomWeights {
+  RandomWeights(exporter::PocketWriter& writer, uint32_t seed, bool int8) : w(writer), rng(seed), int8(int8) {}
+  void add(const std::string& name, const std::vector<uint64_t>& dims, float offset = 0) {
+    uint64_t n = 1;
+    for (auto x : dims) n *= x;
+    std::vector<float> v(n);
+    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+    for (auto& x : v) x = u(rng) + offset;
+    if (int8 && dims.size() >= 2)
+      w.add_i8_rows(name, v.data(), dims);
+    else
+      w.add_f32(name, v.data(), dims);
+  }
+  exporter::PocketWriter& w;
+  std::mt19937 rng;
+  bool int8;
+};
+
 struct TinySasRec {
   bool odrec = true;
   bool stt = true;
@@ -21,17 +40,9 @@ struct TinySasRec {
 
   exporter::PocketWriter writer() const {
     exporter::PocketWriter w;
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+    RandomWeights random(w, seed, int8);
     auto add = [&](const std::string& name, std::vector<uint64_t> dims, float offset = 0) {
-      uint64_t n = 1;
-      for (auto x : dims) n *= x;
-      std::vector<float> v(n);
-      for (auto& x : v) x = u(rng) + offset;
-      if (int8 && dims.size() >= 2)
-        w.add_i8_rows(name, v.data(), dims);
-      else
-        w.add_f32(name, v.data(), dims);
+      random.add(name, dims, offset);
     };
     using U = uint64_t;
     w.set_string("pocketrec.architecture", odrec ? "sasrec-odrec" : "sasrec");
@@ -97,15 +108,8 @@ struct TinyCaser {
 
   exporter::PocketWriter writer() const {
     exporter::PocketWriter w;
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-0.5f, 0.5f);
-    auto add = [&](const std::string& name, std::vector<uint64_t> dims) {
-      uint64_t n = 1;
-      for (auto x : dims) n *= x;
-      std::vector<float> v(n);
-      for (auto& x : v) x = u(rng);
-      w.add_f32(name, v.data(), dims);
-    };
+    RandomWeights random(w, seed, /*int8=*/false);
+    auto add = [&](const std::string& name, std::vector<uint64_t> dims) { random.add(name, dims); };
     using U = uint64_t;
     w.set_string("pocketrec.architecture", "caser");
     w.set_i64("pocketrec.n_items", n_items);
