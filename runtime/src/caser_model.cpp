@@ -77,17 +77,8 @@ Status CaserModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_TRY(f.get_weight("W2.weight", {U(n_items_ + 1), U(2 * d)}, w, &W2_));
   RT_TRY(f.get_weight("b2.weight", {U(n_items_ + 1), 1}, w, &b2_));
 
-  switch (scoring) {
-    case POCKETREC_SCORING_AUTO:
-    case POCKETREC_SCORING_FP32_TABLE: scorer_.init_fp32(W2_, n_items_, 2 * d_, b2_); break;
-    case POCKETREC_SCORING_INT8_TABLE: scorer_.init_int8(W2_, n_items_, 2 * d_, b2_); break;
-    case POCKETREC_SCORING_CORES:
-      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "%s: scoring from the cores needs an STT item table", src);
-    default:
-      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "scoring mode %d is unknown", static_cast<int>(scoring));
-  }
-  weight_bytes_ = w->file_bytes + w->decoded_bytes() +
-                  (scorer_.kind() == ItemScorer::Kind::kInt8Table ? scorer_.bytes() : 0);
+  RT_TRY(init_table_scorer(src, scoring, W2_, 2 * d_, b2_));
+  set_weight_bytes();
   query_floats_ = 2 * d;
   scratch_floats_ = static_cast<size_t>(L) * d + fc1_.in;  // X, then [o_v; o_h]
   return Status::Ok();
@@ -98,8 +89,8 @@ void CaserModel::query_vector(const int32_t* history, size_t n, int32_t user, fl
   const size_t n_real = std::min(n, L);
   history += n - n_real;
   float *X = scratch, *o = X + L * d;
-  for (size_t l = 0; l < L; ++l) {  // left padding: the real items fill the last n_real rows
-    const size_t pad = L - n_real;
+  const size_t pad = L - n_real;  // left padding: the real items fill the last n_real rows
+  for (size_t l = 0; l < L; ++l) {
     const int64_t item = l < pad ? n_items_ : history[l - pad];
     std::copy_n(item_ + static_cast<size_t>(item) * d, d, X + l * d);
   }
@@ -111,7 +102,7 @@ void CaserModel::query_vector(const int32_t* history, size_t n, int32_t user, fl
       o[f * d + e] = s;
     }
   float* oh = o + nv * d;
-  for (size_t h = 1; h <= L && nh > 0; ++h)
+  for (size_t h = 1; h <= L; ++h)
     for (size_t f = 0; f < nh; ++f) {
       const float* wf = conv_h_w_[h - 1] + f * h * d;
       float best = -INFINITY;

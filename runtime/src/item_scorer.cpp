@@ -27,12 +27,19 @@ void ItemScorer::init_int8(const float* rows, int64_t n_items, int64_t d, const 
     scale_[v] = format::quantize_row_i8(rows + v * d, static_cast<size_t>(d), q8_.data() + v * d);
 }
 
-Status ItemScorer::init_stt(const SttCores& c, int64_t n_items, int64_t d) {
-  RT_CHECK(c.t >= 1 && c.R % c.t == 0 && c.J2 % c.t == 0 && c.I1 * c.I2 >= n_items && c.J1 * c.J2 == d,
-           POCKETREC_STATUS_BAD_FORMAT, "STT shape [[%lld,%lld],[%lld,%lld]] R=%lld t=%lld does not fit %lld items x %lld",
-           static_cast<long long>(c.I1), static_cast<long long>(c.I2), static_cast<long long>(c.J1),
-           static_cast<long long>(c.J2), static_cast<long long>(c.R), static_cast<long long>(c.t),
+Status SttCores::check(const char* source, int64_t n_items, int64_t d) const {
+  RT_CHECK(I1 >= 1 && I2 >= 1 && J1 >= 1 && J2 >= 1 && R >= 1 && t >= 1 && I1 <= (1 << 20) && I2 <= (1 << 20) &&
+               J1 <= 4096 && J2 <= 4096 && R <= 4096 && R % t == 0 && J2 % t == 0 && I1 * I2 >= n_items &&
+               J1 * J2 == d,
+           POCKETREC_STATUS_BAD_FORMAT, "%s: STT shape [[%lld,%lld],[%lld,%lld]] R=%lld t=%lld does not fit %lld items x %lld",
+           source, static_cast<long long>(I1), static_cast<long long>(I2), static_cast<long long>(J1),
+           static_cast<long long>(J2), static_cast<long long>(R), static_cast<long long>(t),
            static_cast<long long>(n_items), static_cast<long long>(d));
+  return Status::Ok();
+}
+
+Status ItemScorer::init_stt(const SttCores& c, int64_t n_items, int64_t d) {
+  RT_TRY(c.check("STT cores", n_items, d));
   kind_ = Kind::kSttCores;
   stt_ = c;
   n_items_ = n_items;
@@ -100,16 +107,7 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
     return;
   }
   if (kind_ == Kind::kInt8Table) {
-    for (int64_t v = 0; v < n_items_; ++v) {
-      const int8_t* r = q8_.data() + v * d_;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t j = 0;
-      for (; j + 8 <= d_; j += 8)
-        for (int64_t u = 0; u < 8; ++u) acc[u] += static_cast<float>(r[j + u]) * q[j + u];
-      float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; j < d_; ++j) s += static_cast<float>(r[j]) * q[j];
-      out[v] = s * scale_[v];
-    }
+    for (int64_t v = 0; v < n_items_; ++v) out[v] = dot(q8_.data() + v * d_, q, static_cast<size_t>(d_)) * scale_[v];
     add_bias(out);
     return;
   }

@@ -9,13 +9,15 @@
 
 namespace pocketrec::runtime {
 
-inline float dot(const float* a, const float* b, size_t n) {
+// sum_i a[i] b[i] in 8 lanes; `a` may be float or int8 (an int8 table row, scaled by the caller).
+template <typename T>
+inline float dot(const T* a, const float* b, size_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (size_t j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    for (size_t j = 0; j < 8; ++j) acc[j] += static_cast<float>(a[i + j]) * b[i + j];
   float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
+  for (; i < n; ++i) s += static_cast<float>(a[i]) * b[i];
   return s;
 }
 

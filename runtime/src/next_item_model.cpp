@@ -5,6 +5,24 @@
 
 namespace pocketrec::runtime {
 
+Status NextItemModel::init_table_scorer(const char* source, pocketrec_scoring scoring, const float* rows, int64_t dim,
+                                        const float* bias) {
+  switch (scoring) {
+    case POCKETREC_SCORING_AUTO:
+    case POCKETREC_SCORING_FP32_TABLE: scorer_.init_fp32(rows, n_items_, dim, bias); return Status::Ok();
+    case POCKETREC_SCORING_INT8_TABLE: scorer_.init_int8(rows, n_items_, dim, bias); return Status::Ok();
+    case POCKETREC_SCORING_CORES:
+      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "%s: scoring from the cores needs an STT item table",
+                         source);
+  }
+  return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "scoring mode %d is unknown", static_cast<int>(scoring));
+}
+
+void NextItemModel::set_weight_bytes(size_t extra) {
+  const bool scorer_owns = scorer_.kind() != ItemScorer::Kind::kFp32Table;
+  weight_bytes_ = weights_.file_bytes + weights_.decoded_bytes() + extra + (scorer_owns ? scorer_.bytes() : 0);
+}
+
 Status make_model(const PocketFile& file, pocketrec_scoring scoring, std::unique_ptr<NextItemModel>* out) {
   std::string arch;
   RT_TRY(file.get_string("pocketrec.architecture", &arch));

@@ -39,6 +39,13 @@ class NextItemModel {
   size_t weight_bytes() const { return weight_bytes_; }
 
  protected:
+  // The scorer over rows [n_items x dim] (+ bias[n_items]) in a table mode: AUTO and FP32_TABLE use
+  // the rows in place, INT8_TABLE quantises them at load; CORES and unknown modes are refused.
+  Status init_table_scorer(const char* source, pocketrec_scoring scoring, const float* rows, int64_t dim,
+                           const float* bias = nullptr);
+  // weight_bytes_ = the file's weights + their decoded copies + `extra` + the scorer's own int8 table or cores.
+  void set_weight_bytes(size_t extra = 0);
+
   std::string architecture_;
   int64_t n_items_ = 0, n_users_ = 0, d_ = 0, max_history_ = 0;
   size_t query_floats_ = 0, scratch_floats_ = 0, weight_bytes_ = 0;

@@ -51,12 +51,7 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
              "%s: the runtime reads STT tables of 2 cores in the canonical layout (found %zu cores, layout '%s')", src,
              items.size(), layout.c_str());
     cores_.I1 = items[0], cores_.I2 = items[1], cores_.J1 = dims[0], cores_.J2 = dims[1];
-    RT_CHECK(cores_.I1 >= 1 && cores_.I2 >= 1 && cores_.J1 >= 1 && cores_.J2 >= 1 && cores_.R >= 1 && cores_.t >= 1 &&
-                 cores_.I1 <= (1 << 20) && cores_.I2 <= (1 << 20) && cores_.J1 <= 4096 && cores_.J2 <= 4096 &&
-                 cores_.R <= 4096 && cores_.R % cores_.t == 0 &&  // bounded before any product (found by fuzzing)
-                 cores_.J2 % cores_.t == 0 && cores_.I1 * cores_.I2 >= n_items_ && cores_.J1 * cores_.J2 == d_,
-             POCKETREC_STATUS_BAD_FORMAT, "%s: STT shape does not fit %lld items x %lld", src,
-             static_cast<long long>(n_items_), static_cast<long long>(d_));
+    RT_TRY(cores_.check(src, n_items_, d_));
     RT_TRY(f.get_weight("stt_item.core0", {U(cores_.I1 * cores_.J1), U(cores_.R)}, w, &cores_.core0));
     RT_TRY(f.get_weight("stt_item.core1", {U(cores_.R / cores_.t), U(cores_.I2 * cores_.J2 / cores_.t)}, w,
                         &cores_.core1));
@@ -87,33 +82,20 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   }
 
   if (scoring == POCKETREC_SCORING_AUTO) scoring = stt_ ? POCKETREC_SCORING_CORES : POCKETREC_SCORING_FP32_TABLE;
-  const float* rows = item_;
-  if (stt_ && scoring != POCKETREC_SCORING_CORES) {
-    table_ = ItemScorer::rebuild_table(cores_, n_items_);
-    rows = table_.data();
+  if (stt_ && scoring == POCKETREC_SCORING_CORES) {
+    RT_TRY(scorer_.init_stt(cores_, n_items_, d_));
+  } else {
+    const bool table_mode = scoring == POCKETREC_SCORING_FP32_TABLE || scoring == POCKETREC_SCORING_INT8_TABLE;
+    if (stt_ && table_mode) table_ = ItemScorer::rebuild_table(cores_, n_items_);
+    RT_TRY(init_table_scorer(src, scoring, stt_ ? table_.data() : item_, d_));
+    if (scorer_.kind() == ItemScorer::Kind::kInt8Table) table_ = std::vector<float>();  // quantised: not needed
   }
-  switch (scoring) {
-    case POCKETREC_SCORING_CORES:
-      RT_CHECK(stt_, POCKETREC_STATUS_INVALID_ARGUMENT, "%s: scoring from the cores needs an STT item table", src);
-      RT_TRY(scorer_.init_stt(cores_, n_items_, d_));
-      break;
-    case POCKETREC_SCORING_FP32_TABLE: scorer_.init_fp32(rows, n_items_, d_); break;
-    case POCKETREC_SCORING_INT8_TABLE:
-      scorer_.init_int8(rows, n_items_, d_);
-      table_.clear();
-      table_.shrink_to_fit();
-      break;
-    default:
-      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "scoring mode %d is unknown", static_cast<int>(scoring));
-  }
-  // The scorer's int8 rows or re-laid-out cores come on top of the weights (STT row lookups still read
-  // the original cores).
-  const bool scorer_owns = scorer_.kind() != ItemScorer::Kind::kFp32Table;
-  weight_bytes_ = w->file_bytes + w->decoded_bytes() + table_.size() * 4 + (scorer_owns ? scorer_.bytes() : 0);
+  // STT row lookups keep reading the original cores, whichever scorer is used.
+  set_weight_bytes(table_.size() * sizeof(float));
   query_floats_ = d;
-  // the forward's x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g, s: d each
+  // the forward's x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g: d each
   const size_t L = static_cast<size_t>(max_len);
-  scratch_floats_ = std::max(7 * L * d + L * inner + L + 3 * d, scorer_.scratch_floats());
+  scratch_floats_ = std::max(7 * L * d + L * inner + L + 2 * d, scorer_.scratch_floats());
   return Status::Ok();
 }
 
@@ -156,6 +138,7 @@ void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*
   const size_t L = odrec_ ? static_cast<size_t>(max_history_) : n_real, Lmax = static_cast<size_t>(max_history_);
   float *x = scratch, *qn = x + Lmax * d, *attn_scratch = qn + Lmax * d;  // Q, K, V, ctx, att
   float *tmp = attn_scratch + 4 * Lmax * d + Lmax, *ff = tmp + Lmax * d, *hs = ff + Lmax * inner, *g = hs + d;
+  const float scale = odrec_ ? 1.0f : std::sqrt(static_cast<float>(d));
   for (size_t l = 0; l < L; ++l) {
     float* xl = x + l * d;
     if (l < n_real) {
@@ -165,7 +148,6 @@ void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*
     } else {
       std::fill(xl, xl + d, 0.0f);  // an STT table reads zero for the padding id
     }
-    const float scale = odrec_ ? 1.0f : std::sqrt(static_cast<float>(d));
     for (size_t e = 0; e < d; ++e) xl[e] = xl[e] * scale + pos_[l * d + e];
   }
   if (odrec_) layer_norm(x, L, d, ln_in_.gamma, ln_in_.beta, eps_);

@@ -7,26 +7,12 @@
 
 #include "cli/commands.h"
 #include "cli/run_context.h"
+#include "cli/runtime_model.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "pocketrec/pocketrec.h"
 
 namespace pocketrec::cli {
-namespace {
-
-ErrorCode error_code_of(pocketrec_status s) {
-  switch (s) {
-    case POCKETREC_STATUS_INVALID_ARGUMENT: return ErrorCode::kInvalidArgument;
-    case POCKETREC_STATUS_NOT_FOUND: return ErrorCode::kNotFound;
-    case POCKETREC_STATUS_IO: return ErrorCode::kIo;
-    case POCKETREC_STATUS_BAD_FORMAT: return ErrorCode::kBadFormat;
-    case POCKETREC_STATUS_UNSUPPORTED_VERSION: return ErrorCode::kUnsupportedVersion;
-    case POCKETREC_STATUS_CHECKSUM_MISMATCH: return ErrorCode::kChecksumMismatch;
-    default: return ErrorCode::kInternal;
-  }
-}
-
-}  // namespace
 
 int cmd_export(const std::string& run_dir, const std::string& out_path, size_t n_verify, const std::string& weights,
                const std::string& weight_type) {
@@ -49,31 +35,22 @@ int cmd_recommend(const std::string& model_path, const std::string& history_text
     user = parse_int(trim(user_text));
     PR_CHECK(user.has_value(), ErrorCode::kInvalidArgument, "--user: '{}' is not an integer user id", user_text);
   }
-  pocketrec_model_params p = pocketrec_model_default_params();
-  if (scoring == "cores") p.scoring = POCKETREC_SCORING_CORES;
-  else if (scoring == "fp32") p.scoring = POCKETREC_SCORING_FP32_TABLE;
-  else if (scoring == "int8") p.scoring = POCKETREC_SCORING_INT8_TABLE;
+  pocketrec_scoring mode = POCKETREC_SCORING_AUTO;
+  if (scoring == "cores") mode = POCKETREC_SCORING_CORES;
+  else if (scoring == "fp32") mode = POCKETREC_SCORING_FP32_TABLE;
+  else if (scoring == "int8") mode = POCKETREC_SCORING_INT8_TABLE;
   else PR_CHECK(scoring == "auto", ErrorCode::kInvalidArgument, "--scoring: expected auto|cores|fp32|int8, got '{}'", scoring);
-  pocketrec_model* model = nullptr;
-  pocketrec_context* ctx = nullptr;
+  RuntimeModel rt(model_path, mode);
+  if (user)
+    check_runtime(pocketrec_context_set_user(rt.ctx, *user));
+  else
+    PR_CHECK(pocketrec_model_n_users(rt.model) == 0, ErrorCode::kInvalidArgument,
+             "{}: this model scores for a user: pass --user ID", model_path);
   std::vector<int64_t> items(k);
   std::vector<float> scores(k);
   size_t n_out = 0;
-  pocketrec_status s = pocketrec_model_load_file(model_path.c_str(), &p, &model);
-  if (s == POCKETREC_STATUS_OK) s = pocketrec_context_init(model, &ctx);
-  if (s == POCKETREC_STATUS_OK && !user && pocketrec_model_n_users(model) > 0) {
-    pocketrec_context_free(ctx);
-    pocketrec_model_free(model);
-    PR_FAIL(ErrorCode::kInvalidArgument, "{}: this model scores for a user: pass --user ID", model_path);
-  }
-  if (s == POCKETREC_STATUS_OK && user) s = pocketrec_context_set_user(ctx, *user);
-  if (s == POCKETREC_STATUS_OK)
-    s = pocketrec_recommend(ctx, history.data(), history.size(), k, exclude_history ? 1 : 0, items.data(),
-                            scores.data(), &n_out);
-  const std::string message = s == POCKETREC_STATUS_OK ? "" : pocketrec_last_error();
-  pocketrec_context_free(ctx);
-  pocketrec_model_free(model);
-  PR_CHECK(s == POCKETREC_STATUS_OK, error_code_of(s), "{}", message);
+  check_runtime(pocketrec_recommend(rt.ctx, history.data(), history.size(), k, exclude_history ? 1 : 0, items.data(),
+                                    scores.data(), &n_out));
   std::printf("| rank | item | score |\n|---|---|---|\n");
   for (size_t i = 0; i < n_out; ++i) std::printf("| %zu | %lld | %.6f |\n", i + 1, static_cast<long long>(items[i]), scores[i]);
   return 0;

@@ -17,6 +17,7 @@
 #include "models/torch_recommender.h"
 #include "models/sasrec.h"
 #include "distill/odrec_kd.h"
+#include "cli/runtime_model.h"
 #include "export/export_model.h"
 #include "pocketrec/pocketrec.h"
 #include "train/process_setup.h"
@@ -241,23 +242,6 @@ std::vector<int32_t> top_indices(const float* scores, int32_t n, size_t k) {
   return idx;
 }
 
-struct RuntimeModel {
-  pocketrec_model* model = nullptr;
-  pocketrec_context* ctx = nullptr;
-  RuntimeModel(const std::string& path, pocketrec_scoring scoring) {
-    pocketrec_model_params p = pocketrec_model_default_params();
-    p.scoring = scoring;
-    if (pocketrec_model_load_file(path.c_str(), &p, &model) != POCKETREC_STATUS_OK ||
-        pocketrec_context_init(model, &ctx) != POCKETREC_STATUS_OK) {
-      pocketrec_model_free(model);
-      PR_FAIL(ErrorCode::kInternal, "export: the runtime refuses the file just written: {}", pocketrec_last_error());
-    }
-  }
-  ~RuntimeModel() {
-    pocketrec_context_free(ctx);
-    pocketrec_model_free(model);
-  }
-};
 
 }  // namespace
 
@@ -317,13 +301,11 @@ nlohmann::json export_run(const std::string& run_dir, const std::string& out_pat
       for (int32_t item : d.test.history[q]) hist.push_back(std::stoll(d.item_ids.token(item)));
       if (pocketrec_model_n_users(file.model) > 0) {
         const int64_t user = std::stoll(d.user_ids.token(d.test.users[q]));
-        PR_CHECK(pocketrec_context_set_user(file.ctx, user) == POCKETREC_STATUS_OK &&
-                     pocketrec_context_set_user(int8.ctx, user) == POCKETREC_STATUS_OK,
-                 ErrorCode::kInternal, "export: runtime refuses user {}: {}", user, pocketrec_last_error());
+        check_runtime(pocketrec_context_set_user(file.ctx, user));
+        check_runtime(pocketrec_context_set_user(int8.ctx, user));
       }
-      PR_CHECK(pocketrec_score_all(file.ctx, hist.data(), hist.size(), got.data()) == POCKETREC_STATUS_OK &&
-                   pocketrec_score_all(int8.ctx, hist.data(), hist.size(), q8.data()) == POCKETREC_STATUS_OK,
-               ErrorCode::kInternal, "export: runtime scoring failed: {}", pocketrec_last_error());
+      check_runtime(pocketrec_score_all(file.ctx, hist.data(), hist.size(), got.data()));
+      check_runtime(pocketrec_score_all(int8.ctx, hist.data(), hist.size(), q8.data()));
       for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
       auto t_ref = top_indices(ref.data(), N, 20), t_got = top_indices(got.data(), N, 20),
            t_q8 = top_indices(q8.data(), N, 20);
