@@ -1,4 +1,6 @@
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/run_context.h"
@@ -42,11 +44,12 @@ int cmd_distill(const std::string& config_path, const std::vector<std::string>& 
   std::printf("\n%s distilled from %s (%s): validation-selected, test read once%s\n",
               res["model"].get<std::string>().c_str(), res["teacher"].get<std::string>().c_str(),
               res["method"].get<std::string>().c_str(), protocol_note(res["test"]).c_str());
-  std::printf("item table: %lld parameters vs the teacher's %lld (%.2fx smaller); whole model: %lld vs %lld "
-              "(%.2fx)\n\n",
-              static_cast<long long>(size["student"]["item_table_parameters"].get<int64_t>()),
-              static_cast<long long>(size["teacher"]["item_table_parameters"].get<int64_t>()),
-              size["item_table_compression"].get<double>(),
+  if (size.contains("item_table_compression"))
+    std::printf("item table: %lld parameters vs the teacher's %lld (%.2fx smaller); ",
+                static_cast<long long>(size["student"]["item_table_parameters"].get<int64_t>()),
+                static_cast<long long>(size["teacher"]["item_table_parameters"].get<int64_t>()),
+                size["item_table_compression"].get<double>());
+  std::printf("whole model: %lld parameters vs the teacher's %lld (%.2fx smaller)\n\n",
               static_cast<long long>(size["student"]["parameters"].get<int64_t>()),
               static_cast<long long>(size["teacher"]["parameters"].get<int64_t>()), size["model_compression"].get<double>());
   std::printf("%s", metrics_table({{"valid", res["valid"]["metrics"]}, {"test", res["test"]["metrics"]}}, cols).c_str());
@@ -90,6 +93,83 @@ int cmd_report(const std::vector<std::string>& run_dirs, const std::string& spli
   std::printf("%s", metrics_table(rows, cols).c_str());
   if (!best_by.empty())
     std::printf("\nselected on validation %s: %s (%.4f)\n", best_by.c_str(), run_dirs[best].c_str(), best_value);
+  return 0;
+}
+
+namespace {
+
+struct RunGroup {
+  std::string label;
+  std::vector<std::string> dirs;
+};
+
+// "0.0970" for one run, "0.0968 ± 0.0012" (sample standard deviation) for several.
+std::string mean_std(const std::vector<double>& v, const char* fmt_one) {
+  double mean = 0;
+  for (double x : v) mean += x / static_cast<double>(v.size());
+  std::string out = fmt::format(fmt::runtime(fmt_one), mean);
+  if (v.size() < 2) return out;
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return out + " ± " + fmt::format(fmt::runtime(fmt_one), std::sqrt(ss / static_cast<double>(v.size() - 1)));
+}
+
+}  // namespace
+
+int cmd_distill_report(const std::string& teacher, const std::vector<std::string>& rd,
+                       const std::vector<std::string>& student, const std::string& split, const std::string& metrics,
+                       size_t time_queries) {
+  std::vector<std::string> cols;
+  for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
+  auto results = [&](const std::string& dir) {
+    const std::string path = dir + "/results.json";
+    nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
+    PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
+    return r;
+  };
+  const nlohmann::json t = results(teacher);
+  std::string name = t["model"].get<std::string>();
+  name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+  const std::vector<RunGroup> groups = {{name + "-T", {teacher}}, {name + "-RD", rd}, {name + "-S", student}};
+  // Model size and online time per query, measured here side by side (1 thread).
+  struct Cost {
+    double params = 0, bytes = 0, us = 0;
+  };
+  std::vector<Cost> cost(groups.size());
+  std::string md = "| model | runs |";
+  std::string sep = "|---|---|";
+  for (const auto& c : cols) md += " " + c + " |", sep += "---|";
+  md += " #params | params / T | model bytes / T |";
+  sep += "---|---|---|";
+  if (time_queries > 0) md += " µs per query (1 thread) | time / T |", sep += "---|---|";
+  md += "\n" + sep + "\n";
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const RunGroup& grp = groups[g];
+    if (grp.dirs.empty()) continue;
+    std::vector<std::vector<double>> vals(cols.size());
+    for (const auto& dir : grp.dirs) {
+      nlohmann::json r = results(dir);
+      PR_CHECK(r["dataset"] == t["dataset"], ErrorCode::kInvalidArgument, "{}: data set {} differs from the teacher's {}",
+               dir, r["dataset"].dump(), t["dataset"].dump());
+      for (size_t c = 0; c < cols.size(); ++c) {
+        PR_CHECK(r[split]["metrics"].contains(cols[c]), ErrorCode::kInvalidArgument, "--metrics: {} has no {} metric '{}'",
+                 dir, split, cols[c]);
+        vals[c].push_back(r[split]["metrics"][cols[c]].get<double>());
+      }
+      const double n = static_cast<double>(grp.dirs.size());
+      cost[g].params += static_cast<double>(r["n_parameters"].get<int64_t>()) / n;
+      cost[g].bytes += static_cast<double>(std::filesystem::file_size(dir + "/model.prarr")) / n;
+      if (time_queries > 0) cost[g].us += query_latency_us(dir, time_queries) / n;
+    }
+    md += "| " + grp.label + " | " + std::to_string(grp.dirs.size()) + " |";
+    for (const auto& v : vals) md += " " + mean_std(v, "{:.4f}") + " |";
+    md += fmt::format(" {:.0f} | {:.1f}% | {:.1f}% |", cost[g].params, 100 * cost[g].params / cost[0].params,
+                      100 * cost[g].bytes / cost[0].bytes);
+    if (time_queries > 0) md += fmt::format(" {:.1f} | {:.2f} |", cost[g].us, cost[g].us / cost[0].us);
+    md += "\n";
+  }
+  std::printf("%s on %s, %s split (mean ± std over the runs of a row)\n\n%s", name.c_str(),
+              t["dataset"].get<std::string>().c_str(), split.c_str(), md.c_str());
   return 0;
 }
 

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   std::string distill_config;
   distill->add_option("--config,-c", distill_config, "Student config (JSON) naming distill.teacher; --key=value overrides follow");
   std::string distill_method;
-  distill->add_option("--method", distill_method, "Distillation method (= --distill.method): odrec");
+  distill->add_option("--method", distill_method, "Distillation method (= --distill.method): odrec or rd");
   distill->allow_extras();
 
   auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
@@ -52,6 +52,19 @@ int main(int argc, char** argv) {
   report->add_option("--split", report_split, "test or valid");
   report->add_option("--metrics", report_metrics, "Comma-separated metric columns (default: the runs' own)");
   report->add_option("--best-by", report_best_by, "Select the run with the best value of this validation metric");
+
+  auto* dreport = app.add_subcommand("distill-report",
+                                     "Teacher / distilled / plain student table with size and speed ratios");
+  std::string dr_teacher, dr_split = "test",
+                          dr_metrics = "prec@3,prec@5,prec@10,ndcg_rd@3,ndcg_rd@5,ndcg_rd@10,map";
+  std::vector<std::string> dr_rd, dr_student;
+  size_t dr_time_queries = 1000;
+  dreport->add_option("--teacher", dr_teacher, "The teacher's run directory")->required();
+  dreport->add_option("--rd", dr_rd, "Distilled students' run directories (e.g. one per seed)")->required();
+  dreport->add_option("--student", dr_student, "Students trained without the teacher (same size)");
+  dreport->add_option("--split", dr_split, "test or valid");
+  dreport->add_option("--metrics", dr_metrics, "Comma-separated metric columns");
+  dreport->add_option("--time-queries", dr_time_queries, "Test queries timed per run, one at a time (0: no timing)");
 
   auto* exp = app.add_subcommand("export", "Write a run's model as a .pocket file for the on-device runtime");
   std::string export_run_dir, export_out, export_weights, export_type = "fp32";
@@ -101,6 +114,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());
     if (*report) return cmd_report(run_dirs, report_split, report_metrics, report_best_by);
+    if (*dreport) return cmd_distill_report(dr_teacher, dr_rd, dr_student, dr_split, dr_metrics, dr_time_queries);
     if (*exp) return cmd_export(export_run_dir, export_out, export_verify, export_weights, export_type);
     if (*rec) return cmd_recommend(rec_model, rec_history, rec_k, !rec_keep_history, rec_scoring, rec_user);
     if (*list) return cmd_list_models();

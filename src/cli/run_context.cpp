@@ -1,6 +1,7 @@
 #include "cli/run_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -17,6 +18,9 @@
 #include "models/torch_recommender.h"
 #include "models/sasrec.h"
 #include "distill/odrec_kd.h"
+#include "distill/rank_distill.h"
+#include "distill/topk_teacher_cache.h"
+#include "models/sampled_item_task.h"
 #include "cli/runtime_model.h"
 #include "export/export_model.h"
 #include "pocketrec/pocketrec.h"
@@ -136,6 +140,59 @@ nlohmann::json size_json(const models::Recommender& model) {
 
 }  // namespace
 
+namespace {
+
+// The student's distillation task for config.distill.method, from the frozen teacher. What the task
+// refers to (KD heads, the top-K cache) is kept alive in `keep`.
+train::TrainTask distillation_task(const Config& config, const std::string& teacher_dir, const Config& teacher_config,
+                                   models::Recommender& teacher, models::Recommender& student, const data::Dataset& d,
+                                   std::shared_ptr<void>& keep) {
+  auto& student_torch = dynamic_cast<models::TorchRecommender&>(student);
+  if (config.str("distill.method") == "odrec") {
+    auto* teacher_enc = dynamic_cast<models::SessionEncoder*>(&teacher);
+    auto* student_enc = dynamic_cast<models::SessionEncoder*>(&student);
+    PR_CHECK(teacher_enc != nullptr, ErrorCode::kInvalidArgument,
+             "distill.teacher: {} holds a {} model; OD-Rec distils a SASRec teacher", teacher_dir,
+             teacher_config.str("model.name"));
+    PR_CHECK(student_enc != nullptr, ErrorCode::kInvalidArgument,
+             "model.name: OD-Rec distils into a SASRec student, not {}", config.str("model.name"));
+    auto kd = std::make_shared<distill::OdRecKdTask>(distill::make_odrec_kd_task(
+        *teacher_enc, *student_enc, student_torch.training_task(d, config), d, distill::OdRecKdOptions::from_config(config)));
+    int64_t n_heads = 0;
+    for (const auto& p : kd->heads->parameters()) n_heads += p.numel();
+    log_info("distill: OD-Rec, item table {} -> {} parameters, {} KD head parameters", teacher_enc->item_table_parameters(),
+             student_enc->item_table_parameters(), n_heads);
+    keep = kd;
+    return kd->task;
+  }
+  // Ranking distillation: both models train on sampled items over the same training samples.
+  auto* teacher_pw = dynamic_cast<models::PointwiseModel*>(&teacher);
+  auto* student_pw = dynamic_cast<models::PointwiseModel*>(&student);
+  PR_CHECK(teacher_pw != nullptr && student_pw != nullptr, ErrorCode::kInvalidArgument,
+           "distill.method rd: teacher ({}) and student ({}) must both train on sampled items (caser, fossil)",
+           teacher_config.str("model.name"), config.str("model.name"));
+  const distill::RankDistillOptions opt = distill::RankDistillOptions::from_config(config);
+  models::SampledItemTask teacher_task = teacher_pw->sampled_item_task(d, teacher_config);
+  models::SampledItemTask student_task = student_pw->sampled_item_task(d, config);
+  PR_CHECK(teacher_task.samples->seq == student_task.samples->seq && teacher_task.samples->pos == student_task.samples->pos,
+           ErrorCode::kInvalidArgument,
+           "distill.teacher: {} ({}) trains on other samples than the student ({}): the models' sample windows differ",
+           teacher_dir, teacher_config.str("model.name"), config.str("model.name"));
+  distill::TopKCacheKey key;
+  key.teacher = teacher_dir;
+  key.teacher_hash = distill::file_hash(teacher_dir + "/model.prarr");
+  key.data_fingerprint = distill::samples_fingerprint(d, teacher_task);
+  key.k = opt.k;
+  key.exclusion = opt.as_published ? distill::TopKExclusion::kTarget : distill::TopKExclusion::kHistory;
+  std::string path = config.str("distill.rd_cache");
+  if (path.empty()) path = fmt::format("{}/topk_K{}_{}.prarr", teacher_dir, opt.k, distill::exclusion_name(key.exclusion));
+  auto cache = std::make_shared<distill::TopKTeacherCache>(distill::TopKTeacherCache::load_or_build(path, teacher_task, key));
+  keep = cache;
+  return distill::rank_distill_task(student_task, *cache, config.integer("train.neg_samples"), opt);
+}
+
+}  // namespace
+
 nlohmann::json distill_and_evaluate(const Config& config) {
   setup_run(config);
   const std::string teacher_dir = config.str("distill.teacher");
@@ -149,31 +206,20 @@ nlohmann::json distill_and_evaluate(const Config& config) {
              tc[section].dump(), sc[section].dump());
   data::Dataset d = data::build_dataset(config);
   auto teacher = load_run_model(teacher_dir, teacher_config, d, "");
-  auto* teacher_enc = dynamic_cast<models::SessionEncoder*>(teacher.get());
-  PR_CHECK(teacher_enc != nullptr, ErrorCode::kInvalidArgument,
-           "distill.teacher: {} holds a {} model; OD-Rec distils a SASRec teacher", teacher_dir,
-           teacher_config.str("model.name"));
 
   models::ModelRegistry registry = models::default_model_registry();
   auto student = registry.get(config.str("model.name")).create(config, d);
   auto* student_torch = dynamic_cast<models::TorchRecommender*>(student.get());
-  auto* student_enc = dynamic_cast<models::SessionEncoder*>(student.get());
-  PR_CHECK(student_torch != nullptr && student_enc != nullptr, ErrorCode::kInvalidArgument,
-           "model.name: OD-Rec distils into a SASRec student, not {}", config.str("model.name"));
+  PR_CHECK(student_torch != nullptr, ErrorCode::kInvalidArgument, "model.name: {} is not trained by gradient descent",
+           config.str("model.name"));
   const std::string dir = config.str("output.dir");
   make_dirs(dir);
-  distill::OdRecKdTask kd = distill::make_odrec_kd_task(*teacher_enc, *student_enc, student_torch->training_task(d, config),
-                                                        d, distill::OdRecKdOptions::from_config(config));
-  log_info("distill: {} ({} parameters, item table {}) -> {} ({} parameters, item table {}), {} KD head parameters",
-           teacher_dir, teacher->n_parameters(), teacher_enc->item_table_parameters(), config.str("model.name"),
-           student->n_parameters(), student_enc->item_table_parameters(),
-           [&] {
-             int64_t n = 0;
-             for (const auto& p : kd.heads->parameters()) n += p.numel();
-             return n;
-           }());
+  std::shared_ptr<void> keep;
+  train::TrainTask task = distillation_task(config, teacher_dir, teacher_config, *teacher, *student, d, keep);
+  log_info("distill ({}): {} ({} parameters) -> {} ({} parameters)", config.str("distill.method"), teacher_dir,
+           teacher->n_parameters(), config.str("model.name"), student->n_parameters());
   models::FitContext ctx{config, dir, [&](const models::Recommender& m) { return evaluate_split(m, d, config, "valid"); }};
-  student_torch->fit_task(d, ctx, kd.task);
+  student_torch->fit_task(d, ctx, task);
   eval::EvalResult valid = evaluate_split(*student, d, config, "valid");
   eval::EvalResult test = evaluate_split(*student, d, config, "test");
 
@@ -186,12 +232,12 @@ nlohmann::json distill_and_evaluate(const Config& config) {
   res["n_parameters"] = student->n_parameters();
   res["n_items"] = d.n_items;
   nlohmann::json ts = size_json(*teacher), ss = size_json(*student);
-  res["size"] = {{"teacher", ts},
-                 {"student", ss},
-                 {"model_compression", static_cast<double>(ts["parameters"].get<int64_t>()) /
-                                           static_cast<double>(ss["parameters"].get<int64_t>())},
-                 {"item_table_compression", static_cast<double>(ts["item_table_parameters"].get<int64_t>()) /
-                                                static_cast<double>(ss["item_table_parameters"].get<int64_t>())}};
+  auto ratio = [](const nlohmann::json& a, const nlohmann::json& b) {
+    return static_cast<double>(a.get<int64_t>()) / static_cast<double>(b.get<int64_t>());
+  };
+  res["size"] = {{"teacher", ts}, {"student", ss}, {"model_compression", ratio(ts["parameters"], ss["parameters"])}};
+  if (ts.contains("item_table_parameters") && ss.contains("item_table_parameters"))
+    res["size"]["item_table_compression"] = ratio(ts["item_table_parameters"], ss["item_table_parameters"]);
   res["fit"] = student->fit_summary();
   res["valid"] = split_json(valid);
   res["test"] = split_json(test);
@@ -329,6 +375,28 @@ nlohmann::json export_run(const std::string& run_dir, const std::string& out_pat
            weight_type, n, max_diff, identical, n, overlap / nd, static_cast<double>(hits_got) / nd,
            static_cast<double>(hits_ref) / nd, overlap8 / nd);
   return res;
+}
+
+double query_latency_us(const std::string& run_dir, size_t max_queries) {
+  Config config = read_run_config(run_dir);
+  config.set("threads.torch", 1, "query_latency_us");
+  setup_run(config);
+  data::Dataset d = data::build_dataset(config);
+  auto model = load_run_model(run_dir, config, d, "");
+  auto scorer = model->make_scorer(d);
+  const size_t n = std::min(max_queries, d.test.size());
+  PR_CHECK(n > 0, ErrorCode::kInvalidArgument, "{}: no test queries to time", run_dir);
+  std::vector<float> scores(static_cast<size_t>(d.n_items));
+  auto answer = [&](size_t i) {
+    const auto q = static_cast<int32_t>(i * d.test.size() / n);
+    scorer->prepare(d.test, &q, 1);
+    scorer->score(0, 1, 0, d.n_items, scores.data(), scores.size());
+  };
+  answer(0);  // warm-up
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) answer(i);
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+         static_cast<double>(n);
 }
 
 std::string metrics_table(const std::vector<std::pair<std::string, nlohmann::json>>& rows,

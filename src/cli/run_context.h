@@ -40,6 +40,11 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
 nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
                           const std::string& weights = "", const std::string& weight_type = "fp32");
 
+// Online inference time of a run's model on this machine: one LibTorch thread, each of up to
+// max_queries test queries (spread over the split) encoded and scored against every item on its own,
+// as a phone or a server answering one request would. Returns the mean microseconds per query.
+double query_latency_us(const std::string& run_dir, size_t max_queries);
+
 // Markdown table: one row per (label, metrics object); columns = the given metric names, or every
 // metric of the first row when empty.
 std::string metrics_table(const std::vector<std::pair<std::string, nlohmann::json>>& rows,

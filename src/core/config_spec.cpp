@@ -87,7 +87,8 @@ const std::vector<ConfigKeySpec>& config_spec() {
       // ---- distillation ----
       {"distill.teacher", T::kString, "", "Run directory of the trained teacher (`pocketrec train` output)."},
       {"distill.method", T::kString, "odrec",
-       "Distillation method: OD-Rec self-supervised KD (odrec.md §3).", {"odrec"}},
+       "Distillation method: OD-Rec self-supervised KD (odrec.md §3) or Ranking Distillation (rankdistill.md §4).",
+       {"odrec", "rd"}},
       {"distill.para", T::kFloat, 0.8, "OD-Rec: weight of the teacher-student KL term (the rest goes to the "
                                        "recommendation loss).", {}, 0.0, 1.0},
       {"distill.beta", T::kFloat, 0.2, "OD-Rec: weight of the contrastive (InfoNCE) term.", {}, 0.0},
@@ -98,7 +99,31 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "OD-Rec: fraction of the distinct training items that are hot (by frequency in the input prefixes).", {},
        0.0, 1.0},
       {"distill.as_published", T::kBool, false,
-       "OD-Rec: keep the reference code's misaligned predictive-loss targets (odrec.md §3.3.4)."},
+       "OD-Rec: keep the reference code's misaligned predictive-loss targets (odrec.md §3.3.4). RD: the teacher's "
+       "top-K excludes only the sample's own target, not all of the user's training items (rankdistill.md §9.4)."},
+      {"distill.rd_k", T::kInt, 10, "RD: the teacher's top-K items distilled per training sample.", {}, 1.0},
+      {"distill.rd_lambda", T::kFloat, 1.0, "RD: position importance w_r proportional to exp(-r / lambda).", {}, 1e-9},
+      {"distill.rd_mu", T::kFloat, 0.1, "RD: ranking discrepancy w_r = max(tanh(mu (rank_student - r)), 0).", {},
+       0.0},
+      {"distill.rd_alpha", T::kFloat, 1.0,
+       "RD: weight of the distillation loss (reference form L_R + alpha L_D; paper form (1 - alpha) L_R + alpha "
+       "L_D).", {}, 0.0},
+      {"distill.rd_samples", T::kInt, 100, "RD: items sampled per training sample to estimate the student's rank.",
+       {}, 1.0},
+      {"distill.rd_start_epoch", T::kInt, 10,
+       "RD: the ranking-discrepancy weight is used from the epoch after this one (before it, weights are "
+       "position or uniform only).", {}, 0.0},
+      {"distill.rd_weighting", T::kString, "hybrid",
+       "RD: weights of the K distilled items: uniform 1/K, position, discrepancy (uniform x discrepancy), or "
+       "hybrid (position x discrepancy).",
+       {"uniform", "position", "discrepancy", "hybrid"}},
+      {"distill.rd_renormalize", T::kBool, false,
+       "RD: renormalise each sample's weights to sum 1 (the paper) instead of not (the reference code)."},
+      {"distill.rd_loss_form", T::kString, "reference",
+       "RD: reference = L_R + alpha L_D (the code), paper = (1 - alpha) L_R + alpha L_D.", {"reference", "paper"}},
+      {"distill.rd_cache", T::kString, "",
+       "RD: the teacher top-K cache file; empty = topk_K<k>_<exclusion>.prarr in the teacher's run directory. "
+       "Built when missing; refused when it was built from another teacher or data."},
       // ---- training ----
       {"train.epochs", T::kInt, 50, "Maximum number of epochs.", {}, 0.0},
       {"train.batch_size", T::kInt, 1024, "Training mini-batch size.", {}, 1.0},

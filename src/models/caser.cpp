@@ -7,13 +7,14 @@
 //   x = [z; U[user]]                          (B,2d)
 //   score(i) = W2[i] . x + b2[i]
 // Loss: -log sigmoid(s_target) - sum_neg log(1 - sigmoid(s_neg)), summed per instance, mean over
-// the batch, written with softplus so it never overflows. Item index n_items is the padding row
+// the batch (sigmoid_loss_task). Item index n_items is the padding row
 // (RD's row 0); it is an ordinary learnable row, as in the reference, and is never ranked.
 // #params = U*d + 3*I*d + I + (nv*L + nv) + sum_h (nh*h*d + nh) + (nv*d + nh*L)*d + d, I = n_items + 1.
 #include "core/log.h"
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 
@@ -63,7 +64,7 @@ struct CaserNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(CaserNet);
 
-class CaserModel : public TorchRecommender {
+class CaserModel : public TorchRecommender, public PointwiseModel {
  public:
   CaserModel(const Config& c, const data::Dataset& d)
       : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
@@ -105,35 +106,52 @@ class CaserModel : public TorchRecommender {
   const char* model_name() const override { return "caser"; }
   torch::nn::Module& module() const override { return *net_; }
 
-  // items [B, n_pos + n_neg]: the first n_pos columns are targets, the rest negatives.
-  torch::Tensor loss(const torch::Tensor& seq, const torch::Tensor& users, const torch::Tensor& items, int64_t n_pos) {
-    torch::Tensor x = net_->encode(seq, users, ac_conv_, ac_fc_);                                   // [B,2d]
-    torch::Tensor s = (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
-    torch::Tensor pos = s.slice(1, 0, n_pos), neg = s.slice(1, n_pos);
-    return (torch::softplus(-pos).sum(1) + torch::softplus(neg).sum(1)).mean();
+  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+    return sigmoid_loss_task(sampled_item_task(d, c), c.integer("train.neg_samples"));
   }
 
-  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+ public:
+  SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
     samples_ = data::make_window_samples(d.train, L_, /*T=*/1);
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
-    const int64_t n_neg = c.integer("train.neg_samples");
-    log_info("caser: {} training windows (L={}, T=1), {} negatives each", samples_.size(), L_, n_neg);
-    const data::Sequences* train = &d.train;
-    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+    log_info("caser: {} training windows (L={}, T=1)", samples_.size(), L_);
+    SampledItemTask t;
+    t.module = net_.ptr().get();
+    t.train = &d.train;
+    t.samples = &samples_;
+    t.sampler = sampler_.get();
+    t.n_items = n_items_;
+    // Inputs of a batch: the windows and users of the samples.
+    auto inputs = [this, train = &d.train](const int64_t* ids, size_t n) {
       const int64_t B = static_cast<int64_t>(n);
-      std::vector<int64_t> seq(n * L_), users(n), items(n * (1 + n_neg));
+      std::vector<int64_t> seq(n * L_), users(n);
       for (size_t b = 0; b < n; ++b) {
         data::gather_window(*train, samples_, ids[b], L_, n_items_, seq.data() + b * L_);
-        const int32_t s = samples_.seq[ids[b]];
-        const int32_t target = train->items[samples_.pos[ids[b]]];
-        users[b] = s;
-        items[b * (1 + n_neg)] = target;
-        for (int64_t k = 0; k < n_neg; ++k) items[b * (1 + n_neg) + 1 + k] = sampler_->sample(s, target, rng);
+        users[b] = samples_.seq[ids[b]];
       }
-      return train::Batch{int64_tensor(seq, {B, L_}), int64_tensor(users, {B}), int64_tensor(items, {B, 1 + n_neg})};
+      return std::make_pair(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}));
     };
-    return {*net_, static_cast<int64_t>(samples_.size()), make_batch,
-            [this](const train::Batch& b) { return loss(b[0], b[1], b[2], /*n_pos=*/1); }};
+    t.make_batch = [inputs](const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m) {
+      auto [seq, users] = inputs(ids, n);
+      return train::Batch{seq, users, int64_tensor(items, {static_cast<int64_t>(n), m})};
+    };
+    t.scores = [this](const train::Batch& b) {
+      torch::Tensor x = net_->encode(b[0], b[1], ac_conv_, ac_fc_);  // [B,2d]
+      const torch::Tensor& items = b[2];
+      return (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
+    };
+    t.score_all = [this, inputs](const int64_t* ids, size_t n) {
+      torch::NoGradGuard g;
+      const bool training = net_->is_training();
+      net_->eval();
+      auto [seq, users] = inputs(ids, n);
+      torch::Tensor x = net_->encode(seq, users, ac_conv_, ac_fc_);
+      torch::Tensor s = torch::addmm(net_->b2->weight.slice(0, 0, n_items_).view({1, -1}), x,
+                                     net_->W2->weight.slice(0, 0, n_items_).t());
+      net_->train(training);
+      return s;
+    };
+    return t;
   }
 
  private:

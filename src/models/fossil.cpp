@@ -13,6 +13,7 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 
@@ -37,7 +38,7 @@ struct FossilNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(FossilNet);
 
-class FossilModel : public TorchRecommender {
+class FossilModel : public TorchRecommender, public PointwiseModel {
  public:
   FossilModel(const Config& c, const data::Dataset& d)
       : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
@@ -93,28 +94,35 @@ class FossilModel : public TorchRecommender {
   torch::nn::Module& module() const override { return *net_; }
 
   train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+    return sigmoid_loss_task(sampled_item_task(d, c), c.integer("train.neg_samples"));
+  }
+
+ public:
+  SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
     samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
     // Its history sets are also the FISM sets I_u (the distinct training items of each user).
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
-    const int64_t n_neg = c.integer("train.neg_samples");
-    log_info("fossil: {} training positions, L={}, {} negatives each", samples_.size(), L_, n_neg);
+    log_info("fossil: {} training positions, L={}", samples_.size(), L_);
+    SampledItemTask t;
+    t.module = net_.ptr().get();
+    t.train = &d.train;
+    t.samples = &samples_;
+    t.sampler = sampler_.get();
+    t.n_items = n_items_;
     const data::Sequences* train = &d.train;
-    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
-      const int64_t B = static_cast<int64_t>(n), M = 1 + n_neg;
-      std::vector<int64_t> bag, offsets, users(n), cand(n * M), prev(n * L_, 0);
+    t.make_batch = [this, train](const int64_t* ids, size_t n, const std::vector<int64_t>& cand, int64_t M) {
+      const int64_t B = static_cast<int64_t>(n);
+      std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
       std::vector<float> count(n), member(n * M), mask(n * L_ * M, 0.0f);
       for (size_t b = 0; b < n; ++b) {
         const int32_t u = samples_.seq[ids[b]];
         const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
-        const int32_t target = train->items[p];
         users[b] = u;
         offsets.push_back(static_cast<int64_t>(bag.size()));
         data::ItemSpan I_u = sampler_->history_set(u);
         bag.insert(bag.end(), I_u.begin(), I_u.end());
         count[b] = static_cast<float>(I_u.size());
-        cand[b * M] = target;
-        for (int64_t k = 1; k < M; ++k) cand[b * M + k] = sampler_->sample(u, target, rng);
-        for (int64_t m = 0; m < M; ++m) member[b * M + m] = sampler_->excluded(u, cand[b * M + m]);
+        for (int64_t m = 0; m < M; ++m) member[b * M + m] = sampler_->excluded(u, static_cast<int32_t>(cand[b * M + m]));
         for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
           prev[b * L_ + k] = train->items[p - 1 - k];
           // A previous item equal to the candidate is skipped (He's C++).
@@ -130,7 +138,7 @@ class FossilModel : public TorchRecommender {
                           torch::from_blob(mask.data(), {B, M, L_}).clone(),
                           int64_tensor(prev, {B, L_})};
     };
-    auto loss = [this](const train::Batch& b) {
+    t.scores = [this](const train::Batch& b) {
       const torch::Tensor &C = b[0], &mem = b[3];
       torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, b[1], b[2], false, /*sum=*/0));  // [B,d]
       torch::Tensor cnt = b[4] - mem;                                                           // |I_u \ {c}|
@@ -138,10 +146,37 @@ class FossilModel : public TorchRecommender {
       torch::Tensor fism = (S.unsqueeze(1) - mem * net_->P->forward(C)) * coef;                 // [B,M,d]
       torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(b[5]);                    // [B,L]
       torch::Tensor mc = torch::matmul(w.unsqueeze(1) * b[6], net_->P->forward(b[7]));          // [B,M,d]
-      torch::Tensor s = ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);
-      return (torch::softplus(-s.slice(1, 0, 1)).sum(1) + torch::softplus(s.slice(1, 1)).sum(1)).mean();
+      return ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);     // [B,M]
     };
-    return {*net_, static_cast<int64_t>(samples_.size()), make_batch, loss};
+    // Every item at once: the user vector without the candidate exclusions, exact for every item
+    // outside the user's training history (the ones a teacher's top-K keeps by default).
+    t.score_all = [this, train](const int64_t* ids, size_t n) {
+      torch::NoGradGuard g;
+      const int64_t B = static_cast<int64_t>(n);
+      std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
+      std::vector<float> coef(n), mask(n * L_, 0.0f);
+      for (size_t b = 0; b < n; ++b) {
+        const int32_t u = samples_.seq[ids[b]];
+        const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
+        users[b] = u;
+        offsets.push_back(static_cast<int64_t>(bag.size()));
+        data::ItemSpan I_u = sampler_->history_set(u);
+        bag.insert(bag.end(), I_u.begin(), I_u.end());
+        coef[b] = std::pow(static_cast<float>(I_u.size()), static_cast<float>(-alpha_));
+        for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
+          prev[b * L_ + k] = train->items[p - 1 - k];
+          mask[b * L_ + k] = 1.0f;
+        }
+      }
+      torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, int64_tensor(bag, {(int64_t)bag.size()}),
+                                                         int64_tensor(offsets, {B}), false, /*sum=*/0));
+      torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}))) *
+                        torch::from_blob(mask.data(), {B, L_});                                  // [B,L]
+      torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(prev, {B, L_}))).sum(1);  // [B,d]
+      torch::Tensor h = S * torch::from_blob(coef.data(), {B, 1}) + mc;
+      return torch::addmm(net_->beta->weight.view({1, -1}), h, net_->Q->weight.t());
+    };
+    return t;
   }
 
  private:

@@ -216,6 +216,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   int64_t epochs_timed = 0;
   for (int64_t epoch = first_epoch; epoch <= epochs && !finished; ++epoch) {
     task.module.train();
+    if (task.on_epoch_begin) task.on_epoch_begin(epoch);
     std::iota(order.begin(), order.end(), 0);  // reset, so an epoch depends only on the RNG state
     std::shuffle(order.begin(), order.end(), rng);
     ProgressBar bar(fmt::format("epoch {}/{}", epoch, epochs), task.n_samples, "samples");

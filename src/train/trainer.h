@@ -34,6 +34,9 @@ struct TrainTask {
   // The model: mean training loss of a batch.
   std::function<torch::Tensor(const Batch& batch)> loss;
   std::string data_fingerprint;  // resuming refuses a checkpoint made on other data
+  // Called before each epoch's first batch with the epoch number (1-based, also after a resume), for
+  // losses that change with the epoch (ranking distillation's hybrid weights).
+  std::function<void(int64_t epoch)> on_epoch_begin;
 
   torch::Tensor batch_loss(const int64_t* ids, size_t n, std::mt19937_64& rng) const { return loss(make_batch(ids, n, rng)); }
 };

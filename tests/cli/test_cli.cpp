@@ -202,6 +202,52 @@ TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
   EXPECT_FALSE(fs::exists(t.path() + "/student/results.json"));
 }
 
+// train a Caser teacher -> distill --method rd (the top-K cache is built in the teacher's directory)
+// -> a killed RD run resumes to the uninterrupted result (the discrepancy weights switch on in
+// epoch 2, after the resume point) -> a retrained teacher's stale cache is refused -> the report.
+TEST(Cli, RankDistillationResumesExactlyAndRefusesAStaleCache) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string data = " --data.path=" + t.path() + "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
+                           "--train.batch_size=16 --train.neg_samples=2 --train.patience=0 --eval.ks=5 "
+                           "--eval.metrics=prec,ndcg_rd,map --eval.valid_metric=map --output.progress=false";
+  const std::string teacher = t.path() + "/teacher";
+  ASSERT_EQ(run("train --model.dim=12 --train.epochs=3 --output.dir=" + teacher + data).code, 0);
+  const std::string student = "distill --method rd --model.dim=4 --train.epochs=3 --distill.teacher=" + teacher +
+                              " --distill.rd_k=4 --distill.rd_samples=10 --distill.rd_start_epoch=1" + data;
+  CliRun full = run(student + " --output.dir=" + t.path() + "/full");
+  ASSERT_EQ(full.code, 0) << full.out;
+  EXPECT_NE(full.out.find("built the teacher top-4 cache"), std::string::npos) << full.out;
+  EXPECT_TRUE(fs::exists(teacher + "/topk_K4_history.prarr"));
+  // 160 windows per epoch in batches of 16: step 15 is in the middle of epoch 2.
+  const std::string killed = t.path() + "/killed";
+  EXPECT_NE(run(student + " --output.dir=" + killed + " --train.abort_after_steps=15").code, 0);
+  CliRun resumed = run(student + " --output.dir=" + killed + " --train.resume=true");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("teacher top-4 cache " + teacher + "/topk_K4_history.prarr"), std::string::npos)
+      << resumed.out;  // reused, not rebuilt
+  auto a = nlohmann::json::parse(pocketrec::read_file(t.path() + "/full/results.json"));
+  auto b = nlohmann::json::parse(pocketrec::read_file(killed + "/results.json"));
+  EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
+  EXPECT_EQ(a["method"], "rd");
+  EXPECT_GT(a["size"]["model_compression"].get<double>(), 2.0);
+
+  CliRun rep = run("distill-report --teacher " + teacher + " --rd " + t.path() + "/full " + killed +
+                   " --student " + teacher + " --time-queries 5 --metrics prec@5,map");
+  ASSERT_EQ(rep.code, 0) << rep.out;
+  EXPECT_NE(rep.out.find("| Caser-RD | 2 |"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("| Caser-T | 1 |"), std::string::npos) << rep.out;
+
+  // The teacher retrained with another seed: its old cache no longer matches and is refused.
+  ASSERT_EQ(run("train --model.dim=12 --train.epochs=3 --train.seed=7 --output.dir=" + teacher + data).code, 0);
+  CliRun stale = run(student + " --output.dir=" + t.path() + "/stale");
+  EXPECT_EQ(stale.code, 2) << stale.out;
+  EXPECT_NE(stale.out.find("topk_K4_history.prarr: this teacher top-K cache was built for another teacher"),
+            std::string::npos)
+      << stale.out;
+  EXPECT_FALSE(fs::exists(t.path() + "/stale/results.json"));
+}
+
 // train -> export (int8 weights, verified against LibTorch) -> recommend for a user, and the errors
 // a user meets: a model the runtime cannot run, a Caser without --user, an unknown user.
 TEST(Cli, ExportAndRecommendWithTheRuntime) {

@@ -1,0 +1,56 @@
+// Models trained point-wise on sampled items (Caser, Fossil): for any training sample, the scores
+// of any items. The model's own training (sigmoid log-loss on the target and sampled negatives,
+// rankdistill.md §3) and ranking distillation (§4) are both built on this one view, so a model
+// written against it can be a teacher or a student without knowing about distillation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "data/dataset.h"
+#include "data/negative_sampler.h"
+#include "data/samples.h"
+#include "train/trainer.h"
+
+namespace pocketrec::models {
+
+struct SampledItemTask {
+  torch::nn::Module* module = nullptr;
+  const data::Sequences* train = nullptr;
+  const data::SampleIndex* samples = nullptr;       // sample id -> (user, target position)
+  const data::NegativeSampler* sampler = nullptr;  // the model's negative sampler (train.neg_* settings)
+  int32_t n_items = 0;
+  // The model's inputs for samples ids[0..n) and the items to score: row b scores items[b*m, b*m+m).
+  std::function<train::Batch(const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m)> make_batch;
+  // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's mode).
+  std::function<torch::Tensor(const train::Batch& batch)> scores;
+  // Scores of every item [n, n_items] for samples ids[0..n), in eval mode without gradients: what a
+  // teacher ranks.
+  std::function<torch::Tensor(const int64_t* ids, size_t n)> score_all;
+
+  int64_t size() const { return static_cast<int64_t>(samples->size()); }
+  int32_t user(int64_t id) const { return samples->seq[static_cast<size_t>(id)]; }
+  int32_t target(int64_t id) const { return train->items[static_cast<size_t>(samples->pos[static_cast<size_t>(id)])]; }
+};
+
+// Implemented by the models that train on sampled items. The task refers to the model's own sample
+// index and sampler, so it is valid until the next call.
+class PointwiseModel {
+ public:
+  virtual ~PointwiseModel() = default;
+  virtual SampledItemTask sampled_item_task(const data::Dataset& data, const Config& config) = 0;
+};
+
+// -log sigmoid(pos) - sum log(1 - sigmoid(neg)) per row ([B, P], [B, N] -> [B]), with softplus so it
+// never overflows (the reference writes log(sigmoid), rankdistill.md §9.11).
+torch::Tensor sigmoid_log_loss(const torch::Tensor& pos, const torch::Tensor& neg);
+
+// The model's own training: per sample its target and n_neg negatives drawn by the task's sampler;
+// loss = mean over the batch of sigmoid_log_loss.
+train::TrainTask sigmoid_loss_task(const SampledItemTask& task, int64_t n_neg);
+
+}  // namespace pocketrec::models

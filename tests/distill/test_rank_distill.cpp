@@ -1,0 +1,290 @@
+// Ranking Distillation: the weights against hand-computed values (rankdistill.md §4.2.3), the
+// sampled rank estimator against the exact rank, the loss and its gradient against finite
+// differences, the teacher top-K cache (exclusions, round trip, refusal of another teacher's
+// cache), and a distilled Caser/Fossil student learning the community data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "core/config.h"
+#include "core/progress.h"
+#include "core/text.h"
+#include "distill/rank_distill.h"
+#include "distill/topk_teacher_cache.h"
+#include "eval/evaluator.h"
+#include "models/sampled_item_task.h"
+#include "models/torch_models.h"
+#include "models/torch_recommender.h"
+#include "synthetic_data.h"
+#include "test_util.h"
+
+using namespace pocketrec;
+using namespace pocketrec::distill;
+
+namespace {
+
+double softplus(double x) { return std::log1p(std::exp(x)); }
+
+std::vector<float> values(const torch::Tensor& t) {
+  torch::Tensor c = t.contiguous().to(torch::kFloat32);
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+}  // namespace
+
+TEST(RankDistillWeights, PositionImportanceMatchesThePaper) {
+  // lambda = 1, K = 10 (rankdistill.md §4.2.3).
+  const std::vector<float> expected = {0.6322f, 0.2326f, 0.0856f, 0.0315f, 0.0116f,
+                                       0.0043f, 0.0016f, 0.0006f, 0.0002f, 0.0001f};
+  std::vector<float> w = values(position_weights(10, 1.0));
+  ASSERT_EQ(w.size(), expected.size());
+  // The spec rounds to 4 decimals (0.63215 is printed 0.6322).
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(w[i], expected[i], 6e-5) << i;
+  EXPECT_NEAR(std::accumulate(w.begin(), w.end(), 0.0), 1.0, 1e-6);
+  // A larger lambda flattens them: lambda = 2, K = 2 gives e^-0.5 / (e^-0.5 + e^-1) = 0.6225.
+  EXPECT_NEAR(values(position_weights(2, 2.0))[0], 0.622459, 1e-6);
+}
+
+TEST(RankDistillWeights, DiscrepancyIsTanhOfTheRankGapClampedAtZero) {
+  // Student ranks (0-based) of the teacher's ranks 0..3.
+  torch::Tensor rhat = torch::tensor({{0.0f, 5.0f, 30.0f, 1.0f}});
+  std::vector<float> w = values(discrepancy_weights(rhat, 0.1));
+  EXPECT_FLOAT_EQ(w[0], 0.0f);                                  // same rank: no discrepancy
+  EXPECT_NEAR(w[1], std::tanh(0.1 * (5 - 1)), 1e-6);           // 0.379949
+  EXPECT_NEAR(w[2], std::tanh(0.1 * (30 - 2)), 1e-6);          // 0.992632
+  EXPECT_FLOAT_EQ(w[3], 0.0f);                                  // ranked above the teacher: clamped
+}
+
+TEST(RankDistillWeights, HybridAndItsRenormalisation) {
+  RankDistillOptions o;
+  o.k = 3;
+  o.lambda = 1.0;
+  o.weighting = RdWeighting::kHybrid;
+  torch::Tensor w_b = torch::tensor({{1.0f, 0.5f, 0.0f}, {0.0f, 0.0f, 0.0f}});
+  // w^a = (e^-1, e^-2, e^-3) / sum = (0.665241, 0.244728, 0.090031).
+  std::vector<float> raw = values(rank_distill_weights(o, 2, &w_b));
+  EXPECT_NEAR(raw[0], 0.665241, 1e-6);
+  EXPECT_NEAR(raw[1], 0.122364, 1e-6);
+  EXPECT_FLOAT_EQ(raw[2], 0.0f);
+  o.renormalize = true;  // the paper: w^a w^b / sum_i w^a_i w^b_i
+  std::vector<float> norm = values(rank_distill_weights(o, 2, &w_b));
+  EXPECT_NEAR(norm[0], 0.844638, 1e-6);
+  EXPECT_NEAR(norm[1], 0.155362, 1e-6);
+  EXPECT_FLOAT_EQ(norm[2], 0.0f);
+  for (int i = 3; i < 6; ++i) EXPECT_FLOAT_EQ(norm[i], 0.0f);  // an all-zero row stays zero
+  // Before the discrepancy starts, hybrid is position importance; uniform is 1/K.
+  EXPECT_NEAR(values(rank_distill_weights(o, 1, nullptr))[0], 0.665241, 1e-6);
+  o.weighting = RdWeighting::kUniform;
+  o.renormalize = false;
+  EXPECT_NEAR(values(rank_distill_weights(o, 1, nullptr))[2], 1.0 / 3, 1e-7);
+}
+
+TEST(RankDistillWeights, EstimatedRankFollowsTheReferenceFormula) {
+  // 2 of 4 samples strictly above the candidate, 100 items: floor(100 * 2 / 4) = 50; ties do not count.
+  torch::Tensor cand = torch::tensor({{0.5f, 2.0f}});
+  torch::Tensor sampled = torch::tensor({{0.9f, 0.1f, 0.6f, 0.5f}});
+  std::vector<float> r = values(estimated_ranks(cand, sampled, 100));
+  EXPECT_FLOAT_EQ(r[0], 50.0f);
+  EXPECT_FLOAT_EQ(r[1], 0.0f);
+}
+
+TEST(RankDistillWeights, SampledRankIsUnbiasedForTheExactRank) {
+  // 1,000 items with distinct scores; items drawn uniformly with replacement (as the reference
+  // does); the estimate averaged over many draws approaches the exact 0-based rank.
+  const int64_t N = 1000, eps = 100, reps = 3000;
+  std::mt19937_64 rng(5);
+  std::vector<float> scores(N);
+  std::iota(scores.begin(), scores.end(), 0.0f);
+  std::shuffle(scores.begin(), scores.end(), rng);
+  for (const float candidate : {749.0f, 499.0f, 99.0f}) {
+    const double exact = static_cast<double>(N - 1 - static_cast<int64_t>(candidate));  // items scoring above
+    torch::Tensor sampled = torch::empty({reps, eps});
+    std::uniform_int_distribution<int64_t> pick(0, N - 1);
+    float* p = sampled.data_ptr<float>();
+    for (int64_t i = 0; i < reps * eps; ++i) p[i] = scores[static_cast<size_t>(pick(rng))];
+    torch::Tensor r = estimated_ranks(torch::full({reps, 1}, candidate), sampled, N);
+    const double mean = r.mean().item<double>();
+    // One estimate has sd N * sqrt(q(1-q)/eps) <= 50, so the mean of 3,000 has sd <= 0.92.
+    EXPECT_NEAR(mean, exact, 4.0) << "candidate score " << candidate;
+  }
+}
+
+TEST(RankDistillLoss, ValueAndGradientAgainstFiniteDifferences) {
+  for (const bool paper : {false, true}) {
+    RankDistillOptions o;
+    o.k = 2;
+    o.alpha = paper ? 0.3 : 1.0;
+    o.paper_loss = paper;
+    torch::Tensor pos = torch::tensor({{0.3}, {-1.2}}, torch::kFloat64).requires_grad_();
+    torch::Tensor neg = torch::tensor({{-0.2, 0.1}, {0.7, 2.0}}, torch::kFloat64).requires_grad_();
+    torch::Tensor cand = torch::tensor({{1.0, -0.5}, {0.2, 3.0}}, torch::kFloat64).requires_grad_();
+    torch::Tensor w = torch::tensor({{0.7, 0.3}, {0.5, 0.1}}, torch::kFloat64);
+    torch::Tensor l = rank_distill_loss(pos, neg, cand, w, o);
+    // By hand: per row L_R = softplus(-pos) + sum softplus(neg), L_D = sum w softplus(-cand).
+    const double lr0 = softplus(-0.3) + softplus(-0.2) + softplus(0.1), ld0 = 0.7 * softplus(-1.0) + 0.3 * softplus(0.5);
+    const double lr1 = softplus(1.2) + softplus(0.7) + softplus(2.0), ld1 = 0.5 * softplus(-0.2) + 0.1 * softplus(-3.0);
+    const double a = o.alpha, cr = paper ? 1 - a : 1.0;
+    EXPECT_NEAR(l.item<double>(), 0.5 * (cr * lr0 + a * ld0 + cr * lr1 + a * ld1), 1e-12);
+    l.backward();
+    for (torch::Tensor* t : {&pos, &neg, &cand}) {
+      torch::Tensor flat = t->detach().view(-1), g = t->grad().view(-1);
+      for (int64_t i = 0; i < flat.numel(); ++i) {
+        const double h = 1e-6, orig = flat[i].item<double>();
+        torch::NoGradGuard ng;
+        flat[i] = orig + h;
+        const double plus = rank_distill_loss(pos, neg, cand, w, o).item<double>();
+        flat[i] = orig - h;
+        const double minus = rank_distill_loss(pos, neg, cand, w, o).item<double>();
+        flat[i] = orig;
+        EXPECT_NEAR(g[i].item<double>(), (plus - minus) / (2 * h), 1e-8);
+      }
+    }
+  }
+}
+
+namespace {
+
+// A stand-in teacher over 4 users x 12 items: item j scores 12 - j for every sample (so the best
+// items are 0, 1, 2, ...), user u's training sequence is (u, u+4).
+struct FixedTeacher {
+  data::Sequences train;
+  data::SampleIndex samples;
+  std::unique_ptr<data::NegativeSampler> sampler;
+  torch::nn::Module module;
+  models::SampledItemTask task;
+  FixedTeacher() {
+    for (int32_t u = 0; u < 4; ++u) train.append(std::vector<int32_t>{u, u + 4});
+    samples = data::make_next_item_samples(train, 1);  // one sample per user: target u + 4
+    sampler = std::make_unique<data::NegativeSampler>(train, 12, true);
+    task.module = &module;
+    task.train = &train;
+    task.samples = &samples;
+    task.sampler = sampler.get();
+    task.n_items = 12;
+    task.score_all = [](const int64_t*, size_t n) {
+      return (12 - torch::arange(12, torch::kFloat32)).unsqueeze(0).repeat({static_cast<int64_t>(n), 1});
+    };
+  }
+};
+
+}  // namespace
+
+TEST(TopKTeacherCache, ExcludesTheHistoryOrOnlyTheTargetAndRoundTrips) {
+  ProgressBar::set_enabled(false);
+  FixedTeacher t;
+  TopKCacheKey key{"teacher", "hash-1", "data-A", 3, TopKExclusion::kHistory};
+  TopKTeacherCache c = TopKTeacherCache::build(t.task, key, /*batch=*/3);
+  ASSERT_EQ(c.size(), 4);
+  // User 1 saw items 1 and 5: the best unobserved are 0, 2, 3.
+  EXPECT_EQ(std::vector<int32_t>(c.row(1), c.row(1) + 3), (std::vector<int32_t>{0, 2, 3}));
+  // As published, only the target (5) is excluded: 0, 1, 2.
+  TopKCacheKey loose = key;
+  loose.exclusion = TopKExclusion::kTarget;
+  TopKTeacherCache p = TopKTeacherCache::build(t.task, loose);
+  EXPECT_EQ(std::vector<int32_t>(p.row(1), p.row(1) + 3), (std::vector<int32_t>{0, 1, 2}));
+
+  pocketrec::testing::TempDir dir;
+  const std::string path = dir.path() + "/topk.prarr";
+  c.save(path);
+  TopKTeacherCache back = TopKTeacherCache::load_or_build(path, t.task, key);
+  for (int64_t s = 0; s < 4; ++s)
+    EXPECT_EQ(std::vector<int32_t>(back.row(s), back.row(s) + 3), std::vector<int32_t>(c.row(s), c.row(s) + 3));
+  // Another teacher, other data, another K or exclusion: refused, naming the file and the difference.
+  TopKCacheKey other = key;
+  other.teacher_hash = "hash-2";
+  std::string msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(path, other); });
+  EXPECT_NE(msg.find(path + ": this teacher top-K cache was built for another teacher"), std::string::npos) << msg;
+  other = key;
+  other.data_fingerprint = "data-B";
+  msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(path, other); });
+  EXPECT_NE(msg.find("another training data"), std::string::npos) << msg;
+  msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(path, loose); });
+  EXPECT_NE(msg.find("another exclusion rule"), std::string::npos) << msg;
+  // A truncated cache is refused by the archive's checks.
+  const std::string bytes = read_file(path);
+  pocketrec::testing::TempDir d2;
+  const std::string cut = d2.file("cut.prarr", bytes.substr(0, bytes.size() - 9));
+  msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(cut, key); });
+  EXPECT_NE(msg.find("cut.prarr"), std::string::npos) << msg;
+}
+
+namespace {
+
+Config rd_config(const std::string& model, int64_t dim) {
+  Config c;
+  c.set("model.name", model, "t");
+  c.set("model.dim", dim, "t");
+  c.set("model.window", 3, "t");
+  c.set("model.caser_nh", 4, "t");
+  c.set("model.dropout", 0.1, "t");
+  c.set("train.batch_size", 32, "t");
+  c.set("train.lr", 0.01, "t");
+  c.set("train.neg_samples", 2, "t");
+  c.set("train.epochs", 30, "t");
+  c.set("train.patience", 0, "t");
+  c.set("train.eval_every", 10, "t");
+  c.set("train.checkpoint", false, "t");
+  c.set("eval.ks", nlohmann::json::array({5}), "t");
+  c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg", "map"}), "t");
+  c.set("eval.valid_metric", "ndcg@5", "t");
+  c.set("eval.threads", 1, "t");
+  c.set("distill.rd_k", 5, "t");
+  c.set("distill.rd_samples", 20, "t");
+  c.set("distill.rd_start_epoch", 10, "t");
+  c.set("output.progress", false, "t");
+  return c;
+}
+
+std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
+  auto reg = models::default_model_registry();
+  auto m = reg.get(c.str("model.name")).create(c, d);
+  auto* t = dynamic_cast<models::TorchRecommender*>(m.get());
+  m.release();
+  return std::unique_ptr<models::TorchRecommender>(t);
+}
+
+double test_ndcg(const models::Recommender& m, const data::Dataset& d, const Config& c) {
+  auto s = m.make_scorer(d);
+  return eval::evaluate(d.test, *s, eval::EvalOptions::from_config(c)).get("ndcg@5");
+}
+
+class RankDistillStudent : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+// Trained from the teacher's top-K with the hybrid weights (the discrepancy on for the last 20
+// epochs), a small student learns the community structure: well above POP on test.
+TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::community_users();
+  pocketrec::testing::TempDir dir;
+  Config tc = rd_config(GetParam(), 16), sc = rd_config(GetParam(), 4);
+  auto validate = [&](const Config& c) {
+    return [&d, &c](const models::Recommender& r) {
+      auto s = r.make_scorer(d);
+      return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
+    };
+  };
+  auto teacher = make(tc, d);
+  teacher->fit(d, models::FitContext{tc, dir.path(), validate(tc)});
+  auto student = make(sc, d);
+  auto* tp = dynamic_cast<models::PointwiseModel*>(teacher.get());
+  auto* sp = dynamic_cast<models::PointwiseModel*>(student.get());
+  ASSERT_TRUE(tp && sp);
+  models::SampledItemTask tt = tp->sampled_item_task(d, tc), st = sp->sampled_item_task(d, sc);
+  TopKTeacherCache cache = TopKTeacherCache::build(tt, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
+  // The teacher's top-K never contains one of the user's training items.
+  for (int64_t s = 0; s < cache.size(); ++s)
+    for (int64_t j = 0; j < 5; ++j) EXPECT_FALSE(tt.sampler->excluded(tt.user(s), cache.row(s)[j]));
+  const RankDistillOptions o = RankDistillOptions::from_config(sc);
+  student->fit_task(d, models::FitContext{sc, dir.path(), validate(sc)},
+                    rank_distill_task(st, cache, sc.integer("train.neg_samples"), o));
+  auto reg = models::default_model_registry();
+  auto pop = reg.get("pop").create(sc, d);
+  pop->fit(d, models::FitContext{sc, dir.path(), validate(sc)});
+  EXPECT_GT(test_ndcg(*student, d, sc), test_ndcg(*pop, d, sc) + 0.1) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, RankDistillStudent, ::testing::Values("caser", "fossil"));
