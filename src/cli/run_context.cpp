@@ -169,7 +169,7 @@ train::TrainTask distillation_task(const Config& config, const std::string& teac
   auto* teacher_pw = dynamic_cast<models::PointwiseModel*>(&teacher);
   auto* student_pw = dynamic_cast<models::PointwiseModel*>(&student);
   PR_CHECK(teacher_pw != nullptr && student_pw != nullptr, ErrorCode::kInvalidArgument,
-           "distill.method rd: teacher ({}) and student ({}) must both train on sampled items (caser, fossil)",
+           "distill.method rd: teacher ({}) and student ({}) must both be models scored on sampled items (caser, fossil, sasrec)",
            teacher_config.str("model.name"), config.str("model.name"));
   const distill::RankDistillOptions opt = distill::RankDistillOptions::from_config(config);
   models::SampledItemTask teacher_task = teacher_pw->sampled_item_task(d, teacher_config);

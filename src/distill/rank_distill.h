@@ -1,4 +1,5 @@
-// Ranking Distillation (Tang & Wang, KDD'18; rankdistill.md §4): a student learns from the ground
+// Ranking Distillation (Tang & Wang, KDD'18; rankdistill.md §4), for any teacher/student pair of
+// PointwiseModels (Caser, Fossil, SASRec): a student learns from the ground
 // truth and from the teacher's top-K unobserved items of each training sample (TopKTeacherCache),
 //   L_D = sum_{r=1..K} w_r * -log sigmoid(s_{pi_r})                       (paper §4.1)
 //   reference form: L = L_R + alpha * L_D   (the code's, alpha = 1; rankdistill.md §4.2.7)

@@ -115,12 +115,7 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
     samples_ = data::make_window_samples(d.train, L_, /*T=*/1);
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
     log_info("caser: {} training windows (L={}, T=1)", samples_.size(), L_);
-    SampledItemTask t;
-    t.module = net_.ptr().get();
-    t.train = &d.train;
-    t.samples = &samples_;
-    t.sampler = sampler_.get();
-    t.n_items = n_items_;
+    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
     // Inputs of a batch: the windows and users of the samples.
     auto inputs = [this, train = &d.train](const int64_t* ids, size_t n) {
       const int64_t B = static_cast<int64_t>(n);

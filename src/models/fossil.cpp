@@ -103,40 +103,27 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
     // Its history sets are also the FISM sets I_u (the distinct training items of each user).
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
     log_info("fossil: {} training positions, L={}", samples_.size(), L_);
-    SampledItemTask t;
-    t.module = net_.ptr().get();
-    t.train = &d.train;
-    t.samples = &samples_;
-    t.sampler = sampler_.get();
-    t.n_items = n_items_;
+    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
     const data::Sequences* train = &d.train;
     t.make_batch = [this, train](const int64_t* ids, size_t n, const std::vector<int64_t>& cand, int64_t M) {
       const int64_t B = static_cast<int64_t>(n);
-      std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
-      std::vector<float> count(n), member(n * M), mask(n * L_ * M, 0.0f);
+      UserSide h = user_side(*train, ids, n);
+      std::vector<float> member(n * M), mask(n * L_ * M, 0.0f);
       for (size_t b = 0; b < n; ++b) {
-        const int32_t u = samples_.seq[ids[b]];
-        const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
-        users[b] = u;
-        offsets.push_back(static_cast<int64_t>(bag.size()));
-        data::ItemSpan I_u = sampler_->history_set(u);
-        bag.insert(bag.end(), I_u.begin(), I_u.end());
-        count[b] = static_cast<float>(I_u.size());
-        for (int64_t m = 0; m < M; ++m) member[b * M + m] = sampler_->excluded(u, static_cast<int32_t>(cand[b * M + m]));
-        for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
-          prev[b * L_ + k] = train->items[p - 1 - k];
-          // A previous item equal to the candidate is skipped (He's C++).
-          for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = prev[b * L_ + k] != cand[b * M + m];
-        }
+        for (int64_t m = 0; m < M; ++m)
+          member[b * M + m] = sampler_->excluded(static_cast<int32_t>(h.users[b]), static_cast<int32_t>(cand[b * M + m]));
+        // A previous item equal to the candidate is skipped (He's C++).
+        for (int64_t k = 0; k < h.n_prev[b]; ++k)
+          for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = h.prev[b * L_ + k] != cand[b * M + m];
       }
       return train::Batch{int64_tensor(cand, {B, M}),
-                          int64_tensor(bag, {static_cast<int64_t>(bag.size())}),
-                          int64_tensor(offsets, {B}),
+                          int64_tensor(h.bag, {static_cast<int64_t>(h.bag.size())}),
+                          int64_tensor(h.offsets, {B}),
                           torch::from_blob(member.data(), {B, M, 1}).clone(),
-                          torch::from_blob(count.data(), {B, 1, 1}).clone(),
-                          int64_tensor(users, {B}),
+                          torch::from_blob(h.count.data(), {B, 1, 1}).clone(),
+                          int64_tensor(h.users, {B}),
                           torch::from_blob(mask.data(), {B, M, L_}).clone(),
-                          int64_tensor(prev, {B, L_})};
+                          int64_tensor(h.prev, {B, L_})};
     };
     t.scores = [this](const train::Batch& b) {
       const torch::Tensor &C = b[0], &mem = b[3];
@@ -153,33 +140,48 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
     t.score_all = [this, train](const int64_t* ids, size_t n) {
       torch::NoGradGuard g;
       const int64_t B = static_cast<int64_t>(n);
-      std::vector<int64_t> bag, offsets, users(n), prev(n * L_, 0);
+      UserSide h = user_side(*train, ids, n);
       std::vector<float> coef(n), mask(n * L_, 0.0f);
       for (size_t b = 0; b < n; ++b) {
-        const int32_t u = samples_.seq[ids[b]];
-        const int64_t p = samples_.pos[ids[b]], start = train->offsets[u];
-        users[b] = u;
-        offsets.push_back(static_cast<int64_t>(bag.size()));
-        data::ItemSpan I_u = sampler_->history_set(u);
-        bag.insert(bag.end(), I_u.begin(), I_u.end());
-        coef[b] = std::pow(static_cast<float>(I_u.size()), static_cast<float>(-alpha_));
-        for (int64_t k = 0; k < L_ && p - 1 - k >= start; ++k) {
-          prev[b * L_ + k] = train->items[p - 1 - k];
-          mask[b * L_ + k] = 1.0f;
-        }
+        coef[b] = std::pow(h.count[b], static_cast<float>(-alpha_));
+        std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(b * L_), h.n_prev[b], 1.0f);
       }
-      torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, int64_tensor(bag, {(int64_t)bag.size()}),
-                                                         int64_tensor(offsets, {B}), false, /*sum=*/0));
-      torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}))) *
-                        torch::from_blob(mask.data(), {B, L_});                                  // [B,L]
-      torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(prev, {B, L_}))).sum(1);  // [B,d]
-      torch::Tensor h = S * torch::from_blob(coef.data(), {B, 1}) + mc;
-      return torch::addmm(net_->beta->weight.view({1, -1}), h, net_->Q->weight.t());
+      torch::Tensor S = std::get<0>(torch::embedding_bag(
+          net_->P->weight, int64_tensor(h.bag, {static_cast<int64_t>(h.bag.size())}), int64_tensor(h.offsets, {B}),
+          false, /*sum=*/0));
+      torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(h.users, {B}))) *
+                        torch::from_blob(mask.data(), {B, L_});                                    // [B,L]
+      torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(h.prev, {B, L_}))).sum(1);  // [B,d]
+      torch::Tensor user_vec = S * torch::from_blob(coef.data(), {B, 1}) + mc;
+      return torch::addmm(net_->beta->weight.view({1, -1}), user_vec, net_->Q->weight.t());
     };
     return t;
   }
 
  private:
+  // The user side of samples ids[0..n): the FISM bag I_u (offsets per row) and its size, the user,
+  // and the up to L previous items (most recent first, n_prev of them, zero-padded).
+  struct UserSide {
+    std::vector<int64_t> bag, offsets, users, prev, n_prev;
+    std::vector<float> count;
+  };
+  UserSide user_side(const data::Sequences& train, const int64_t* ids, size_t n) const {
+    UserSide h{{}, {}, std::vector<int64_t>(n), std::vector<int64_t>(n * L_, 0), std::vector<int64_t>(n, 0),
+               std::vector<float>(n)};
+    for (size_t b = 0; b < n; ++b) {
+      const int32_t u = samples_.seq[ids[b]];
+      const int64_t p = samples_.pos[ids[b]], start = train.offsets[u];
+      h.users[b] = u;
+      h.offsets.push_back(static_cast<int64_t>(h.bag.size()));
+      data::ItemSpan I_u = sampler_->history_set(u);
+      h.bag.insert(h.bag.end(), I_u.begin(), I_u.end());
+      h.count[b] = static_cast<float>(I_u.size());
+      h.n_prev[b] = std::min<int64_t>(L_, p - start);
+      for (int64_t k = 0; k < h.n_prev[b]; ++k) h.prev[b * L_ + k] = train.items[p - 1 - k];
+    }
+    return h;
+  }
+
   int64_t n_items_, n_users_, L_, dim_;
   double alpha_;
   mutable FossilNet net_{nullptr};  // scoring runs the (stateless) forward from const methods

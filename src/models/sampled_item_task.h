@@ -32,6 +32,19 @@ struct SampledItemTask {
   // teacher ranks.
   std::function<torch::Tensor(const int64_t* ids, size_t n)> score_all;
 
+  // A task over a model's network, its training data, sample index and sampler; the three functions
+  // are the model's to set.
+  static SampledItemTask over(torch::nn::Module& module, const data::Dataset& d, const data::SampleIndex& samples,
+                              const data::NegativeSampler& sampler) {
+    SampledItemTask t;
+    t.module = &module;
+    t.train = &d.train;
+    t.samples = &samples;
+    t.sampler = &sampler;
+    t.n_items = d.n_items;
+    return t;
+  }
+
   int64_t size() const { return static_cast<int64_t>(samples->size()); }
   int32_t user(int64_t id) const { return samples->seq[static_cast<size_t>(id)]; }
   int32_t target(int64_t id) const { return train->items[static_cast<size_t>(samples->pos[static_cast<size_t>(id)])]; }

@@ -29,6 +29,7 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/sampled_item_task.h"
 #include "models/sasrec.h"
 #include "models/soft_attention_readout.h"
 #include "models/torch_models.h"
@@ -173,7 +174,7 @@ struct SasNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(SasNet);
 
-class SasRecModel : public TorchRecommender, public SessionEncoder {
+class SasRecModel : public TorchRecommender, public SessionEncoder, public PointwiseModel {
  public:
   SasRecModel(const Config& c, const data::Dataset& d)
       : n_items_(d.n_items), dim_(c.integer("model.dim")), max_len_(c.integer("model.max_len")),
@@ -328,6 +329,44 @@ class SasRecModel : public TorchRecommender, public SessionEncoder {
       return ((torch::softplus(-ps) + torch::softplus(ns)) * valid).sum() / valid.sum();
     };
     return {*net_, static_cast<int64_t>(seq_ids_.size()), make_batch, loss};
+  }
+
+  // Ranking distillation's view (SASRec -> SASRec): one sample per training position with at least
+  // one item before it, its last max_len items as the input, the session vector scored against the
+  // requested items (the sigmoid loss on sampled items, not the model's own full-sequence loss).
+ public:
+  SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
+    samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
+    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
+    log_info("sasrec: {} prefix samples scored on sampled items", samples_.size());
+    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
+    auto inputs = [this, train = &d.train](const int64_t* ids, size_t n) {
+      std::vector<data::ItemSpan> spans;
+      for (size_t b = 0; b < n; ++b) {
+        const int64_t p = samples_.pos[ids[b]], start = train->offsets[samples_.seq[ids[b]]];
+        const int64_t len = std::min<int64_t>(p - start, max_len_);
+        spans.push_back({train->items.data() + p - len, static_cast<size_t>(len)});
+      }
+      return pad_batch(spans);
+    };
+    t.make_batch = [inputs](const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m) {
+      auto [seq, lengths] = inputs(ids, n);
+      return train::Batch{seq, lengths, int64_tensor(items, {static_cast<int64_t>(n), m})};
+    };
+    t.scores = [this](const train::Batch& b) {
+      torch::Tensor s = net_->encode(b[0], b[1]);                       // [B,d]
+      return (net_->item_rows(b[2]) * s.unsqueeze(1)).sum(2);          // [B,M]
+    };
+    t.score_all = [this, inputs](const int64_t* ids, size_t n) {
+      torch::NoGradGuard g;
+      const bool training = net_->is_training();
+      net_->eval();
+      auto [seq, lengths] = inputs(ids, n);
+      torch::Tensor s = item_logits(net_->encode(seq, lengths));
+      net_->train(training);
+      return s;
+    };
+    return t;
   }
 
  private:

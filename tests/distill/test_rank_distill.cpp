@@ -1,7 +1,7 @@
 // Ranking Distillation: the weights against hand-computed values (rankdistill.md §4.2.3), the
 // sampled rank estimator against the exact rank, the loss and its gradient against finite
 // differences, the teacher top-K cache (exclusions, round trip, refusal of another teacher's
-// cache), and a distilled Caser/Fossil student learning the community data.
+// cache), and distilled Caser, Fossil and SASRec students learning the community data.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,6 +19,7 @@
 #include "models/torch_recommender.h"
 #include "synthetic_data.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 using namespace pocketrec::distill;
@@ -218,6 +219,8 @@ Config rd_config(const std::string& model, int64_t dim) {
   c.set("model.dim", dim, "t");
   c.set("model.window", 3, "t");
   c.set("model.caser_nh", 4, "t");
+  c.set("model.max_len", 6, "t");
+  c.set("model.layers", 1, "t");
   c.set("model.dropout", 0.1, "t");
   c.set("train.batch_size", 32, "t");
   c.set("train.lr", 0.01, "t");
@@ -238,11 +241,7 @@ Config rd_config(const std::string& model, int64_t dim) {
 }
 
 std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  auto reg = models::default_model_registry();
-  auto m = reg.get(c.str("model.name")).create(c, d);
-  auto* t = dynamic_cast<models::TorchRecommender*>(m.get());
-  m.release();
-  return std::unique_ptr<models::TorchRecommender>(t);
+  return pocketrec::testing::make_torch_model(c, d);
 }
 
 double test_ndcg(const models::Recommender& m, const data::Dataset& d, const Config& c) {
@@ -287,4 +286,4 @@ TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
   EXPECT_GT(test_ndcg(*student, d, sc), test_ndcg(*pop, d, sc) + 0.1) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, RankDistillStudent, ::testing::Values("caser", "fossil"));
+INSTANTIATE_TEST_SUITE_P(Models, RankDistillStudent, ::testing::Values("caser", "fossil", "sasrec"));

@@ -14,6 +14,7 @@
 #include "models/torch_recommender.h"
 #include "synthetic_data.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 
@@ -40,12 +41,7 @@ Config small_config(const std::string& model) {
 }
 
 std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  auto reg = models::default_model_registry();
-  auto m = reg.get(c.str("model.name")).create(c, d);
-  auto* t = dynamic_cast<models::TorchRecommender*>(m.get());
-  EXPECT_NE(t, nullptr);
-  m.release();
-  return std::unique_ptr<models::TorchRecommender>(t);
+  return pocketrec::testing::make_torch_model(c, d);
 }
 
 eval::EvalResult evaluate(const models::Recommender& m, const data::Dataset& d, const Config& c) {
