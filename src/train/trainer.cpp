@@ -85,9 +85,12 @@ void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, 
   }
 }
 
-// Settings that may differ between a run and its resumption without changing the result. train.epochs
-// may be raised to extend a run that ended by reaching its epoch count (as in continuing a PyTorch loop).
-nlohmann::json resumable_config(nlohmann::json j) {
+}  // namespace
+
+nlohmann::json resumable_config(const nlohmann::json& config) {
+  // Through Config, so keys added to PocketRec after a checkpoint was written take their defaults
+  // (the behaviour the run had).
+  nlohmann::json j = Config::from_json(config, "checkpoint config").to_json();
   j["train"].erase("resume");
   j["train"].erase("epochs");
   j["train"].erase("abort_after_steps");
@@ -96,6 +99,8 @@ nlohmann::json resumable_config(nlohmann::json j) {
   for (const char* k : {"batch_size", "item_chunk", "threads"}) j["eval"].erase(k);
   return j;
 }
+
+namespace {
 
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
   for (const auto& d : nlohmann::json::diff(a, b)) return d.value("path", std::string("?"));

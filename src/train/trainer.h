@@ -55,6 +55,12 @@ struct TrainSummary {
 // ctx.validate. On return the module holds the best validated weights (in eval mode).
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx);
 
+// The part of a run's config (as JSON) that its resumption must repeat: everything but train.resume,
+// train.epochs (may be raised), train.abort_after_steps, output.progress, threads.* and the eval
+// batching and threads, which do not change results. Keys missing from `config` (added to PocketRec
+// after it was written) take their defaults.
+nlohmann::json resumable_config(const nlohmann::json& config);
+
 // Reads the weights of a checkpoint file into `module` (names and shapes must match).
 void load_checkpoint_weights(torch::nn::Module& module, const std::string& path);
 

@@ -189,3 +189,15 @@ INSTANTIATE_TEST_SUITE_P(Models, LearnsStructure,
                            return info.param.model + (info.param.variant.empty() ? "" : "_" + info.param.variant) +
                                   (info.param.stt ? "_stt" : "");
                          });
+
+// Resuming compares the saved config with the current one: a key added to PocketRec after the
+// checkpoint was written takes its default (the behaviour the run had) instead of refusing the run.
+TEST(Trainer, ResumeConfigComparisonFillsKeysAddedLater) {
+  Config c = small_config("caser");
+  nlohmann::json old_run = c.to_json();
+  old_run["distill"].erase("rd_alpha");  // a checkpoint written before distill.rd_alpha existed
+  old_run["train"]["epochs"] = 3;        // epochs may be raised on resumption
+  EXPECT_EQ(train::resumable_config(old_run), train::resumable_config(c.to_json()));
+  old_run["train"]["lr"] = 0.5;  // a real difference is still one
+  EXPECT_NE(train::resumable_config(old_run), train::resumable_config(c.to_json()));
+}
