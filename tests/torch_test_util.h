@@ -20,4 +20,25 @@ inline std::unique_ptr<models::TorchRecommender> make_torch_model(const Config& 
   return std::unique_ptr<models::TorchRecommender>(t);
 }
 
+// A tiny model of the given name (d = 8) for the synthetic data sets of synthetic_data.h.
+inline Config small_torch_config(const std::string& model) {
+  Config c;
+  c.set("model.name", model, "t");
+  c.set("model.dim", 8, "t");
+  c.set("model.window", 3, "t");
+  c.set("model.caser_nh", 4, "t");
+  c.set("model.max_len", 6, "t");
+  c.set("model.layers", 1, "t");
+  c.set("model.dropout", 0.1, "t");
+  c.set("train.batch_size", 32, "t");
+  c.set("train.lr", 0.01, "t");
+  c.set("train.neg_samples", 2, "t");
+  c.set("eval.ks", nlohmann::json::array({5}), "t");
+  c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg", "map"}), "t");
+  c.set("eval.valid_metric", "ndcg@5", "t");
+  c.set("eval.threads", 1, "t");
+  c.set("output.progress", false, "t");
+  return c;
+}
+
 }  // namespace pocketrec::testing

@@ -1,3 +1,4 @@
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -104,14 +105,13 @@ struct RunGroup {
 };
 
 // "0.0970" for one run, "0.0968 ± 0.0012" (sample standard deviation) for several.
-std::string mean_std(const std::vector<double>& v, const char* fmt_one) {
+std::string mean_std(const std::vector<double>& v) {
   double mean = 0;
   for (double x : v) mean += x / static_cast<double>(v.size());
-  std::string out = fmt::format(fmt::runtime(fmt_one), mean);
-  if (v.size() < 2) return out;
+  if (v.size() < 2) return fmt::format("{:.4f}", mean);
   double ss = 0;
   for (double x : v) ss += (x - mean) * (x - mean);
-  return out + " ± " + fmt::format(fmt::runtime(fmt_one), std::sqrt(ss / static_cast<double>(v.size() - 1)));
+  return fmt::format("{:.4f} ± {:.4f}", mean, std::sqrt(ss / static_cast<double>(v.size() - 1)));
 }
 
 }  // namespace
@@ -162,7 +162,7 @@ int cmd_distill_report(const std::string& teacher, const std::vector<std::string
       if (time_queries > 0) cost[g].us += query_latency_us(dir, time_queries) / n;
     }
     md += "| " + grp.label + " | " + std::to_string(grp.dirs.size()) + " |";
-    for (const auto& v : vals) md += " " + mean_std(v, "{:.4f}") + " |";
+    for (const auto& v : vals) md += " " + mean_std(v) + " |";
     md += fmt::format(" {:.0f} | {:.1f}% | {:.1f}% |", cost[g].params, 100 * cost[g].params / cost[0].params,
                       100 * cost[g].bytes / cost[0].bytes);
     if (time_queries > 0) md += fmt::format(" {:.1f} | {:.2f} |", cost[g].us, cost[g].us / cost[0].us);

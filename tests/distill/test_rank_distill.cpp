@@ -214,29 +214,15 @@ TEST(TopKTeacherCache, ExcludesTheHistoryOrOnlyTheTargetAndRoundTrips) {
 namespace {
 
 Config rd_config(const std::string& model, int64_t dim) {
-  Config c;
-  c.set("model.name", model, "t");
+  Config c = pocketrec::testing::small_torch_config(model);
   c.set("model.dim", dim, "t");
-  c.set("model.window", 3, "t");
-  c.set("model.caser_nh", 4, "t");
-  c.set("model.max_len", 6, "t");
-  c.set("model.layers", 1, "t");
-  c.set("model.dropout", 0.1, "t");
-  c.set("train.batch_size", 32, "t");
-  c.set("train.lr", 0.01, "t");
-  c.set("train.neg_samples", 2, "t");
   c.set("train.epochs", 30, "t");
   c.set("train.patience", 0, "t");
   c.set("train.eval_every", 10, "t");
   c.set("train.checkpoint", false, "t");
-  c.set("eval.ks", nlohmann::json::array({5}), "t");
-  c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg", "map"}), "t");
-  c.set("eval.valid_metric", "ndcg@5", "t");
-  c.set("eval.threads", 1, "t");
   c.set("distill.rd_k", 5, "t");
   c.set("distill.rd_samples", 20, "t");
   c.set("distill.rd_start_epoch", 10, "t");
-  c.set("output.progress", false, "t");
   return c;
 }
 

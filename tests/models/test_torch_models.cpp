@@ -20,25 +20,7 @@ using namespace pocketrec;
 
 namespace {
 
-Config small_config(const std::string& model) {
-  Config c;
-  c.set("model.name", model, "t");
-  c.set("model.dim", 8, "t");
-  c.set("model.window", 3, "t");
-  c.set("model.caser_nh", 4, "t");
-  c.set("model.max_len", 6, "t");
-  c.set("model.layers", 1, "t");
-  c.set("model.dropout", 0.1, "t");
-  c.set("train.batch_size", 32, "t");
-  c.set("train.lr", 0.01, "t");
-  c.set("train.neg_samples", 2, "t");
-  c.set("eval.ks", nlohmann::json::array({5}), "t");
-  c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg", "map"}), "t");
-  c.set("eval.valid_metric", "ndcg@5", "t");
-  c.set("eval.threads", 1, "t");
-  c.set("output.progress", false, "t");
-  return c;
-}
+Config small_config(const std::string& model) { return pocketrec::testing::small_torch_config(model); }
 
 std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
   return pocketrec::testing::make_torch_model(c, d);
