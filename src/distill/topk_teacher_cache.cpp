@@ -1,6 +1,7 @@
 #include "distill/topk_teacher_cache.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
