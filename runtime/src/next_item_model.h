@@ -32,7 +32,7 @@ class NextItemModel {
   int64_t dim() const { return d_; }
   int64_t max_history() const { return max_history_; }
   size_t query_floats() const { return query_floats_; }
-  size_t scratch_floats() const { return scratch_floats_; }
+  size_t scratch_floats() const { return scratch_floats_; }  // query_vector's; the scorer states its own
   const ItemScorer& scorer() const { return scorer_; }
   // What stays resident: the weights used in place in the file, decoded or re-laid-out copies, the
   // scorer's own table.

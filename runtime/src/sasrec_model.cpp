@@ -95,7 +95,7 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   query_floats_ = d;
   // the forward's x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g: d each
   const size_t L = static_cast<size_t>(max_len);
-  scratch_floats_ = std::max(7 * L * d + L * inner + L + 2 * d, scorer_.scratch_floats());
+  scratch_floats_ = 7 * L * d + L * inner + L + 2 * d;  // the C API adds the scorer's own need
   return Status::Ok();
 }
 

@@ -131,11 +131,16 @@ int cmd_distill_report(const std::string& teacher, const std::vector<std::string
   std::string name = t["model"].get<std::string>();
   name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
   const std::vector<RunGroup> groups = {{name + "-T", {teacher}}, {name + "-RD", rd}, {name + "-S", student}};
-  // Model size and online time per query, measured here side by side (1 thread).
+  // Model size and online time per query (measured here, 1 thread).
   struct Cost {
     double params = 0, bytes = 0, us = 0;
   };
   std::vector<Cost> cost(groups.size());
+  // Every run timed side by side in one call (rounds over all of them), before the table is built.
+  std::vector<std::string> all_runs;
+  for (const auto& grp : groups) all_runs.insert(all_runs.end(), grp.dirs.begin(), grp.dirs.end());
+  const std::vector<double> us = time_queries > 0 ? query_latencies_us(all_runs, time_queries) : std::vector<double>();
+  size_t run_index = 0;
   std::string md = "| model | runs |";
   std::string sep = "|---|---|";
   for (const auto& c : cols) md += " " + c + " |", sep += "---|";
@@ -159,7 +164,8 @@ int cmd_distill_report(const std::string& teacher, const std::vector<std::string
       const double n = static_cast<double>(grp.dirs.size());
       cost[g].params += static_cast<double>(r["n_parameters"].get<int64_t>()) / n;
       cost[g].bytes += static_cast<double>(std::filesystem::file_size(dir + "/model.prarr")) / n;
-      if (time_queries > 0) cost[g].us += query_latency_us(dir, time_queries) / n;
+      if (time_queries > 0) cost[g].us += us[run_index] / n;
+      ++run_index;
     }
     md += "| " + grp.label + " | " + std::to_string(grp.dirs.size()) + " |";
     for (const auto& v : vals) md += " " + mean_std(v) + " |";

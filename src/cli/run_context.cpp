@@ -138,10 +138,6 @@ nlohmann::json size_json(const models::Recommender& model) {
   return j;
 }
 
-}  // namespace
-
-namespace {
-
 // The student's distillation task for config.distill.method, from the frozen teacher. What the task
 // refers to (KD heads, the top-K cache) is kept alive in `keep`.
 train::TrainTask distillation_task(const Config& config, const std::string& teacher_dir, const Config& teacher_config,
@@ -377,26 +373,48 @@ nlohmann::json export_run(const std::string& run_dir, const std::string& out_pat
   return res;
 }
 
-double query_latency_us(const std::string& run_dir, size_t max_queries) {
-  Config config = read_run_config(run_dir);
-  config.set("threads.torch", 1, "query_latency_us");
+std::vector<double> query_latencies_us(const std::vector<std::string>& run_dirs, size_t max_queries) {
+  PR_CHECK(!run_dirs.empty(), ErrorCode::kInvalidArgument, "query_latencies_us: no runs");
+  // One data set for all runs (they must share data.* and split.*), every model loaded up front.
+  Config config = read_run_config(run_dirs[0]);
+  config.set("threads.torch", 1, "query_latencies_us");
   setup_run(config);
   data::Dataset d = data::build_dataset(config);
-  auto model = load_run_model(run_dir, config, d, "");
-  auto scorer = model->make_scorer(d);
   const size_t n = std::min(max_queries, d.test.size());
-  PR_CHECK(n > 0, ErrorCode::kInvalidArgument, "{}: no test queries to time", run_dir);
+  PR_CHECK(n > 0, ErrorCode::kInvalidArgument, "{}: no test queries to time", run_dirs[0]);
+  const nlohmann::json first = config.to_json();
+  std::vector<std::unique_ptr<models::Recommender>> models;
+  std::vector<std::unique_ptr<eval::Scorer>> scorers;
+  for (const auto& dir : run_dirs) {
+    Config c = read_run_config(dir);
+    for (const char* section : {"data", "split"})
+      PR_CHECK(c.to_json()[section] == first[section], ErrorCode::kInvalidArgument,
+               "{}: other {}.* settings than {}; timed runs must share their data", dir, section, run_dirs[0]);
+    models.push_back(load_run_model(dir, c, d, ""));
+    scorers.push_back(models.back()->make_scorer(d));
+  }
   std::vector<float> scores(static_cast<size_t>(d.n_items));
-  auto answer = [&](size_t i) {
-    const auto q = static_cast<int32_t>(i * d.test.size() / n);
-    scorer->prepare(d.test, &q, 1);
-    scorer->score(0, 1, 0, d.n_items, scores.data(), scores.size());
+  auto seconds = [&](eval::Scorer& scorer) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < n; ++i) {
+      const auto q = static_cast<int32_t>(i * d.test.size() / n);
+      scorer.prepare(d.test, &q, 1);
+      scorer.score(0, 1, 0, d.n_items, scores.data(), scores.size());
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  answer(0);  // warm-up
-  const auto t0 = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < n; ++i) answer(i);
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
-         static_cast<double>(n);
+  for (auto& s : scorers) seconds(*s);  // warm-up
+  // Rounds over all runs, so drift of the machine's speed hits every run alike; the median round.
+  constexpr int kRounds = 3;
+  std::vector<std::vector<double>> t(run_dirs.size());
+  for (int round = 0; round < kRounds; ++round)
+    for (size_t r = 0; r < scorers.size(); ++r) t[r].push_back(seconds(*scorers[r]));
+  std::vector<double> us;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    us.push_back(1e6 * v[kRounds / 2] / static_cast<double>(n));
+  }
+  return us;
 }
 
 std::string metrics_table(const std::vector<std::pair<std::string, nlohmann::json>>& rows,

@@ -40,10 +40,11 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
 nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
                           const std::string& weights = "", const std::string& weight_type = "fp32");
 
-// Online inference time of a run's model on this machine: one LibTorch thread, each of up to
-// max_queries test queries (spread over the split) encoded and scored against every item on its own,
-// as a phone or a server answering one request would. Returns the mean microseconds per query.
-double query_latency_us(const std::string& run_dir, size_t max_queries);
+// Online inference time of runs' models on this machine, side by side: one LibTorch thread, each of
+// up to max_queries test queries (spread over the split) encoded and scored against every item on its
+// own, as a device answering one request would; three rounds over all runs, the median round. The
+// runs must share their data and split (the data set is built once). Microseconds per query, per run.
+std::vector<double> query_latencies_us(const std::vector<std::string>& run_dirs, size_t max_queries);
 
 // Markdown table: one row per (label, metrics object); columns = the given metric names, or every
 // metric of the first row when empty.

@@ -12,6 +12,7 @@
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "synthetic_data.h"
+#include "torch_test_util.h"
 #include "test_util.h"
 
 using namespace pocketrec;
@@ -73,30 +74,18 @@ TEST(OdRecKd, HotColdSplitOfAHandMadeBatch) {
 namespace {
 
 Config session_config() {
-  Config c;
-  c.set("model.name", "sasrec", "t");
+  Config c = pocketrec::testing::small_torch_config("sasrec");
   c.set("model.sasrec_variant", "odrec", "t");
-  c.set("model.dim", 8, "t");
-  c.set("model.max_len", 6, "t");
-  c.set("model.layers", 1, "t");
-  c.set("model.dropout", 0.1, "t");
-  c.set("train.batch_size", 32, "t");
-  c.set("train.lr", 0.01, "t");
   c.set("train.epochs", 25, "t");
   c.set("train.patience", 0, "t");
   c.set("train.eval_every", 5, "t");
-  c.set("eval.ks", nlohmann::json::array({5}), "t");
   c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg"}), "t");
-  c.set("eval.valid_metric", "ndcg@5", "t");
   c.set("eval.mask_history", false, "t");
-  c.set("eval.threads", 1, "t");
-  c.set("output.progress", false, "t");
   return c;
 }
 
 std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  auto m = models::default_model_registry().get("sasrec").create(c, d);
-  return std::unique_ptr<models::TorchRecommender>(dynamic_cast<models::TorchRecommender*>(m.release()));
+  return pocketrec::testing::make_torch_model(c, d);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Ranking Distillation: the weights against hand-computed values (rankdistill.md §4.2.3), the
 // sampled rank estimator against the exact rank, the loss and its gradient against finite
 // differences, the teacher top-K cache (exclusions, round trip, refusal of another teacher's
-// cache), and distilled Caser, Fossil and SASRec students learning the community data.
+// cache), distilled Caser, Fossil and SASRec students learning the community data, and the
+// distillation term pulling a student towards a teacher's arbitrary top-K.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -230,6 +232,13 @@ std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Data
   return pocketrec::testing::make_torch_model(c, d);
 }
 
+std::function<eval::EvalResult(const models::Recommender&)> validator(const data::Dataset& d, const Config& c) {
+  return [&d, &c](const models::Recommender& r) {
+    auto s = r.make_scorer(d);
+    return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
+  };
+}
+
 double test_ndcg(const models::Recommender& m, const data::Dataset& d, const Config& c) {
   auto s = m.make_scorer(d);
   return eval::evaluate(d.test, *s, eval::EvalOptions::from_config(c)).get("ndcg@5");
@@ -246,30 +255,59 @@ TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
   data::Dataset d = pocketrec::testing::community_users();
   pocketrec::testing::TempDir dir;
   Config tc = rd_config(GetParam(), 16), sc = rd_config(GetParam(), 4);
-  auto validate = [&](const Config& c) {
-    return [&d, &c](const models::Recommender& r) {
-      auto s = r.make_scorer(d);
-      return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
-    };
-  };
   auto teacher = make(tc, d);
-  teacher->fit(d, models::FitContext{tc, dir.path(), validate(tc)});
-  auto student = make(sc, d);
-  auto* tp = dynamic_cast<models::PointwiseModel*>(teacher.get());
-  auto* sp = dynamic_cast<models::PointwiseModel*>(student.get());
-  ASSERT_TRUE(tp && sp);
-  models::SampledItemTask tt = tp->sampled_item_task(d, tc), st = sp->sampled_item_task(d, sc);
+  teacher->fit(d, models::FitContext{tc, dir.path(), validator(d, tc)});
+  models::SampledItemTask tt = dynamic_cast<models::PointwiseModel&>(*teacher).sampled_item_task(d, tc);
   TopKTeacherCache cache = TopKTeacherCache::build(tt, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
   // The teacher's top-K never contains one of the user's training items.
   for (int64_t s = 0; s < cache.size(); ++s)
     for (int64_t j = 0; j < 5; ++j) EXPECT_FALSE(tt.sampler->excluded(tt.user(s), cache.row(s)[j]));
-  const RankDistillOptions o = RankDistillOptions::from_config(sc);
-  student->fit_task(d, models::FitContext{sc, dir.path(), validate(sc)},
-                    rank_distill_task(st, cache, sc.integer("train.neg_samples"), o));
-  auto reg = models::default_model_registry();
-  auto pop = reg.get("pop").create(sc, d);
-  pop->fit(d, models::FitContext{sc, dir.path(), validate(sc)});
+  auto student = make(sc, d);
+  models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+  student->fit_task(d, models::FitContext{sc, dir.path(), validator(d, sc)},
+                    rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
+  auto pop = models::default_model_registry().get("pop").create(sc, d);
+  pop->fit(d, models::FitContext{sc, dir.path(), validator(d, sc)});
   EXPECT_GT(test_ndcg(*student, d, sc), test_ndcg(*pop, d, sc) + 0.1) << GetParam();
+}
+
+// The distillation term does the pulling: a "teacher" that ranks first, for every user, the items of
+// another community (nothing in the data points there) makes a student trained with alpha = 1 put
+// those items into its own top-5 far more often than the same student trained with alpha = 0.
+TEST_P(RankDistillStudent, TheDistillationTermPullsTheStudentToTheTeachersItems) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::community_users();
+  pocketrec::testing::TempDir dir;
+  const TopKCacheKey key{"t", "h", "d", 5, TopKExclusion::kHistory};
+  auto distil = [&](double alpha, const TopKTeacherCache* given) {
+    Config sc = rd_config(GetParam(), 4);
+    sc.set("distill.rd_alpha", alpha, "t");
+    auto student = make(sc, d);
+    models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+    // Items of community (c + 3) mod 10 for a user of community c (communities of 10 items, user u in u mod 10).
+    models::SampledItemTask foreign = st;
+    foreign.score_all = [&st](const int64_t* ids, size_t n) {
+      torch::Tensor s = torch::zeros({static_cast<int64_t>(n), st.n_items});
+      for (size_t b = 0; b < n; ++b) {
+        const int64_t c = (st.user(ids[b]) % 10 + 3) % 10;
+        s[static_cast<int64_t>(b)].slice(0, c * 10, c * 10 + 10).fill_(1.0f);
+      }
+      return s;
+    };
+    TopKTeacherCache cache = given ? *given : TopKTeacherCache::build(foreign, key);
+    student->fit_task(d, models::FitContext{sc, dir.path(), validator(d, sc)},
+                      rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
+    TopKTeacherCache own = TopKTeacherCache::build(st, key);
+    double common = 0;
+    for (int64_t s = 0; s < cache.size(); ++s)
+      for (int64_t j = 0; j < 5; ++j) common += std::count(cache.row(s), cache.row(s) + 5, own.row(s)[j]);
+    return std::make_pair(cache, common / static_cast<double>(5 * cache.size()));
+  };
+  auto [cache, agree_rd] = distil(1.0, nullptr);
+  const double agree_plain = distil(0.0, &cache).second;
+  EXPECT_GT(agree_rd, agree_plain + 0.1) << GetParam();
+  std::printf("%s: share of the teacher's top-5 in the student's: %.3f (alpha = 1) vs %.3f (alpha = 0)\n",
+              GetParam().c_str(), agree_rd, agree_plain);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RankDistillStudent, ::testing::Values("caser", "fossil", "sasrec"));
