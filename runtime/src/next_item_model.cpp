@@ -1,6 +1,7 @@
 #include "next_item_model.h"
 
 #include "caser_model.h"
+#include "fossil_model.h"
 #include "sasrec_model.h"
 
 namespace pocketrec::runtime {
@@ -31,9 +32,11 @@ Status make_model(const PocketFile& file, pocketrec_scoring scoring, std::unique
     m = std::make_unique<SasRecModel>();
   else if (arch == "caser")
     m = std::make_unique<CaserModel>();
+  else if (arch == "fossil")
+    m = std::make_unique<FossilModel>();
   else
     return make_status(POCKETREC_STATUS_BAD_FORMAT,
-                       "%s: architecture '%s' is not supported by this runtime (sasrec, sasrec-odrec, caser)",
+                       "%s: architecture '%s' is not supported by this runtime (sasrec, sasrec-odrec, caser, fossil)",
                        file.source().c_str(), arch.c_str());
   RT_TRY(m->load(file, scoring));
   *out = std::move(m);

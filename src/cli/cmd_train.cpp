@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "cli/run_context.h"
 #include "core/config.h"
@@ -26,6 +28,20 @@ std::string protocol_note(const nlohmann::json& split) {
   return split.value("protocol", "") == "sampled" ? " (sampled metrics)" : "";
 }
 
+// Table rows of these splits of a results object, each followed by its eval.popularity_split groups.
+std::vector<std::pair<std::string, nlohmann::json>> split_rows(const nlohmann::json& res,
+                                                               const std::vector<std::string>& splits) {
+  std::vector<std::pair<std::string, nlohmann::json>> rows;
+  for (const auto& split : splits) {
+    rows.emplace_back(split, res[split]["metrics"]);
+    if (res[split].contains("groups"))
+      for (const auto& [name, g] : res[split]["groups"].items())
+        rows.emplace_back(fmt::format("{}, {} targets ({} queries)", split, name, g["n_queries"].get<int64_t>()),
+                          g["metrics"]);
+  }
+  return rows;
+}
+
 }  // namespace
 
 int cmd_train(const std::string& config_path, const std::vector<std::string>& overrides) {
@@ -34,7 +50,7 @@ int cmd_train(const std::string& config_path, const std::vector<std::string>& ov
   std::printf("\n%s on %s (%lld parameters): validation-selected, test read once%s\n\n",
               res["model"].get<std::string>().c_str(), res["dataset"].get<std::string>().c_str(),
               static_cast<long long>(res["n_parameters"].get<int64_t>()), protocol_note(res["test"]).c_str());
-  std::printf("%s", metrics_table({{"valid", res["valid"]["metrics"]}, {"test", res["test"]["metrics"]}}, cols).c_str());
+  std::printf("%s", metrics_table(split_rows(res, {"valid", "test"}), cols).c_str());
   return 0;
 }
 
@@ -53,14 +69,14 @@ int cmd_distill(const std::string& config_path, const std::vector<std::string>& 
   std::printf("whole model: %lld parameters vs the teacher's %lld (%.2fx smaller)\n\n",
               static_cast<long long>(size["student"]["parameters"].get<int64_t>()),
               static_cast<long long>(size["teacher"]["parameters"].get<int64_t>()), size["model_compression"].get<double>());
-  std::printf("%s", metrics_table({{"valid", res["valid"]["metrics"]}, {"test", res["test"]["metrics"]}}, cols).c_str());
+  std::printf("%s", metrics_table(split_rows(res, {"valid", "test"}), cols).c_str());
   return 0;
 }
 
 int cmd_eval(const std::string& run_dir, const std::string& split, const std::string& weights,
              const std::vector<std::string>& overrides) {
   nlohmann::json res = evaluate_run(run_dir, split, weights, overrides);
-  std::printf("%s", metrics_table({{split, res[split]["metrics"]}}, metric_columns(res["config"])).c_str());
+  std::printf("%s", metrics_table(split_rows(res, {split}), metric_columns(res["config"])).c_str());
   return 0;
 }
 

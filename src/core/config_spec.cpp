@@ -167,6 +167,11 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "0 = full ranking over all items. n > 0 ranks each target against n sampled items instead; the report then "
        "labels every metric `sampled`.",
        {}, 0.0},
+      {"eval.popularity_split", T::kFloat, 0.0,
+       "0 = off. f > 0 also reports every metric for the queries whose targets are hot (the top fraction f of "
+       "the items by training frequency, the definition distill.hot_fraction uses) and for those whose targets "
+       "are cold (the long tail), under `groups` in the results.",
+       {}, 0.0},
       // ---- process ----
       {"threads.torch", T::kInt, 0, "LibTorch intra-op threads (0 = available cores).", {}, 0.0},
       {"threads.blas", T::kInt, 1, "OpenBLAS threads (1 avoids oversubscription with LibTorch's OpenMP).", {}, 1.0},

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "data/popularity.h"
 
 namespace pocketrec::distill {
 
@@ -19,25 +20,6 @@ OdRecKdOptions OdRecKdOptions::from_config(const Config& c) {
   o.hot_fraction = c.number("distill.hot_fraction");
   o.as_published = c.boolean("distill.as_published");
   return o;
-}
-
-std::vector<uint8_t> hot_items(const data::Sequences& train, int32_t n_items, double fraction) {
-  // An item at position j of a session of length n is in the input prefix of the n - 1 - j samples
-  // that predict positions j+1..n-1.
-  std::vector<int64_t> count(static_cast<size_t>(n_items), 0);
-  std::vector<int32_t> first_seen;
-  for (size_t s = 0; s < train.size(); ++s) {
-    data::ItemSpan span = train[s];
-    for (size_t j = 0; j + 1 < span.size(); ++j) {
-      if (count[span[j]] == 0) first_seen.push_back(span[j]);
-      count[span[j]] += static_cast<int64_t>(span.size() - 1 - j);
-    }
-  }
-  std::stable_sort(first_seen.begin(), first_seen.end(), [&](int32_t a, int32_t b) { return count[a] > count[b]; });
-  std::vector<uint8_t> hot(static_cast<size_t>(n_items) + 1, 0);
-  const auto n_hot = static_cast<size_t>(fraction * static_cast<double>(first_seen.size()));
-  for (size_t i = 0; i < n_hot; ++i) hot[first_seen[i]] = 1;
-  return hot;
 }
 
 torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature) {
@@ -178,7 +160,7 @@ OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionE
   PR_CHECK(teacher.dim() == student.dim(), ErrorCode::kInvalidArgument,
            "distill: the teacher's dimension {} differs from the student's {}", teacher.dim(), student.dim());
   teacher.encoder_module().eval();
-  std::vector<uint8_t> hot = hot_items(data.train, data.n_items, options.hot_fraction);
+  std::vector<uint8_t> hot = data::hot_items(data.train, data.n_items, options.hot_fraction);
   torch::Tensor is_hot = torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8)
                              .to(torch::kBool);
   OdRecKdHeads heads(student.dim());

@@ -36,10 +36,7 @@ struct OdRecKdOptions {
   static OdRecKdOptions from_config(const Config& c);
 };
 
-// Hot items (odrec.md §3.1): the top floor(fraction x #distinct) items by how often they occur in
-// the training input prefixes (every prefix of every session counted, as in the prefix-expanded
-// training file), ties in first-seen order. Returns a 0/1 flag per item, plus a 0 for the padding id.
-std::vector<uint8_t> hot_items(const data::Sequences& train, int32_t n_items, double fraction);
+// Hot items: data::hot_items (data/popularity.h), hot_fraction of the distinct input items.
 
 // sum_b KL(p_T || p_S), p = softmax(logits / T), rows = batch.
 torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature);

@@ -44,6 +44,11 @@ nlohmann::json EvalResult::to_json() const {
   nlohmann::json m = nlohmann::json::object();
   for (size_t i = 0; i < metrics.size(); ++i) m[metrics[i].name()] = values[i];
   j["metrics"] = m;
+  for (const Group& g : groups) {
+    nlohmann::json gm = nlohmann::json::object();
+    for (size_t i = 0; i < metrics.size(); ++i) gm[metrics[i].name()] = g.values[i];
+    j["groups"][g.name] = {{"n_queries", g.n_queries}, {"metrics", gm}};
+  }
   return j;
 }
 
@@ -151,6 +156,9 @@ std::vector<int64_t> ranks_from_scores(const float* scores, int32_t n_items, con
 EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions& opt) {
   PR_CHECK(!opt.metrics.empty(), ErrorCode::kInvalidArgument, "eval.metrics: no metric selected");
   const int32_t n_items = scorer.n_items();
+  PR_CHECK(opt.group_names.empty() || opt.item_group.size() >= static_cast<size_t>(n_items),
+           ErrorCode::kInvalidArgument, "evaluate: item_group has {} entries for {} items", opt.item_group.size(),
+           n_items);
   const size_t n_queries = set.size();
   const size_t n_metrics = opt.metrics.size();
   const size_t batch = std::max<size_t>(1, opt.batch_size);
@@ -275,6 +283,19 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
   }
   if (res.n_queries > 0)
     for (auto& v : res.values) v /= static_cast<double>(res.n_queries);
+  for (size_t g = 0; g < opt.group_names.size(); ++g) {
+    EvalResult::Group group{opt.group_names[g], 0, std::vector<double>(n_metrics, 0.0)};
+    for (size_t q = 0; q < n_queries; ++q) {
+      if (status[q] == 0) continue;
+      data::ItemSpan tg = set.targets[q];
+      if (!std::all_of(tg.begin(), tg.end(), [&](int32_t t) { return opt.item_group[t] == g; })) continue;
+      ++group.n_queries;
+      for (size_t m = 0; m < n_metrics; ++m) group.values[m] += per_query[q * n_metrics + m];
+    }
+    if (group.n_queries > 0)
+      for (auto& v : group.values) v /= static_cast<double>(group.n_queries);
+    res.groups.push_back(std::move(group));
+  }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

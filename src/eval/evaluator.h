@@ -31,13 +31,23 @@ struct EvalOptions {
   int64_t sampled_negatives = 0;  // > 0: rank each query's targets among this many sampled items
   uint64_t seed = 0;              // of the sampled negatives
   std::string label = "eval";     // progress-bar label
+  // Optional breakdown by target item (e.g. hot vs cold items): item i belongs to group
+  // item_group[i], an index into group_names; a query counts in a group when all its targets do.
+  std::vector<uint8_t> item_group;
+  std::vector<std::string> group_names;
 
   static EvalOptions from_config(const Config& config);
 };
 
 struct EvalResult {
+  struct Group {
+    std::string name;
+    int64_t n_queries = 0;
+    std::vector<double> values;  // mean over the group's queries
+  };
   std::vector<MetricSpec> metrics;
   std::vector<double> values;  // mean over evaluated queries, in metrics order
+  std::vector<Group> groups;   // EvalOptions::group_names, in order
   int64_t n_queries = 0;       // queries with at least one target
   int64_t n_unhittable = 0;    // queries whose targets were all masked (they score 0)
   bool sampled = false;

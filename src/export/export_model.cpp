@@ -1,5 +1,6 @@
 #include "export/export_model.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/config.h"
@@ -83,6 +84,21 @@ void add_caser(PocketWriter& w, const Config& c, const data::Dataset& data) {
   add_id_map(w, "user_ids", data.user_ids);
 }
 
+// Fossil's FISM part reads the whole history: the runtime keeps up to the longest history of the
+// data (training sequences and the validation and test queries' histories).
+void add_fossil(PocketWriter& w, const Config& c, const data::Dataset& data) {
+  w.set_string("pocketrec.architecture", "fossil");
+  w.set_i64("pocketrec.n_users", data.n_users);
+  w.set_i64("fossil.dim", c.integer("model.dim"));
+  w.set_i64("fossil.window", c.integer("model.window"));
+  w.set_f64("fossil.alpha", c.number("model.fossil_alpha"));
+  int64_t longest = c.integer("model.window");
+  for (const data::Sequences* seqs : {&data.train, &data.valid.history, &data.test.history})
+    for (size_t u = 0; u < seqs->size(); ++u) longest = std::max<int64_t>(longest, (*seqs)[u].size());
+  w.set_i64("fossil.max_history", longest);
+  add_id_map(w, "user_ids", data.user_ids);
+}
+
 }  // namespace
 
 WeightType parse_weight_type(const std::string& name) {
@@ -109,11 +125,13 @@ PocketWriter model_pocket(models::Recommender& model, const Config& c, const dat
   if (auto* enc = dynamic_cast<models::SessionEncoder*>(&model)) {
     add_sasrec(w, *enc, c);
     module = &enc->encoder_module();
-  } else if (auto* torch_model = dynamic_cast<models::TorchRecommender*>(&model); torch_model && name == "caser") {
-    add_caser(w, c, data);
+  } else if (auto* torch_model = dynamic_cast<models::TorchRecommender*>(&model);
+             torch_model && (name == "caser" || name == "fossil")) {
+    name == "caser" ? add_caser(w, c, data) : add_fossil(w, c, data);
     module = &torch_model->network();
   } else {
-    PR_FAIL(ErrorCode::kInvalidArgument, "export: {} models are not supported by the runtime (sasrec, caser)", name);
+    PR_FAIL(ErrorCode::kInvalidArgument, "export: {} models are not supported by the runtime (sasrec, caser, fossil)",
+            name);
   }
   w.set_i64("pocketrec.n_items", data.n_items);
   w.set_string("pocketrec.weights", weight_type_name(weights));

@@ -1,7 +1,7 @@
 // A trained model as a .pocket file for the on-device runtime (docs/format.md): the network's
 // parameters under their module names, the hyper-parameters the runtime needs, the id maps
 // (original integer ids) and the run's provenance. Supported: SASRec (standard or OD-Rec variant;
-// dense or 2-core canonical semi-tensor-train item table) and Caser.
+// dense or 2-core canonical semi-tensor-train item table), Caser and Fossil.
 #pragma once
 
 #include <string>

@@ -280,7 +280,7 @@ TEST(Cli, ExportAndRecommendWithTheRuntime) {
                 "--output.dir=" + itemcf).code, 0);
   CliRun refused = run("export " + itemcf + " -o " + t.path() + "/itemcf.pocket");
   EXPECT_NE(refused.code, 0);
-  EXPECT_NE(refused.out.find("itemcf models are not supported by the runtime (sasrec, caser)"), std::string::npos)
+  EXPECT_NE(refused.out.find("itemcf models are not supported by the runtime (sasrec, caser, fossil)"), std::string::npos)
       << refused.out;
   EXPECT_FALSE(fs::exists(t.path() + "/itemcf.pocket"));
 }

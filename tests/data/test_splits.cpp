@@ -3,6 +3,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "data/popularity.h"
 #include "data/readers.h"
 #include "data/samples.h"
 #include "test_util.h"
@@ -126,4 +127,15 @@ TEST(BuildDataset, RejectsFiltersOnPresplitDataAndReportsEmptySplits) {
   EXPECT_EQ(d.n_items, 3);
   EXPECT_EQ(vec(d.test.targets[0]), (std::vector<int32_t>{2}));
   EXPECT_EQ(vec(d.test.history[0]), (std::vector<int32_t>{0, 1}));
+}
+
+TEST(Popularity, HotItemsCountTheInputPrefixes) {
+  // Prefix counts: item 0 -> 2 + 2, item 1 -> 1 + 1 + 1, item 3 -> 3; items 2 and 4 are only ever
+  // targets. Three distinct input items, fraction 0.67 -> the top 2, the 1-vs-3 tie in first-seen order.
+  Sequences train;
+  train.append(std::vector<int32_t>{0, 1, 2});
+  train.append(std::vector<int32_t>{1, 2});
+  train.append(std::vector<int32_t>{3, 0, 1, 4});
+  EXPECT_EQ(hot_items(train, 5, 0.67), (std::vector<uint8_t>{1, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(hot_items(train, 5, 0.2), (std::vector<uint8_t>{0, 0, 0, 0, 0, 0}));
 }

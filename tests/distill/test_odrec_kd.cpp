@@ -36,17 +36,6 @@ TEST(OdRecKd, InfoNceAgainstHandComputedValues) {
   EXPECT_NEAR(distill::info_nce_sum(3 * u, 0.1 * v, 0.5).item<double>(), 0.66016930012, 1e-10);  // scale-free
 }
 
-TEST(OdRecKd, HotItemsCountTheInputPrefixes) {
-  // Prefix counts: item 0 -> 2 + 2, item 1 -> 1 + 1 + 1, item 3 -> 3; items 2 and 4 are only ever
-  // targets. Three distinct input items, fraction 0.67 -> the top 2, the 1-vs-3 tie in first-seen order.
-  data::Sequences train;
-  train.append(std::vector<int32_t>{0, 1, 2});
-  train.append(std::vector<int32_t>{1, 2});
-  train.append(std::vector<int32_t>{3, 0, 1, 4});
-  EXPECT_EQ(distill::hot_items(train, 5, 0.67), (std::vector<uint8_t>{1, 1, 0, 0, 0, 0}));
-  EXPECT_EQ(distill::hot_items(train, 5, 0.2), (std::vector<uint8_t>{0, 0, 0, 0, 0, 0}));
-}
-
 TEST(OdRecKd, HotColdSplitOfAHandMadeBatch) {
   const int64_t pad = 5;
   torch::Tensor is_hot = torch::tensor({1, 0, 1, 0, 0, 0}).to(torch::kBool);  // items 0 and 2 are hot

@@ -193,3 +193,33 @@ TEST(Evaluator, SampledMetricsAreLabelledAndDeterministic) {
   // Item 96 has the top score (96) among any sample; item 0 the lowest: HR@1 = 1/2.
   EXPECT_DOUBLE_EQ(a.get("hr@1"), 0.5);
 }
+
+TEST(Evaluator, BreakdownByTargetGroup) {
+  // 4 items, items 0 and 1 "hot" (group 0), 2 and 3 "cold" (group 1). Nothing masked.
+  // q0 target 0: rank 1 (hot). q1 target 2: scores put it 3rd (cold). q2 targets {1, 3}: mixed, in no
+  // group. q3 target 3: rank 4 (cold).
+  std::vector<float> table = {0.9f, 0.8f, 0.7f, 0.6f,   // q0
+                              0.9f, 0.8f, 0.7f, 0.6f,   // q1
+                              0.1f, 0.9f, 0.2f, 0.8f,   // q2
+                              0.9f, 0.8f, 0.7f, 0.6f};  // q3
+  TableScorer scorer(table, 4);
+  auto set = make_set({{}, {}, {}, {}}, {{0}, {2}, {1, 3}, {3}});
+  auto o = options({"hr", "mrr"}, {2});
+  o.mask_history = false;
+  o.item_group = {0, 0, 1, 1};
+  o.group_names = {"hot", "cold"};
+  EvalResult r = evaluate(set, scorer, o);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_EQ(r.groups[0].name, "hot");
+  EXPECT_EQ(r.groups[0].n_queries, 1);
+  EXPECT_DOUBLE_EQ(r.groups[0].values[0], 1.0);  // hr@2
+  EXPECT_DOUBLE_EQ(r.groups[0].values[1], 1.0);  // mrr@2
+  EXPECT_EQ(r.groups[1].n_queries, 2);
+  EXPECT_DOUBLE_EQ(r.groups[1].values[0], 0.0);  // ranks 3 and 4
+  EXPECT_DOUBLE_EQ(r.groups[1].values[1], 0.0);
+  EXPECT_EQ(r.n_queries, 4);  // the overall means still count every query
+  EXPECT_DOUBLE_EQ(r.get("hr@2"), 2.0 / 4);
+  EXPECT_EQ(r.to_json()["groups"]["cold"]["n_queries"], 2);
+  o.item_group = {0, 0, 1};  // shorter than the catalogue
+  EXPECT_THROW(evaluate(set, scorer, o), Error);
+}

@@ -241,4 +241,37 @@ TEST(CaserParity, ScoresMatchLibTorch) {
   pocketrec_model_free(m);
 }
 
+// Fossil (FISM over the distinct history items + a Markov chain with per-user weights, item bias):
+// scores and top lists as in LibTorch for each user, with the whole history as input.
+TEST(FossilParity, ScoresMatchLibTorch) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::community_users();
+  Config c;
+  c.set("model.name", "fossil", "t");
+  c.set("model.dim", 8, "t");
+  c.set("model.window", 3, "t");
+  c.set("model.fossil_alpha", 0.3, "t");
+  c.set("train.seed", 3, "t");
+  auto model = models::default_model_registry().get("fossil").create(c, d);
+  auto* net = dynamic_cast<models::TorchRecommender*>(model.get());
+  ASSERT_NE(net, nullptr);
+  perturb(net->network());  // eta and eta_u start at 0: make the Markov chain and bias count
+  const std::string bytes = exporter::model_pocket(*model, c, d, {}).bytes();
+  expect_runtime_matches(*model, d, bytes, {POCKETREC_SCORING_FP32_TABLE, POCKETREC_SCORING_AUTO}, "fossil");
+  pocketrec_model* m = nullptr;
+  ASSERT_EQ(pocketrec_model_load_buffer(bytes.data(), bytes.size(), nullptr, &m), POCKETREC_STATUS_OK);
+  size_t longest = 0;
+  for (size_t q = 0; q < d.test.size(); ++q) longest = std::max(longest, d.test.history[q].size());
+  EXPECT_GE(pocketrec_model_max_history(m), longest);  // every test history is read whole
+  EXPECT_EQ(pocketrec_model_n_users(m), static_cast<size_t>(d.n_users));
+  pocketrec_model_free(m);
+  // A history bound shorter than the Markov window is refused, naming the sizes.
+  exporter::PocketWriter bad = exporter::model_pocket(*model, c, d, {});
+  bad.set_i64("fossil.max_history", 2);
+  const std::string bad_bytes = bad.bytes();
+  EXPECT_EQ(pocketrec_model_load_buffer(bad_bytes.data(), bad_bytes.size(), nullptr, &m), POCKETREC_STATUS_BAD_FORMAT);
+  EXPECT_NE(std::string(pocketrec_last_error()).find("window 3, max_history 2"), std::string::npos)
+      << pocketrec_last_error();
+}
+
 }  // namespace

@@ -198,7 +198,7 @@ TEST(PocketFile, WrongArchitectureOrShapesNameTheProblem) {
   auto w = TinySasRec{}.writer();
   w.set_string("pocketrec.architecture", "gru4rec");
   EXPECT_EQ(Loaded(w.bytes()).error,
-            "<buffer>: architecture 'gru4rec' is not supported by this runtime (sasrec, sasrec-odrec, caser)");
+            "<buffer>: architecture 'gru4rec' is not supported by this runtime (sasrec, sasrec-odrec, caser, fossil)");
   w.set_string("pocketrec.architecture", "caser");  // a SASRec's file read as a Caser
   EXPECT_EQ(Loaded(w.bytes()).error, "<buffer>: metadata key 'pocketrec.n_users' is missing");
   TinySasRec dense;

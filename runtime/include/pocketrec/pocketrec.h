@@ -89,9 +89,9 @@ POCKETREC_API size_t pocketrec_model_n_items(const pocketrec_model* model);
 POCKETREC_API size_t pocketrec_model_dim(const pocketrec_model* model);
 /** The most history items the model reads; longer histories use their last max_history items. */
 POCKETREC_API size_t pocketrec_model_max_history(const pocketrec_model* model);
-/** Users with their own embedding (Caser); 0 for models that read only the history (SASRec). */
+/** Users with their own parameters (Caser, Fossil); 0 for models that read only the history (SASRec). */
 POCKETREC_API size_t pocketrec_model_n_users(const pocketrec_model* model);
-/** "sasrec", "sasrec-odrec" or "caser"; owned by the model. */
+/** "sasrec", "sasrec-odrec", "caser" or "fossil"; owned by the model. */
 POCKETREC_API const char* pocketrec_model_architecture(const pocketrec_model* model);
 /** Bytes of weights the model holds in memory (including any rebuilt or quantised table). */
 POCKETREC_API size_t pocketrec_model_weight_bytes(const pocketrec_model* model);
