@@ -320,10 +320,11 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
     auto loss = [this](const train::Batch& b) {  // b = {seq [B,L], targets [B*L], (negatives [B*L])}
       torch::Tensor H = net_->encode_all(b[0]);  // [B,L,d]
       const torch::Tensor& y = b[1];
-      if (!bce_)  // mean over the real positions
-        return torch::nn::functional::cross_entropy(
-            item_logits(H).view({-1, n_items_}), y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
       torch::Tensor Hf = H.view({-1, dim_}), valid = y.ge(0);
+      if (!bce_) {  // mean over the real positions; only their logits are computed (ML-1M: ~45% are padding)
+        torch::Tensor real = valid.nonzero().view({-1});
+        return torch::nn::functional::cross_entropy(item_logits(Hf.index_select(0, real)), y.index_select(0, real));
+      }
       torch::Tensor ps = (Hf * net_->item_rows(y.clamp_min(0))).sum(1);
       torch::Tensor ns = (Hf * net_->item_rows(b[2])).sum(1);
       return ((torch::softplus(-ps) + torch::softplus(ns)) * valid).sum() / valid.sum();
