@@ -31,7 +31,7 @@ float CaserModel::apply(Activation a, float x) {
   switch (a) {
     case Activation::kIden: return x;
     case Activation::kRelu: return std::max(x, 0.0f);
-    case Activation::kTanh: return std::tanh(x);
+    case Activation::kTanh: return tanh_approx(x);
     case Activation::kSigm: return sigmoid(x);
     case Activation::kGelu: return gelu(x);
   }

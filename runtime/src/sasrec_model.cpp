@@ -90,8 +90,20 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
     RT_TRY(init_table_scorer(src, scoring, stt_ ? table_.data() : item_, d_));
     if (scorer_.kind() == ItemScorer::Kind::kInt8Table) table_ = std::vector<float>();  // quantised: not needed
   }
+  if (odrec_) {  // the padded positions' first-block rows: padding row (zero for STT) + position, LN, Q
+    const size_t L = static_cast<size_t>(max_len);
+    pad_x_.assign(L * d, 0.0f);
+    for (size_t l = 0; l < L; ++l)
+      for (size_t e = 0; e < d; ++e)
+        pad_x_[l * d + e] = (stt_ ? 0.0f : item_[static_cast<size_t>(n_items_) * d + e]) + pos_[l * d + e];
+    layer_norm(pad_x_.data(), L, d, ln_in_.gamma, ln_in_.beta, eps_);
+    if (!blocks_.empty()) {
+      pad_q_.resize(L * d);
+      linear(pad_x_.data(), L, blocks_[0].q.w, blocks_[0].q.b, d, d, pad_q_.data());
+    }
+  }
   // STT row lookups keep reading the original cores, whichever scorer is used.
-  set_weight_bytes(table_.size() * sizeof(float));
+  set_weight_bytes((table_.size() + pad_x_.size() + pad_q_.size()) * sizeof(float));
   query_floats_ = d;
   // the forward's x, qn, Q, K, V, ctx, tmp: L x d each; ff: L x inner; att: L; hs, g: d each
   const size_t L = static_cast<size_t>(max_len);
@@ -109,12 +121,14 @@ void SasRecModel::item_row(int32_t item, float* out) const {
 // out[L x d] = o(softmax(Q K^T / sqrt(dh) + mask) V), Q from xq, K and V from xkv. Query l sees keys
 // j <= l with j < n_real (a padded query sees every real item, as in the training code).
 void SasRecModel::attention(const BlockView& b, const float* xq, const float* xkv, size_t L, size_t n_real,
-                            float* scratch, float* out) const {
+                            const float* q_pad, float* scratch, float* out) const {
   const size_t d = static_cast<size_t>(d_), H = static_cast<size_t>(heads_), dh = d / H;
   float *Q = scratch, *K = Q + L * d, *V = K + L * d, *ctx = V + L * d, *att = ctx + L * d;
-  linear(xq, L, b.q.w, b.q.b, d, d, Q);
-  linear(xkv, L, b.k.w, b.k.b, d, d, K);
-  linear(xkv, L, b.v.w, b.v.b, d, d, V);
+  linear(xq, q_pad ? n_real : L, b.q.w, b.q.b, d, d, Q);
+  if (q_pad) std::memcpy(Q + n_real * d, q_pad + n_real * d, (L - n_real) * d * sizeof(float));
+  // No query attends to a padded key: K and V only for the real rows.
+  linear(xkv, n_real, b.k.w, b.k.b, d, d, K);
+  linear(xkv, n_real, b.v.w, b.v.b, d, d, V);
   const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(dh));
   for (size_t l = 0; l < L; ++l) {
     const size_t keys = l < n_real ? l + 1 : n_real;
@@ -139,21 +153,18 @@ void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*
   float *x = scratch, *qn = x + Lmax * d, *attn_scratch = qn + Lmax * d;  // Q, K, V, ctx, att
   float *tmp = attn_scratch + 4 * Lmax * d + Lmax, *ff = tmp + Lmax * d, *hs = ff + Lmax * inner, *g = hs + d;
   const float scale = odrec_ ? 1.0f : std::sqrt(static_cast<float>(d));
-  for (size_t l = 0; l < L; ++l) {
+  for (size_t l = 0; l < n_real; ++l) {
     float* xl = x + l * d;
-    if (l < n_real) {
-      item_row(history[l], xl);
-    } else if (!stt_) {  // the dense table's padding row (zero after training: padding_idx gets no gradient)
-      std::memcpy(xl, item_ + static_cast<size_t>(n_items_) * d, d * sizeof(float));
-    } else {
-      std::fill(xl, xl + d, 0.0f);  // an STT table reads zero for the padding id
-    }
+    item_row(history[l], xl);
     for (size_t e = 0; e < d; ++e) xl[e] = xl[e] * scale + pos_[l * d + e];
   }
-  if (odrec_) layer_norm(x, L, d, ln_in_.gamma, ln_in_.beta, eps_);
+  if (odrec_) {
+    layer_norm(x, n_real, d, ln_in_.gamma, ln_in_.beta, eps_);
+    std::memcpy(x + n_real * d, pad_x_.data() + n_real * d, (L - n_real) * d * sizeof(float));
+  }
   for (const BlockView& b : blocks_) {
     if (odrec_) {  // post-LN: x = LN(x + attn(x)); x = LN(x + ff2(gelu(ff1(x))))
-      attention(b, x, x, L, n_real, attn_scratch, tmp);
+      attention(b, x, x, L, n_real, &b == &blocks_[0] ? pad_q_.data() : nullptr, attn_scratch, tmp);
       for (size_t i = 0; i < L * d; ++i) x[i] += tmp[i];
       layer_norm(x, L, d, b.ln_attn.gamma, b.ln_attn.beta, eps_);
       linear(x, L, b.ff1.w, b.ff1.b, d, inner, ff);
@@ -164,7 +175,7 @@ void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*
     } else {  // pre-LN: qn = LN(x); x = qn + attn(qn, x); xn = LN(x); x = xn + ff2(relu(ff1(xn)))
       std::memcpy(qn, x, L * d * sizeof(float));
       layer_norm(qn, L, d, b.ln_attn.gamma, b.ln_attn.beta, eps_);
-      attention(b, qn, x, L, n_real, attn_scratch, tmp);
+      attention(b, qn, x, L, n_real, nullptr, attn_scratch, tmp);
       for (size_t i = 0; i < L * d; ++i) x[i] = qn[i] + tmp[i];
       layer_norm(x, L, d, b.ln_ffn.gamma, b.ln_ffn.beta, eps_);
       linear(x, L, b.ff1.w, b.ff1.b, d, inner, ff);
@@ -186,7 +197,7 @@ void SasRecModel::query_vector(const int32_t* history, size_t n, int32_t /*user*
   linear(hs, 1, glu2_.w, nullptr, d, d, g);
   std::fill(q, q + d, 0.0f);
   float* th = tmp;  // tanh(x_l) for the real positions, then u_l = glu1(tanh x_l) in qn
-  for (size_t i = 0; i < n_real * d; ++i) th[i] = std::tanh(x[i]);
+  for (size_t i = 0; i < n_real * d; ++i) th[i] = tanh_approx(x[i]);
   linear(th, n_real, glu1_.w, glu1_.b, d, d, qn);
   for (size_t l = 0; l < n_real; ++l) {
     float* u = qn + l * d;

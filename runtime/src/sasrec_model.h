@@ -27,8 +27,9 @@ class SasRecModel : public NextItemModel {
 
  private:
   void item_row(int32_t item, float* out) const;  // E[item] (dense row or STT reconstruction)
-  void attention(const BlockView& b, const float* xq, const float* xkv, size_t L, size_t n_real, float* scratch,
-                 float* out) const;
+  // q_pad: the query rows of the padded positions, precomputed (null: computed from xq).
+  void attention(const BlockView& b, const float* xq, const float* xkv, size_t L, size_t n_real, const float* q_pad,
+                 float* scratch, float* out) const;
 
   bool odrec_ = false, stt_ = false;
   int64_t heads_ = 1, inner_ = 0;
@@ -40,6 +41,9 @@ class SasRecModel : public NextItemModel {
   std::vector<BlockView> blocks_;
   LinearView glu1_, glu2_, w2_;  // OD-Rec readout
   std::vector<float> table_;     // a rebuilt fp32 table when scoring a compressed table as one
+  // OD-Rec: a padded position's input to the first block is the same for every session (padding row +
+  // position, LayerNorm), so its rows of x and of the first block's Q are computed once at load.
+  std::vector<float> pad_x_, pad_q_;  // [max_len, d]
 };
 
 }  // namespace pocketrec::runtime

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "item_scorer.h"
+#include "kernels.h"
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
 #include "runtime/tiny_pocket.h"
@@ -72,6 +73,22 @@ struct Loaded {
 void reseal(std::string& bytes) {  // recompute the trailing CRC after a deliberate header edit
   uint32_t crc = format::crc32_update(0, bytes.data(), bytes.size() - 4);
   std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+}
+
+TEST(Kernels, TanhAndGeluThroughExpMatchTheLibmFunctions) {
+  double tanh_err = 0, gelu_err = 0;
+  for (double x = -30; x <= 30; x += 1e-3) {
+    const float f = static_cast<float>(x);
+    tanh_err = std::max(tanh_err, std::fabs(runtime::tanh_approx(f) - std::tanh(x)));
+    // GELU(x) ~ x for large x, where a float's own rounding is ~6e-8 |x|: error relative to max(1, |x|).
+    gelu_err = std::max(gelu_err, std::fabs(runtime::gelu(f) - 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)))) /
+                                      std::max(1.0, std::fabs(x)));
+  }
+  EXPECT_LT(tanh_err, 3e-7);
+  EXPECT_LT(gelu_err, 5e-7);
+  EXPECT_EQ(runtime::tanh_approx(100.0f), 1.0f);  // exp overflows to inf: still exact at the limits
+  EXPECT_EQ(runtime::tanh_approx(-100.0f), -1.0f);
+  EXPECT_TRUE(std::isnan(runtime::tanh_approx(NAN)));
 }
 
 TEST(PocketFile, RoundTripOfMetadataAndAlignedTensors) {
