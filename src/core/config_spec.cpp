@@ -94,7 +94,7 @@ const std::vector<ConfigKeySpec>& config_spec() {
       {"distill.beta", T::kFloat, 0.2, "OD-Rec: weight of the contrastive (InfoNCE) term.", {}, 0.0},
       {"distill.alpha", T::kFloat, 0.001, "OD-Rec: weight of the predictive term.", {}, 0.0},
       {"distill.tau", T::kFloat, 0.2, "OD-Rec: InfoNCE temperature.", {}, 1e-6},
-      {"distill.temperature", T::kFloat, 1.0, "OD-Rec: softmax temperature of the KL term.", {}, 1e-6},
+      {"distill.temperature", T::kFloat, 1.0, "OD-Rec: softmax temperature T of the KL term (scaled by T^2, as in Hinton et al.).", {}, 1e-6},
       {"distill.hot_fraction", T::kFloat, 0.2,
        "OD-Rec: fraction of the distinct training items that are hot (by frequency in the input prefixes).", {},
        0.0, 1.0},

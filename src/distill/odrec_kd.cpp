@@ -94,7 +94,9 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   }
   OdRecKdLosses l;
   l.rec = F::cross_entropy(logits_s, y);
-  l.kd = kl_sum(logits_t, logits_s, o.temperature);
+  // Times T^2 (Hinton et al., 2015): softened targets shrink the KL gradients by 1/T^2, so without it
+  // a temperature would also re-weight the KD term against the others. T = 1 (the reference) is unchanged.
+  l.kd = kl_sum(logits_t, logits_s, o.temperature) * (o.temperature * o.temperature);
 
   HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
   std::vector<torch::Tensor> u{}, v{}, u2{}, v2{}, ys{};
