@@ -72,23 +72,28 @@ void add_sasrec(PocketWriter& w, models::SessionEncoder& model, const Config& c)
   }
 }
 
+// Models with per-user parameters: the user count and the user id map.
+void add_users(PocketWriter& w, const data::Dataset& data) {
+  w.set_i64("pocketrec.n_users", data.n_users);
+  add_id_map(w, "user_ids", data.user_ids);
+}
+
 void add_caser(PocketWriter& w, const Config& c, const data::Dataset& data) {
   w.set_string("pocketrec.architecture", "caser");
-  w.set_i64("pocketrec.n_users", data.n_users);
+  add_users(w, data);
   w.set_i64("caser.dim", c.integer("model.dim"));
   w.set_i64("caser.window", c.integer("model.window"));
   w.set_i64("caser.nv", c.integer("model.caser_nv"));
   w.set_i64("caser.nh", c.integer("model.caser_nh"));
   w.set_string("caser.ac_conv", c.str("model.caser_ac_conv"));
   w.set_string("caser.ac_fc", c.str("model.caser_ac_fc"));
-  add_id_map(w, "user_ids", data.user_ids);
 }
 
 // Fossil's FISM part reads the whole history: the runtime keeps up to the longest history of the
 // data (training sequences and the validation and test queries' histories).
 void add_fossil(PocketWriter& w, const Config& c, const data::Dataset& data) {
   w.set_string("pocketrec.architecture", "fossil");
-  w.set_i64("pocketrec.n_users", data.n_users);
+  add_users(w, data);
   w.set_i64("fossil.dim", c.integer("model.dim"));
   w.set_i64("fossil.window", c.integer("model.window"));
   w.set_f64("fossil.alpha", c.number("model.fossil_alpha"));
@@ -96,7 +101,6 @@ void add_fossil(PocketWriter& w, const Config& c, const data::Dataset& data) {
   for (const data::Sequences* seqs : {&data.train, &data.valid.history, &data.test.history})
     for (size_t u = 0; u < seqs->size(); ++u) longest = std::max<int64_t>(longest, (*seqs)[u].size());
   w.set_i64("fossil.max_history", longest);
-  add_id_map(w, "user_ids", data.user_ids);
 }
 
 }  // namespace
