@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
     }
   pocketrec::testing::TinyCaser caser;
   caser.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
+  pocketrec::testing::TinyFossil fossil;
+  fossil.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
   return 0;
 }
 #endif

@@ -347,6 +347,28 @@ TEST(CApi, CaserScoresForTheUserSetOnTheContext) {
   for (size_t n = 0; n < bytes.size(); n += 7) EXPECT_NE(Loaded(bytes.substr(0, n)).status, POCKETREC_STATUS_OK);
 }
 
+TEST(CApi, FossilReadsTheDistinctHistoryAndTheLastItemsInOrder) {
+  const std::string bytes = pocketrec::testing::TinyFossil{}.bytes();  // window 2, max_history 8
+  Loaded l(bytes);
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  EXPECT_STREQ(pocketrec_model_architecture(l.model), "fossil");
+  EXPECT_EQ(pocketrec_model_max_history(l.model), 8u);
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 0), POCKETREC_STATUS_OK);
+  auto scores = [&](std::vector<int64_t> h) {
+    std::vector<float> s(20);
+    EXPECT_EQ(pocketrec_score_all(l.ctx, h.data(), h.size(), s.data()), POCKETREC_STATUS_OK) << pocketrec_last_error();
+    return s;
+  };
+  // {4, 9, 4}: the FISM set is {4, 9} and the last two items are 9, 4, as for {9, 4}.
+  EXPECT_EQ(scores({4, 9, 4}), scores({9, 4}));
+  EXPECT_NE(scores({4, 9}), scores({9, 4}));  // the Markov chain reads the order
+  EXPECT_EQ(scores({0, 1, 2, 3, 4, 5, 6, 7, 8}), scores({1, 2, 3, 4, 5, 6, 7, 8}));  // the last 8 only
+  const std::vector<float> user0 = scores({9, 4});
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 1), POCKETREC_STATUS_OK);
+  EXPECT_NE(scores({9, 4}), user0);  // per-user Markov weights
+  for (size_t n = 0; n < bytes.size(); n += 7) EXPECT_NE(Loaded(bytes.substr(0, n)).status, POCKETREC_STATUS_OK);
+}
+
 TEST(CApi, RecommendExcludesHistoryAndBatchesEqualSingleCalls) {
   for (bool odrec : {true, false}) {
     TinySasRec spec;

@@ -139,4 +139,32 @@ struct TinyCaser {
   std::string bytes() const { return writer().bytes(); }
 };
 
+// A Fossil file of random weights (docs/format.md), the shapes the exporter writes.
+struct TinyFossil {
+  int64_t n_items = 20, n_users = 6, dim = 4, window = 2, max_history = 8;
+  uint32_t seed = 7;
+
+  exporter::PocketWriter writer() const {
+    exporter::PocketWriter w;
+    RandomWeights random(w, seed, /*int8=*/false);
+    using U = uint64_t;
+    w.set_string("pocketrec.architecture", "fossil");
+    w.set_i64("pocketrec.n_items", n_items);
+    w.set_i64("pocketrec.n_users", n_users);
+    w.set_i64("fossil.dim", dim);
+    w.set_i64("fossil.window", window);
+    w.set_f64("fossil.alpha", 0.5);
+    w.set_i64("fossil.max_history", max_history);
+    w.set_i64("item_ids.base", 0);
+    w.set_i64("user_ids.base", 0);
+    random.add("P.weight", {U(n_items), U(dim)});
+    random.add("Q.weight", {U(n_items), U(dim)});
+    random.add("beta.weight", {U(n_items), 1});
+    random.add("eta", {U(window)});
+    random.add("eta_u.weight", {U(n_users), U(window)});
+    return w;
+  }
+  std::string bytes() const { return writer().bytes(); }
+};
+
 }  // namespace pocketrec::testing
