@@ -9,10 +9,10 @@
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "data/popularity.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "data/dataset.h"
+#include "data/popularity.h"
 #include "eval/evaluator.h"
 #include "core/progress.h"
 #include "models/torch_models.h"
@@ -35,7 +35,6 @@ eval::EvalResult evaluate_split(const models::Recommender& model, const data::Da
   eval::EvalOptions opt = eval::EvalOptions::from_config(c);
   opt.label = split;
   if (const double f = c.number("eval.popularity_split"); f > 0) {
-    PR_CHECK(f < 1, ErrorCode::kInvalidArgument, "eval.popularity_split: expected a fraction in (0, 1), got {}", f);
     std::vector<uint8_t> hot = data::hot_items(d.train, d.n_items, f);
     for (size_t i = 0; i < hot.size(); ++i) opt.item_group.push_back(hot[i] ? 0 : 1);
     opt.group_names = {"hot", "cold"};

@@ -94,7 +94,8 @@ const std::vector<ConfigKeySpec>& config_spec() {
       {"distill.beta", T::kFloat, 0.2, "OD-Rec: weight of the contrastive (InfoNCE) term.", {}, 0.0},
       {"distill.alpha", T::kFloat, 0.001, "OD-Rec: weight of the predictive term.", {}, 0.0},
       {"distill.tau", T::kFloat, 0.2, "OD-Rec: InfoNCE temperature.", {}, 1e-6},
-      {"distill.temperature", T::kFloat, 1.0, "OD-Rec: softmax temperature T of the KL term (scaled by T^2, as in Hinton et al.).", {}, 1e-6},
+      {"distill.temperature", T::kFloat, 1.0,
+       "OD-Rec: softmax temperature T of the KL term (scaled by T^2, as in Hinton et al.).", {}, 1e-6},
       {"distill.hot_fraction", T::kFloat, 0.2,
        "OD-Rec: fraction of the distinct training items that are hot (by frequency in the input prefixes).", {},
        0.0, 1.0},
@@ -171,7 +172,7 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "0 = off. f > 0 also reports every metric for the queries whose targets are hot (the top fraction f of "
        "the items by training frequency, the definition distill.hot_fraction uses) and for those whose targets "
        "are cold (the long tail), under `groups` in the results.",
-       {}, 0.0},
+       {}, 0.0, 1.0},
       // ---- process ----
       {"threads.torch", T::kInt, 0, "LibTorch intra-op threads (0 = available cores).", {}, 0.0},
       {"threads.blas", T::kInt, 1, "OpenBLAS threads (1 avoids oversubscription with LibTorch's OpenMP).", {}, 1.0},

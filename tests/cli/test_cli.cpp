@@ -60,6 +60,18 @@ TEST(Cli, TrainWritesARunDirectoryAndEvalReproducesIt) {
   ASSERT_EQ(e.code, 0) << e.out;
   auto ev = nlohmann::json::parse(pocketrec::read_file(out + "/eval_test.json"));
   EXPECT_EQ(ev["test"]["metrics"], res["test"]["metrics"]);
+  // The hot/cold breakdown (the group arithmetic is checked by hand in test_evaluator): a query is in
+  // a group when all its test items are; these users have 2 test items each, so some are in neither.
+  CliRun g = run("eval " + out + " --eval.popularity_split=0.2");
+  ASSERT_EQ(g.code, 0) << g.out;
+  EXPECT_NE(g.out.find("| test, hot targets ("), std::string::npos) << g.out;
+  auto gj = nlohmann::json::parse(pocketrec::read_file(out + "/eval_test.json"))["test"];
+  EXPECT_EQ(gj["metrics"], res["test"]["metrics"]);
+  const int64_t n_hot = gj["groups"]["hot"]["n_queries"], n_cold = gj["groups"]["cold"]["n_queries"];
+  EXPECT_GT(n_hot, 0);
+  EXPECT_GT(n_cold, 0);
+  EXPECT_LE(n_hot + n_cold, gj["n_queries"].get<int64_t>());
+  EXPECT_EQ(run("eval " + out + " --eval.popularity_split=1.5").code, 2);
   CliRun rep = run("report " + out + " " + out);
   EXPECT_EQ(rep.code, 0);
   EXPECT_NE(rep.out.find("| itemcf |"), std::string::npos) << rep.out;
