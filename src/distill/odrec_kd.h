@@ -31,12 +31,11 @@
 namespace pocketrec::distill {
 
 struct OdRecKdOptions {
+  // hot_fraction: the share of the distinct input items that are hot (data::hot_items, data/popularity.h).
   double para = 0.8, beta = 0.2, alpha = 0.001, tau = 0.2, temperature = 1.0, hot_fraction = 0.2;
   bool as_published = false;
   static OdRecKdOptions from_config(const Config& c);
 };
-
-// Hot items: data::hot_items (data/popularity.h), hot_fraction of the distinct input items.
 
 // sum_b KL(p_T || p_S), p = softmax(logits / T), rows = batch.
 torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature);
