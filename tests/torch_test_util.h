@@ -1,11 +1,13 @@
 // Helpers shared by the LibTorch tests.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <gtest/gtest.h>
 
 #include "core/config.h"
+#include "eval/evaluator.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 
@@ -39,6 +41,14 @@ inline Config small_torch_config(const std::string& model) {
   c.set("eval.threads", 1, "t");
   c.set("output.progress", false, "t");
   return c;
+}
+
+// FitContext's validation: `c`'s metrics on d.valid (d must outlive the function; c is copied).
+inline std::function<eval::EvalResult(const models::Recommender&)> validation_on(const data::Dataset& d, Config c) {
+  return [&d, c](const models::Recommender& r) {
+    auto s = r.make_scorer(d);
+    return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
+  };
 }
 
 }  // namespace pocketrec::testing

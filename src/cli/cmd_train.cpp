@@ -28,6 +28,21 @@ std::string protocol_note(const nlohmann::json& split) {
   return split.value("protocol", "") == "sampled" ? " (sampled metrics)" : "";
 }
 
+// A run's results.json, which must hold `split`.
+nlohmann::json read_results(const std::string& run_dir, const std::string& split) {
+  const std::string path = run_dir + "/results.json";
+  nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
+  PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
+  return r;
+}
+
+// "a, b ,c" -> {"a", "b", "c"}.
+std::vector<std::string> metric_list(const std::string& metrics) {
+  std::vector<std::string> cols;
+  for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
+  return cols;
+}
+
 // Table rows of these splits of a results object, each followed by its eval.popularity_split groups.
 std::vector<std::pair<std::string, nlohmann::json>> split_rows(const nlohmann::json& res,
                                                                const std::vector<std::string>& splits) {
@@ -83,15 +98,12 @@ int cmd_eval(const std::string& run_dir, const std::string& split, const std::st
 int cmd_report(const std::vector<std::string>& run_dirs, const std::string& split, const std::string& metrics,
                const std::string& best_by) {
   std::vector<std::pair<std::string, nlohmann::json>> rows;
-  std::vector<std::string> cols;
-  if (!metrics.empty())
-    for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
+  std::vector<std::string> cols = metrics.empty() ? std::vector<std::string>() : metric_list(metrics);
   size_t best = 0;
   double best_value = -1;
   for (size_t i = 0; i < run_dirs.size(); ++i) {
     const std::string path = run_dirs[i] + "/results.json";
-    nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
-    PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
+    nlohmann::json r = read_results(run_dirs[i], split);
     if (cols.empty()) cols = metric_columns(r["config"]);
     std::string label = r["model"].get<std::string>() + protocol_note(r[split]);
     nlohmann::json m = r[split]["metrics"];
@@ -135,15 +147,8 @@ std::string mean_std(const std::vector<double>& v) {
 int cmd_distill_report(const std::string& teacher, const std::vector<std::string>& rd,
                        const std::vector<std::string>& student, const std::string& split, const std::string& metrics,
                        size_t time_queries) {
-  std::vector<std::string> cols;
-  for (const auto& m : pocketrec::split(metrics, ',')) cols.push_back(std::string(trim(m)));
-  auto results = [&](const std::string& dir) {
-    const std::string path = dir + "/results.json";
-    nlohmann::json r = nlohmann::json::parse(read_file(path), nullptr, false);
-    PR_CHECK(!r.is_discarded() && r.contains(split), ErrorCode::kBadFormat, "{}: not a PocketRec results file", path);
-    return r;
-  };
-  const nlohmann::json t = results(teacher);
+  const std::vector<std::string> cols = metric_list(metrics);
+  const nlohmann::json t = read_results(teacher, split);
   std::string name = t["model"].get<std::string>();
   name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
   const std::vector<RunGroup> groups = {{name + "-T", {teacher}}, {name + "-RD", rd}, {name + "-S", student}};
@@ -169,7 +174,7 @@ int cmd_distill_report(const std::string& teacher, const std::vector<std::string
     if (grp.dirs.empty()) continue;
     std::vector<std::vector<double>> vals(cols.size());
     for (const auto& dir : grp.dirs) {
-      nlohmann::json r = results(dir);
+      nlohmann::json r = read_results(dir, split);
       PR_CHECK(r["dataset"] == t["dataset"], ErrorCode::kInvalidArgument, "{}: data set {} differs from the teacher's {}",
                dir, r["dataset"].dump(), t["dataset"].dump());
       for (size_t c = 0; c < cols.size(); ++c) {

@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "data/popularity.h"
 #include "eval/evaluator.h"
+#include "eval/top_k.h"
 #include "core/progress.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -149,7 +150,6 @@ nlohmann::json size_json(const models::Recommender& model) {
 train::TrainTask distillation_task(const Config& config, const std::string& teacher_dir, const Config& teacher_config,
                                    models::Recommender& teacher, models::Recommender& student, const data::Dataset& d,
                                    std::shared_ptr<void>& keep) {
-  auto& student_torch = dynamic_cast<models::TorchRecommender&>(student);
   if (config.str("distill.method") == "odrec") {
     auto* teacher_enc = dynamic_cast<models::SessionEncoder*>(&teacher);
     auto* student_enc = dynamic_cast<models::SessionEncoder*>(&student);
@@ -158,6 +158,7 @@ train::TrainTask distillation_task(const Config& config, const std::string& teac
              teacher_config.str("model.name"));
     PR_CHECK(student_enc != nullptr, ErrorCode::kInvalidArgument,
              "model.name: OD-Rec distils into a SASRec student, not {}", config.str("model.name"));
+    auto& student_torch = dynamic_cast<models::TorchRecommender&>(student);  // checked by the caller
     auto kd = std::make_shared<distill::OdRecKdTask>(distill::make_odrec_kd_task(
         *teacher_enc, *student_enc, student_torch.training_task(d, config), d, distill::OdRecKdOptions::from_config(config)));
     int64_t n_heads = 0;
@@ -276,23 +277,6 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& split
   return res;
 }
 
-namespace {
-
-// The k best (index) of scores[0..n), ties to the smaller index (the runtime's and the evaluator's rule).
-std::vector<int32_t> top_indices(const float* scores, int32_t n, size_t k) {
-  std::vector<int32_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  k = std::min(k, idx.size());
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), [&](int32_t a, int32_t b) {
-    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-  });
-  idx.resize(k);
-  return idx;
-}
-
-
-}  // namespace
-
 nlohmann::json export_run(const std::string& run_dir, const std::string& out_path, size_t n_verify,
                           const std::string& weights, const std::string& weight_type) {
   Config config = read_run_config(run_dir);
@@ -355,8 +339,8 @@ nlohmann::json export_run(const std::string& run_dir, const std::string& out_pat
       check_runtime(pocketrec_score_all(file.ctx, hist.data(), hist.size(), got.data()));
       check_runtime(pocketrec_score_all(int8.ctx, hist.data(), hist.size(), q8.data()));
       for (int32_t j = 0; j < N; ++j) max_diff = std::max(max_diff, static_cast<double>(std::fabs(ref[j] - got[j])));
-      auto t_ref = top_indices(ref.data(), N, 20), t_got = top_indices(got.data(), N, 20),
-           t_q8 = top_indices(q8.data(), N, 20);
+      auto t_ref = eval::top_k_indices(ref.data(), N, 20), t_got = eval::top_k_indices(got.data(), N, 20),
+           t_q8 = eval::top_k_indices(q8.data(), N, 20);
       identical += t_ref == t_got;
       overlap += overlap_of(t_ref, t_got);
       overlap8 += overlap_of(t_ref, t_q8);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/text.h"
+#include "eval/top_k.h"
 #include "models/torch_recommender.h"
 
 namespace pocketrec::distill {
@@ -41,7 +42,6 @@ TopKTeacherCache TopKTeacherCache::build(const models::SampledItemTask& teacher,
   const int64_t n = teacher.size(), K = key.k, N = teacher.n_items;
   cache.items_.resize(static_cast<size_t>(n * K));
   std::vector<int64_t> ids(batch);
-  std::vector<int32_t> order(static_cast<size_t>(N));
   constexpr float kExcluded = -std::numeric_limits<float>::infinity();
   ProgressBar bar("teacher top-K", n, "samples");
   for (int64_t b0 = 0; b0 < n; b0 += static_cast<int64_t>(batch)) {
@@ -55,10 +55,7 @@ TopKTeacherCache TopKTeacherCache::build(const models::SampledItemTask& teacher,
       if (key.exclusion == TopKExclusion::kHistory)
         for (int32_t item : teacher.sampler->history_set(teacher.user(id))) row[item] = kExcluded;
       row[teacher.target(id)] = kExcluded;
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + K, order.end(), [row](int32_t a, int32_t b) {
-        return row[a] > row[b] || (row[a] == row[b] && a < b);
-      });
+      const std::vector<int32_t> order = eval::top_k_indices(row, static_cast<int32_t>(N), static_cast<size_t>(K));
       PR_CHECK(row[order[static_cast<size_t>(K - 1)]] > kExcluded, ErrorCode::kInvalidArgument,
                "distill.rd_k: the user of training sample {} has fewer than {} unobserved items", id, K);
       std::copy_n(order.begin(), K, cache.items_.begin() + id * K);

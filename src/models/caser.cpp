@@ -137,14 +137,11 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
     };
     t.score_all = [this, inputs](const int64_t* ids, size_t n) {
       torch::NoGradGuard g;
-      const bool training = net_->is_training();
-      net_->eval();
+      net_->eval();  // as in make_scorer: training switches back to train() each epoch
       auto [seq, users] = inputs(ids, n);
       torch::Tensor x = net_->encode(seq, users, ac_conv_, ac_fc_);
-      torch::Tensor s = torch::addmm(net_->b2->weight.slice(0, 0, n_items_).view({1, -1}), x,
-                                     net_->W2->weight.slice(0, 0, n_items_).t());
-      net_->train(training);
-      return s;
+      return torch::addmm(net_->b2->weight.slice(0, 0, n_items_).view({1, -1}), x,
+                          net_->W2->weight.slice(0, 0, n_items_).t());
     };
     return t;
   }

@@ -29,7 +29,7 @@ struct SampledItemTask {
   // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's mode).
   std::function<torch::Tensor(const train::Batch& batch)> scores;
   // Scores of every item [n, n_items] for samples ids[0..n), in eval mode without gradients: what a
-  // teacher ranks.
+  // teacher ranks. Leaves the module in eval mode, like make_scorer (training resets it each epoch).
   std::function<torch::Tensor(const int64_t* ids, size_t n)> score_all;
 
   // A task over a model's network, its training data, sample index and sampler; the three functions

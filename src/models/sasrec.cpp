@@ -360,12 +360,9 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
     };
     t.score_all = [this, inputs](const int64_t* ids, size_t n) {
       torch::NoGradGuard g;
-      const bool training = net_->is_training();
-      net_->eval();
+      net_->eval();  // as in make_scorer: training switches back to train() each epoch
       auto [seq, lengths] = inputs(ids, n);
-      torch::Tensor s = item_logits(net_->encode(seq, lengths));
-      net_->train(training);
-      return s;
+      return item_logits(net_->encode(seq, lengths));
     };
     return t;
   }

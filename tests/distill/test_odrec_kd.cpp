@@ -86,13 +86,7 @@ TEST(OdRecKd, DistillationTrainsEveryStudentParameterAndLearns) {
   for (const char* sub : {"/t", "/s", "/p"}) make_dirs(dir.path() + sub);
   Config tc = session_config();
   auto teacher = make(tc, d);
-  auto validate = [&](const Config& c) {
-    return [&d, c](const models::Recommender& r) {
-      auto s = r.make_scorer(d);
-      return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
-    };
-  };
-  teacher->fit(d, models::FitContext{tc, dir.path() + "/t", validate(tc)});
+  teacher->fit(d, models::FitContext{tc, dir.path() + "/t", pocketrec::testing::validation_on(d, tc)});
 
   Config sc = session_config();
   sc.set("model.item_table", "stt", "t");
@@ -122,7 +116,7 @@ TEST(OdRecKd, DistillationTrainsEveryStudentParameterAndLearns) {
     EXPECT_GT(l.cl.item<double>(), 0.0);
     EXPECT_GT(l.pred.item<double>(), 0.0);
   }
-  student->fit_task(d, models::FitContext{sc, dir.path() + "/s", validate(sc)}, kd.task);
+  student->fit_task(d, models::FitContext{sc, dir.path() + "/s", pocketrec::testing::validation_on(d, sc)}, kd.task);
 
   for (const auto& p : kd.module->named_parameters())
     EXPECT_FALSE(torch::equal(before[p.key()], p.value())) << p.key() << " did not train";
@@ -133,7 +127,7 @@ TEST(OdRecKd, DistillationTrainsEveryStudentParameterAndLearns) {
   auto scorer = student->make_scorer(d);
   eval::EvalResult r = eval::evaluate(d.test, *scorer, eval::EvalOptions::from_config(sc));
   auto pop = models::default_model_registry().get("pop").create(sc, d);
-  pop->fit(d, models::FitContext{sc, dir.path() + "/p", validate(sc)});
+  pop->fit(d, models::FitContext{sc, dir.path() + "/p", pocketrec::testing::validation_on(d, sc)});
   auto pop_scorer = pop->make_scorer(d);
   eval::EvalResult rp = eval::evaluate(d.test, *pop_scorer, eval::EvalOptions::from_config(sc));
   EXPECT_GT(r.get("ndcg@5"), rp.get("ndcg@5") + 0.1) << r.get("ndcg@5") << " vs pop " << rp.get("ndcg@5");

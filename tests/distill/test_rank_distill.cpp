@@ -232,13 +232,6 @@ std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Data
   return pocketrec::testing::make_torch_model(c, d);
 }
 
-std::function<eval::EvalResult(const models::Recommender&)> validator(const data::Dataset& d, const Config& c) {
-  return [&d, &c](const models::Recommender& r) {
-    auto s = r.make_scorer(d);
-    return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
-  };
-}
-
 double test_ndcg(const models::Recommender& m, const data::Dataset& d, const Config& c) {
   auto s = m.make_scorer(d);
   return eval::evaluate(d.test, *s, eval::EvalOptions::from_config(c)).get("ndcg@5");
@@ -256,7 +249,7 @@ TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
   pocketrec::testing::TempDir dir;
   Config tc = rd_config(GetParam(), 16), sc = rd_config(GetParam(), 4);
   auto teacher = make(tc, d);
-  teacher->fit(d, models::FitContext{tc, dir.path(), validator(d, tc)});
+  teacher->fit(d, models::FitContext{tc, dir.path(), pocketrec::testing::validation_on(d, tc)});
   models::SampledItemTask tt = dynamic_cast<models::PointwiseModel&>(*teacher).sampled_item_task(d, tc);
   TopKTeacherCache cache = TopKTeacherCache::build(tt, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
   // The teacher's top-K never contains one of the user's training items.
@@ -264,10 +257,10 @@ TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
     for (int64_t j = 0; j < 5; ++j) EXPECT_FALSE(tt.sampler->excluded(tt.user(s), cache.row(s)[j]));
   auto student = make(sc, d);
   models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
-  student->fit_task(d, models::FitContext{sc, dir.path(), validator(d, sc)},
+  student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
                     rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
   auto pop = models::default_model_registry().get("pop").create(sc, d);
-  pop->fit(d, models::FitContext{sc, dir.path(), validator(d, sc)});
+  pop->fit(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)});
   EXPECT_GT(test_ndcg(*student, d, sc), test_ndcg(*pop, d, sc) + 0.1) << GetParam();
 }
 
@@ -295,7 +288,7 @@ TEST_P(RankDistillStudent, TheDistillationTermPullsTheStudentToTheTeachersItems)
       return s;
     };
     TopKTeacherCache cache = given ? *given : TopKTeacherCache::build(foreign, key);
-    student->fit_task(d, models::FitContext{sc, dir.path(), validator(d, sc)},
+    student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
                       rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
     TopKTeacherCache own = TopKTeacherCache::build(st, key);
     double common = 0;

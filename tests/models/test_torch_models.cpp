@@ -145,10 +145,7 @@ TEST_P(LearnsStructure, BeatsPopAndTheBestCheckpointReloadsBitIdentically) {
   if (k.stt) use_stt_table(c);
   pocketrec::testing::TempDir dir;
   auto m = make(c, d);
-  models::FitContext ctx{c, dir.path(), [&](const models::Recommender& r) {
-                           auto s = r.make_scorer(d);
-                           return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
-                         }};
+  models::FitContext ctx{c, dir.path(), pocketrec::testing::validation_on(d, c)};
   m->fit(d, ctx);
   eval::EvalResult r = evaluate(*m, d, c);
   auto reg = models::default_model_registry();
