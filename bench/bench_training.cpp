@@ -3,8 +3,9 @@
 // steps (batch, forward, backward, optimizer), the share of step time spent in the data pipeline
 // (make_batch: gathering and negative sampling; goal <= 5%), and the latency of scoring one user
 // against the whole catalogue (encode + full dot-product scores).
-//   build/bench/bench_training [--benchmark_filter=caser]
-// Threads follow threads.torch / threads.blas of each config (defaults: all cores / 1).
+//   build/bench/bench_training [--benchmark_filter=caser] [--threads=N] [--threads.blas=N]
+// Threads follow threads.torch / threads.blas of each config (defaults: all cores / 1); --threads=N
+// sets threads.torch of every config, --threads.blas=N its threads.blas.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -16,13 +17,17 @@
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "eval/scorer.h"
+#include "models/caser_convolutions.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
+#include "train/fused_adam.h"
 #include "train/process_setup.h"
 
 using namespace pocketrec;
 
 namespace {
+
+std::vector<std::string> g_overrides = {"--output.progress=false"};  // plus --threads=N from the command line
 
 struct Setup {
   Config config;
@@ -36,7 +41,7 @@ Setup* setup_for(const std::string& config_path) {
   auto& slot = cache[config_path];
   if (slot) return slot.get();
   const std::string path = std::string(POCKETREC_SOURCE_DIR) + "/" + config_path;
-  Config c = Config::load(path, {"--output.progress=false"});
+  Config c = Config::load(path, g_overrides);
   std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // configs name data relative to the repo
   if (!std::filesystem::exists(c.str("data.path"))) return nullptr;
   data::Dataset d = data::build_dataset(c);
@@ -55,26 +60,34 @@ void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
   set_compute_threads(static_cast<int>(s->config.integer("threads.torch")),
                       static_cast<int>(s->config.integer("threads.blas")));
   const int64_t batch = s->config.integer("train.batch_size");
-  auto params = s->task->module.parameters();
-  torch::optim::Adam opt(params, torch::optim::AdamOptions(s->config.number("train.lr")));
+  auto opt_ptr = train::make_optimizer(s->config, s->task->module.parameters());  // as the trainer's
+  torch::optim::Optimizer& opt = *opt_ptr;
   s->task->module.train();
   std::mt19937_64 rng(1);
   std::vector<int64_t> ids(static_cast<size_t>(batch));
   int64_t next = 0;
-  double data_secs = 0, total_secs = 0;
+  double data_secs = 0, forward_secs = 0, backward_secs = 0, optimizer_secs = 0, total_secs = 0;
   for (auto _ : state) {
     for (auto& i : ids) i = next++ % s->task->n_samples;
     const auto t0 = std::chrono::steady_clock::now();
     train::Batch b = s->task->make_batch(ids.data(), ids.size(), rng);
     const auto t1 = std::chrono::steady_clock::now();
     torch::Tensor loss = s->task->loss(b);
+    const auto t2 = std::chrono::steady_clock::now();
     opt.zero_grad();
     loss.backward();
+    const auto t3 = std::chrono::steady_clock::now();
     opt.step();
-    const auto t2 = std::chrono::steady_clock::now();
+    const auto t4 = std::chrono::steady_clock::now();
     data_secs += std::chrono::duration<double>(t1 - t0).count();
-    total_secs += std::chrono::duration<double>(t2 - t0).count();
+    forward_secs += std::chrono::duration<double>(t2 - t1).count();
+    backward_secs += std::chrono::duration<double>(t3 - t2).count();
+    optimizer_secs += std::chrono::duration<double>(t4 - t3).count();
+    total_secs += std::chrono::duration<double>(t4 - t0).count();
   }
+  state.counters["forward_fraction"] = forward_secs / total_secs;
+  state.counters["backward_fraction"] = backward_secs / total_secs;
+  state.counters["optimizer_fraction"] = optimizer_secs / total_secs;
   state.counters["instances_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["data_fraction"] = data_secs / total_secs;
   state.counters["epoch_s_estimate"] = total_secs / state.iterations() * s->task->n_samples / batch;
@@ -95,6 +108,52 @@ void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {
     q = (q + 1) % static_cast<int32_t>(s->data.test.size());
   }
   state.counters["items"] = scorer->n_items();
+}
+
+// Caser-T's convolution layers (B 512, L 5, d 100, nv 2, nh 16), forward + backward, 1 thread:
+// caser_convolutions against the torch::nn::Conv2d modules it replaced, side by side in one run.
+void BM_CaserConvolutions(benchmark::State& state, bool conv2d) {
+  set_compute_threads(1, 1);
+  torch::manual_seed(1);
+  const int64_t B = 512, L = 5, d = 100, nv = 2, nh = 16;
+  torch::nn::Conv2d vertical(torch::nn::Conv2dOptions(1, nv, {L, 1}));
+  std::vector<torch::nn::Conv2d> horizontal;
+  std::vector<torch::Tensor> weights{vertical->weight}, biases{vertical->bias};
+  for (int64_t h = 1; h <= L; ++h) {
+    horizontal.emplace_back(torch::nn::Conv2dOptions(1, nh, {h, d}));
+    weights.push_back(horizontal.back()->weight);
+    biases.push_back(horizontal.back()->bias);
+  }
+  torch::Tensor X = torch::randn({B, L, d}).requires_grad_(true);
+  for (auto _ : state) {
+    std::vector<torch::Tensor> out;
+    if (conv2d) {
+      out.push_back(vertical->forward(X.unsqueeze(1)).view({B, -1}));
+      for (auto& m : horizontal) out.push_back(m->forward(X.unsqueeze(1)).squeeze(3));
+    } else {
+      out = models::caser_convolutions(X, weights, biases);
+    }
+    torch::Tensor loss = out[0].sum();
+    for (size_t h = 1; h < out.size(); ++h) loss = loss + std::get<0>(out[h].max(2)).sum();
+    loss.backward();
+  }
+}
+
+// One Adam step with coupled L2 on Caser-T's 1.71 M parameters (as one tensor), 1 thread:
+// FusedAdam against torch::optim::Adam, side by side in one run.
+void BM_AdamStep(benchmark::State& state, bool fused) {
+  set_compute_threads(1, 1);
+  torch::manual_seed(1);
+  torch::Tensor w = torch::randn({1710169}).requires_grad_(true);
+  w.mutable_grad() = torch::randn({1710169});
+  const auto options = torch::optim::AdamOptions(1e-3).weight_decay(1e-6);
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (fused) {
+    opt = std::make_unique<train::FusedAdam>(std::vector<torch::Tensor>{w}, options);
+  } else {
+    opt = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{w}, options);
+  }
+  for (auto _ : state) opt->step();
 }
 
 const char* kConfigs[][2] = {
@@ -120,6 +179,24 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMicrosecond)
         ->UseRealTime();
   }
+  // --threads=N overrides every config's threads.torch (e.g. 1 while another job holds a core);
+  // --threads.blas=N and --threads.torch=N are passed to every config as they are.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--threads=", 0) == 0) {
+      g_overrides.push_back("--threads.torch=" + a.substr(10));
+    } else if (a.rfind("--threads.", 0) == 0) {
+      g_overrides.push_back(a);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  benchmark::RegisterBenchmark("AdamStep/torch", BM_AdamStep, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("AdamStep/fused", BM_AdamStep, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("CaserConvolutions/conv2d", BM_CaserConvolutions, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("CaserConvolutions/ours", BM_CaserConvolutions, false)->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

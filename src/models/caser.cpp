@@ -14,6 +14,7 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/caser_convolutions.h"
 #include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -43,14 +44,16 @@ struct CaserNetImpl : torch::nn::Module {
   // seq [B, L] item ids, users [B] -> x [B, 2d]
   torch::Tensor encode(const torch::Tensor& seq, const torch::Tensor& users, const std::string& ac_conv,
                        const std::string& ac_fc) {
-    const int64_t B = seq.size(0);
-    torch::Tensor X = item->forward(seq).unsqueeze(1);    // [B,1,L,d]
-    torch::Tensor o_v = conv_v->forward(X).view({B, -1});  // [B, nv*d]
-    std::vector<torch::Tensor> parts{o_v};
+    // The Conv2d modules hold the filters; caser_convolutions computes both layers (faster than Conv2d).
+    std::vector<torch::Tensor> weights{conv_v->weight}, biases{conv_v->bias};
     for (const auto& m : *conv_h) {
-      torch::Tensor c = activation(ac_conv, m->as<torch::nn::Conv2d>()->forward(X).squeeze(3));  // [B,nh,L-h+1]
-      parts.push_back(std::get<0>(c.max(2)));                                                    // [B,nh]
+      weights.push_back(m->as<torch::nn::Conv2d>()->weight);
+      biases.push_back(m->as<torch::nn::Conv2d>()->bias);
     }
+    std::vector<torch::Tensor> conv = caser_convolutions(item->forward(seq), weights, biases);
+    std::vector<torch::Tensor> parts{conv[0]};  // o_v [B, nv*d]
+    for (size_t h = 1; h < conv.size(); ++h)
+      parts.push_back(std::get<0>(activation(ac_conv, conv[h]).max(2)));  // [B,nh,L-h+1] -> [B,nh]
     torch::Tensor z = activation(ac_fc, fc1->forward(dropout->forward(torch::cat(parts, 1))));  // [B,d]
     return torch::cat({z, user->forward(users)}, 1);                                           // [B,2d]
   }

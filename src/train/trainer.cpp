@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/text.h"
+#include "train/fused_adam.h"
 
 namespace pocketrec::train {
 namespace {
@@ -126,6 +127,16 @@ void load_checkpoint_weights(torch::nn::Module& module, const std::string& path)
   read_params(ar, module, path, distilled ? "student." : "");
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& c, std::vector<torch::Tensor> params) {
+  const double l2 = c.number("train.l2"), wd = c.number("train.weight_decay");
+  PR_CHECK(l2 == 0 || wd == 0, ErrorCode::kInvalidArgument,
+           "train.l2 (coupled, Adam) and train.weight_decay (decoupled, AdamW) are both set: choose one");
+  if (wd > 0)
+    return std::make_unique<torch::optim::AdamW>(std::move(params),
+                                                 torch::optim::AdamWOptions(c.number("train.lr")).weight_decay(wd));
+  return std::make_unique<FusedAdam>(std::move(params), torch::optim::AdamOptions(c.number("train.lr")).weight_decay(l2));
+}
+
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx) {
   const Config& c = ctx.config;
   const int64_t epochs = c.integer("train.epochs"), batch = c.integer("train.batch_size");
@@ -141,17 +152,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   PR_CHECK(metric_known, ErrorCode::kInvalidArgument,
            "eval.valid_metric: '{}' is not among the computed metrics (eval.metrics x eval.ks)", sum.metric);
 
-  const double l2 = c.number("train.l2"), wd = c.number("train.weight_decay");
-  PR_CHECK(l2 == 0 || wd == 0, ErrorCode::kInvalidArgument,
-           "train.l2 (coupled, Adam) and train.weight_decay (decoupled, AdamW) are both set: choose one");
-  std::unique_ptr<torch::optim::Optimizer> opt;
-  if (wd > 0) {
-    opt = std::make_unique<torch::optim::AdamW>(task.module.parameters(),
-                                                torch::optim::AdamWOptions(c.number("train.lr")).weight_decay(wd));
-  } else {
-    opt = std::make_unique<torch::optim::Adam>(task.module.parameters(),
-                                               torch::optim::AdamOptions(c.number("train.lr")).weight_decay(l2));
-  }
+  std::unique_ptr<torch::optim::Optimizer> opt = make_optimizer(c, task.module.parameters());
 
   std::mt19937_64 rng(static_cast<uint64_t>(c.integer("train.seed")));
   std::vector<torch::Tensor> best;

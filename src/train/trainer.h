@@ -1,4 +1,4 @@
-// The training loop shared by every LibTorch model: Adam (coupled L2) or AdamW (decoupled weight
+// The training loop shared by every LibTorch model: Adam (coupled L2, fused_adam.h) or AdamW (decoupled weight
 // decay), shuffled mini-batches, validation every n epochs, early stopping with patience, the
 // best weights restored at the end, a JSON-lines log (loss, validation metrics, samples/s), and
 // checkpoints that make a killed run resumable to exactly the result of an uninterrupted one:
@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/config.h"
 #include "models/recommender.h"
 
 namespace pocketrec::train {
@@ -50,6 +51,10 @@ struct TrainSummary {
   double data_fraction = 0;  // share of training-step time spent in make_batch (data pipeline, sampling)
   nlohmann::json to_json() const;
 };
+
+// The optimizer of the train.* settings: Adam with the coupled train.l2 (as FusedAdam), or AdamW
+// with the decoupled train.weight_decay; both set is an error.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config, std::vector<torch::Tensor> params);
 
 // Trains task.module with the train.* settings of ctx.config, validating the recommender through
 // ctx.validate. On return the module holds the best validated weights (in eval mode).
