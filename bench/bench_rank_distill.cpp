@@ -22,6 +22,7 @@
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "train/process_setup.h"
+#include "train/trainer.h"
 
 using namespace pocketrec;
 
@@ -35,10 +36,12 @@ std::unique_ptr<models::Recommender> create(const Config& c, const data::Dataset
   return models::default_model_registry().get(c.str("model.name")).create(c, d);
 }
 
-// Seconds per training step of `task` (batch, forward, backward, Adam), over `steps` steps.
-double step_seconds(train::TrainTask& task, int64_t batch, int64_t steps, int64_t epoch) {
+// Seconds per training step of `task` (batch, forward, backward, the trainer's optimizer for the
+// student config `c`), over `steps` steps.
+double step_seconds(train::TrainTask& task, const Config& c, int64_t batch, int64_t steps, int64_t epoch) {
   if (task.on_epoch_begin) task.on_epoch_begin(epoch);
-  torch::optim::Adam opt(task.module.parameters(), torch::optim::AdamOptions(1e-3));
+  auto opt_ptr = train::make_optimizer(c, task.module.parameters());
+  torch::optim::Optimizer& opt = *opt_ptr;
   task.module.train();
   std::mt19937_64 rng(1);
   std::vector<int64_t> ids(static_cast<size_t>(batch));
@@ -93,9 +96,9 @@ int main(int argc, char** argv) {
   // Three interleaved rounds; the median of each.
   std::vector<double> p, r0, r1;
   for (int round = 0; round < 3; ++round) {
-    p.push_back(step_seconds(plain, batch, steps, 1));
-    r0.push_back(step_seconds(rd, batch, steps, 1));                           // before w^b starts
-    r1.push_back(step_seconds(rd, batch, steps, o.dynamic_start_epoch + 1));  // with the rank samples
+    p.push_back(step_seconds(plain, sc, batch, steps, 1));
+    r0.push_back(step_seconds(rd, sc, batch, steps, 1));                           // before w^b starts
+    r1.push_back(step_seconds(rd, sc, batch, steps, o.dynamic_start_epoch + 1));  // with the rank samples
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());

@@ -89,8 +89,10 @@ train::TrainTask rank_distill_task(const models::SampledItemTask& student, const
     return student.make_batch(ids, n, items, m);
   };
   auto loss = [student, n_neg, o](const train::Batch& batch) {
-    torch::Tensor s = student.scores(batch);
-    const int64_t B = s.size(0), c0 = 1 + n_neg, c1 = c0 + o.k;
+    const int64_t c0 = 1 + n_neg, c1 = c0 + o.k;
+    // The rank samples (columns from c1 on) only feed the detached discrepancy weights.
+    torch::Tensor s = student.scores(batch, c1);
+    const int64_t B = s.size(0);
     torch::Tensor cand = s.slice(1, c0, c1);
     torch::Tensor weights;
     if (s.size(1) > c1) {

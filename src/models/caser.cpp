@@ -133,10 +133,12 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
       auto [seq, users] = inputs(ids, n);
       return train::Batch{seq, users, int64_tensor(items, {static_cast<int64_t>(n), m})};
     };
-    t.scores = [this](const train::Batch& b) {
+    t.scores = [this](const train::Batch& b, int64_t with_grad) {
       torch::Tensor x = net_->encode(b[0], b[1], ac_conv_, ac_fc_);  // [B,2d]
-      const torch::Tensor& items = b[2];
-      return (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
+      return scores_with_grad_prefix(b[2].size(1), with_grad, [&](int64_t begin, int64_t end) {
+        torch::Tensor items = b[2].slice(1, begin, end);
+        return (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
+      });
     };
     t.score_all = [this, inputs](const int64_t* ids, size_t n) {
       torch::NoGradGuard g;

@@ -125,15 +125,18 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
                           torch::from_blob(mask.data(), {B, M, L_}).clone(),
                           int64_tensor(h.prev, {B, L_})};
     };
-    t.scores = [this](const train::Batch& b) {
-      const torch::Tensor &C = b[0], &mem = b[3];
+    t.scores = [this](const train::Batch& b, int64_t with_grad) {
       torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, b[1], b[2], false, /*sum=*/0));  // [B,d]
-      torch::Tensor cnt = b[4] - mem;                                                           // |I_u \ {c}|
-      torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
-      torch::Tensor fism = (S.unsqueeze(1) - mem * net_->P->forward(C)) * coef;                 // [B,M,d]
       torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(b[5]);                    // [B,L]
-      torch::Tensor mc = torch::matmul(w.unsqueeze(1) * b[6], net_->P->forward(b[7]));          // [B,M,d]
-      return ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);     // [B,M]
+      torch::Tensor prev = net_->P->forward(b[7]);                                              // [B,L,d]
+      return scores_with_grad_prefix(b[0].size(1), with_grad, [&](int64_t begin, int64_t end) {
+        torch::Tensor C = b[0].slice(1, begin, end), mem = b[3].slice(1, begin, end);
+        torch::Tensor cnt = b[4] - mem;                                                         // |I_u \ {c}|
+        torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
+        torch::Tensor fism = (S.unsqueeze(1) - mem * net_->P->forward(C)) * coef;               // [B,M,d]
+        torch::Tensor mc = torch::matmul(w.unsqueeze(1) * b[6].slice(1, begin, end), prev);     // [B,M,d]
+        return ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);   // [B,M]
+      });
     };
     // Every item at once: the user vector without the candidate exclusions, exact for every item
     // outside the user's training history (the ones a teacher's top-K keeps by default).

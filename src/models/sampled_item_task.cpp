@@ -6,6 +6,17 @@ torch::Tensor sigmoid_log_loss(const torch::Tensor& pos, const torch::Tensor& ne
   return torch::softplus(-pos).sum(1) + torch::softplus(neg).sum(1);
 }
 
+torch::Tensor scores_with_grad_prefix(int64_t m, int64_t with_grad,
+                                      const std::function<torch::Tensor(int64_t begin, int64_t end)>& score) {
+  if (with_grad >= m) return score(0, m);
+  torch::Tensor differentiable = score(0, with_grad), rest;
+  {
+    torch::NoGradGuard g;
+    rest = score(with_grad, m);
+  }
+  return torch::cat({differentiable, rest}, 1);
+}
+
 train::TrainTask sigmoid_loss_task(const SampledItemTask& task, int64_t n_neg) {
   auto make_batch = [task, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
     const int64_t m = 1 + n_neg;
@@ -18,8 +29,9 @@ train::TrainTask sigmoid_loss_task(const SampledItemTask& task, int64_t n_neg) {
     }
     return task.make_batch(ids, n, items, m);
   };
-  auto loss = [task](const train::Batch& batch) {
-    torch::Tensor s = task.scores(batch);
+  const int64_t batch_columns = 1 + n_neg;
+  auto loss = [task, batch_columns](const train::Batch& batch) {
+    torch::Tensor s = task.scores(batch, batch_columns);
     return sigmoid_log_loss(s.slice(1, 0, 1), s.slice(1, 1)).mean();
   };
   return {*task.module, task.size(), make_batch, loss};

@@ -26,8 +26,11 @@ struct SampledItemTask {
   int32_t n_items = 0;
   // The model's inputs for samples ids[0..n) and the items to score: row b scores items[b*m, b*m+m).
   std::function<train::Batch(const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m)> make_batch;
-  // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's mode).
-  std::function<torch::Tensor(const train::Batch& batch)> scores;
+  // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's
+  // mode). Columns from `with_grad` on are scored from the same forward (same dropout) but outside
+  // autograd: scores that only feed non-differentiable weights (RD's rank samples) then cost no
+  // backward. Pass m to differentiate every column.
+  std::function<torch::Tensor(const train::Batch& batch, int64_t with_grad)> scores;
   // Scores of every item [n, n_items] for samples ids[0..n), in eval mode without gradients: what a
   // teacher ranks. Leaves the module in eval mode, like make_scorer (training resets it each epoch).
   std::function<torch::Tensor(const int64_t* ids, size_t n)> score_all;
@@ -57,6 +60,11 @@ class PointwiseModel {
   virtual ~PointwiseModel() = default;
   virtual SampledItemTask sampled_item_task(const data::Dataset& data, const Config& config) = 0;
 };
+
+// Scores of the columns [0, m) of a batch as score(begin, end) [n, end - begin]: [0, with_grad) with
+// autograd, [with_grad, m) inside a NoGradGuard (the models' SampledItemTask::scores).
+torch::Tensor scores_with_grad_prefix(int64_t m, int64_t with_grad,
+                                      const std::function<torch::Tensor(int64_t begin, int64_t end)>& score);
 
 // -log sigmoid(pos) - sum log(1 - sigmoid(neg)) per row ([B, P], [B, N] -> [B]), with softplus so it
 // never overflows (the reference writes log(sigmoid), rankdistill.md §9.11).

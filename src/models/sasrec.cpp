@@ -354,9 +354,11 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
       auto [seq, lengths] = inputs(ids, n);
       return train::Batch{seq, lengths, int64_tensor(items, {static_cast<int64_t>(n), m})};
     };
-    t.scores = [this](const train::Batch& b) {
-      torch::Tensor s = net_->encode(b[0], b[1]);                       // [B,d]
-      return (net_->item_rows(b[2]) * s.unsqueeze(1)).sum(2);          // [B,M]
+    t.scores = [this](const train::Batch& b, int64_t with_grad) {
+      torch::Tensor s = net_->encode(b[0], b[1]);  // [B,d]
+      return scores_with_grad_prefix(b[2].size(1), with_grad, [&](int64_t begin, int64_t end) {
+        return (net_->item_rows(b[2].slice(1, begin, end)) * s.unsqueeze(1)).sum(2);  // [B,M]
+      });
     };
     t.score_all = [this, inputs](const int64_t* ids, size_t n) {
       torch::NoGradGuard g;

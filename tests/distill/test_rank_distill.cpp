@@ -303,4 +303,49 @@ TEST_P(RankDistillStudent, TheDistillationTermPullsTheStudentToTheTeachersItems)
               GetParam().c_str(), agree_rd, agree_plain);
 }
 
+// Scoring the rank-sample columns outside autograd changes nothing the loss sees: the same scores
+// (bit for bit, in training mode with the same dropout draw) and the same parameter gradients of a
+// loss on the differentiable columns, and those columns alone carry a graph.
+TEST_P(RankDistillStudent, RankSamplesScoredWithoutAutogradGiveTheSameScoresAndGradients) {
+  data::Dataset d = pocketrec::testing::community_users();
+  Config sc = rd_config(GetParam(), 4);
+  auto student = make(sc, d);
+  models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+  const int64_t n = 6, m = 9, with_grad = 4;
+  std::vector<int64_t> ids(n), items(n * m);
+  std::iota(ids.begin(), ids.end(), 0);
+  for (size_t i = 0; i < items.size(); ++i) items[i] = static_cast<int64_t>((i * 7) % st.n_items);
+  const train::Batch batch = st.make_batch(ids.data(), ids.size(), items, m);
+  st.module->train();
+  auto run = [&](int64_t columns_with_grad) {
+    torch::manual_seed(11);  // the same dropout masks in both runs
+    for (auto& p : st.module->parameters()) p.mutable_grad() = torch::Tensor();
+    torch::Tensor s = st.scores(batch, columns_with_grad);
+    (s.slice(1, 0, with_grad) * torch::linspace(-1, 1, n * with_grad).view({n, with_grad})).sum().backward();
+    std::vector<torch::Tensor> grads;
+    for (auto& p : st.module->parameters()) grads.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    return std::make_pair(s.detach(), grads);
+  };
+  auto [all_scores, all_grads] = run(m);
+  auto [split_scores, split_grads] = run(with_grad);
+  ASSERT_EQ(split_scores.sizes(), (std::vector<int64_t>{n, m}));
+  EXPECT_TRUE(torch::equal(all_scores, split_scores)) << GetParam();
+  ASSERT_EQ(all_grads.size(), split_grads.size());
+  double total = 0;
+  for (size_t i = 0; i < all_grads.size(); ++i) {
+    EXPECT_LT((all_grads[i] - split_grads[i]).abs().max().item<float>(), 1e-6f) << GetParam() << " parameter " << i;
+    total += all_grads[i].abs().sum().item<double>();
+  }
+  EXPECT_GT(total, 0.0);
+  {
+    torch::manual_seed(11);
+    torch::Tensor rest = st.scores(batch, with_grad).slice(1, with_grad);
+    // A slice of the concatenation keeps a graph, but no parameter gradient can come from it.
+    for (auto& p : st.module->parameters()) p.mutable_grad() = torch::Tensor();
+    rest.sum().backward();
+    for (auto& p : st.module->parameters())
+      EXPECT_TRUE(!p.grad().defined() || p.grad().abs().max().item<float>() == 0.0f) << GetParam();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, RankDistillStudent, ::testing::Values("caser", "fossil", "sasrec"));
