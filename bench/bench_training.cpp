@@ -27,7 +27,7 @@ using namespace pocketrec;
 
 namespace {
 
-std::vector<std::string> g_overrides = {"--output.progress=false"};  // plus --threads=N from the command line
+std::vector<std::string> g_overrides = {"--output.progress=false"};  // plus the --threads options given
 
 struct Setup {
   Config config;
