@@ -6,7 +6,7 @@
 // The parameters are those of the torch::nn::Conv2d modules (weights [nv,1,L,1] and [nh,1,h,d]), so
 // checkpoints are unchanged. Why not Conv2d: LibTorch's CPU convolution takes its slow generic path on
 // these one-channel, full-width shapes. At Caser-T's sizes (B 512, L 5, d 100, nh 16, nv 2) the two
-// layers took about 22 ms of a 29 ms training step, mostly in backward; here a horizontal window
+// layers took 14-21 ms of a 29 ms training step, mostly in backward; here a horizontal window
 // X[b, t:t+h, :] is h*d contiguous floats, so each height is one matrix product forward and two
 // backward, and the vertical layer is a short loop: 3.8x faster forward + backward than Conv2d
 // (bench_training CaserConvolutions/*).

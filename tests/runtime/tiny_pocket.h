@@ -101,6 +101,16 @@ struct TinySasRec {
   std::string bytes() const { return writer().bytes(); }
 };
 
+// The header keys of a model over users (Caser, Fossil): architecture, sizes, ids 0.. as bases.
+inline void write_user_model_header(exporter::PocketWriter& w, const std::string& architecture, int64_t n_items,
+                                    int64_t n_users) {
+  w.set_string("pocketrec.architecture", architecture);
+  w.set_i64("pocketrec.n_items", n_items);
+  w.set_i64("pocketrec.n_users", n_users);
+  w.set_i64("item_ids.base", 0);
+  w.set_i64("user_ids.base", 0);
+}
+
 // A small random Caser .pocket (the tensor names and metadata of src/export/export_model.cpp).
 struct TinyCaser {
   int64_t n_items = 20, n_users = 6, dim = 4, window = 3, nv = 2, nh = 2;
@@ -111,17 +121,13 @@ struct TinyCaser {
     RandomWeights random(w, seed, /*int8=*/false);
     auto add = [&](const std::string& name, std::vector<uint64_t> dims) { random.add(name, dims); };
     using U = uint64_t;
-    w.set_string("pocketrec.architecture", "caser");
-    w.set_i64("pocketrec.n_items", n_items);
-    w.set_i64("pocketrec.n_users", n_users);
+    write_user_model_header(w, "caser", n_items, n_users);
     w.set_i64("caser.dim", dim);
     w.set_i64("caser.window", window);
     w.set_i64("caser.nv", nv);
     w.set_i64("caser.nh", nh);
     w.set_string("caser.ac_conv", "relu");
     w.set_string("caser.ac_fc", "sigm");
-    w.set_i64("item_ids.base", 0);
-    w.set_i64("user_ids.base", 0);
     add("item.weight", {U(n_items + 1), U(dim)});
     add("user.weight", {U(n_users), U(dim)});
     add("conv_v.weight", {U(nv), 1, U(window), 1});
@@ -148,15 +154,11 @@ struct TinyFossil {
     exporter::PocketWriter w;
     RandomWeights random(w, seed, /*int8=*/false);
     using U = uint64_t;
-    w.set_string("pocketrec.architecture", "fossil");
-    w.set_i64("pocketrec.n_items", n_items);
-    w.set_i64("pocketrec.n_users", n_users);
+    write_user_model_header(w, "fossil", n_items, n_users);
     w.set_i64("fossil.dim", dim);
     w.set_i64("fossil.window", window);
     w.set_f64("fossil.alpha", 0.5);
     w.set_i64("fossil.max_history", max_history);
-    w.set_i64("item_ids.base", 0);
-    w.set_i64("user_ids.base", 0);
     random.add("P.weight", {U(n_items), U(dim)});
     random.add("Q.weight", {U(n_items), U(dim)});
     random.add("beta.weight", {U(n_items), 1});
