@@ -8,6 +8,7 @@
 // sets threads.torch of every config, --threads.blas=N its threads.blas.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -18,6 +19,9 @@
 #include "data/dataset.h"
 #include "eval/scorer.h"
 #include "models/caser_convolutions.h"
+#include "models/counter_based_dropout.h"
+#include "models/full_softmax_cross_entropy.h"
+#include "models/parallel_linear.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "train/fused_adam.h"
@@ -139,6 +143,58 @@ void BM_CaserConvolutions(benchmark::State& state, bool conv2d) {
   }
 }
 
+// The full-softmax cross-entropy forward + backward on 2 threads: the two LibTorch calls the models
+// used (matmul with the transposed table, cross_entropy) vs full_softmax_cross_entropy. Shapes
+// {rows, d, items}: the Tmall teacher's step (100, 128, 40,727) and ML-1M SASRec-CE's (about 3,500 real
+// positions of 32 x 200, 64, 3,706). The item table is sliced from a padded one, as the models do.
+void BM_FullSoftmaxCE(benchmark::State& state, bool torch_calls, std::array<int64_t, 3> shape) {
+  set_compute_threads(2, 1);
+  torch::manual_seed(1);
+  const auto [B, d, N] = shape;
+  torch::Tensor table = (torch::randn({N + 1, d}) * 0.1).requires_grad_(true);
+  torch::Tensor H = torch::randn({B, d}).requires_grad_(true);
+  torch::Tensor y = torch::randint(N, {B}, torch::kInt64);
+  for (auto _ : state) {
+    torch::Tensor items = table.slice(0, 0, N);
+    torch::Tensor loss = torch_calls ? torch::nn::functional::cross_entropy(torch::matmul(H, items.t()), y)
+                                     : models::full_softmax_cross_entropy(H, items, y);
+    loss.backward();
+    table.mutable_grad().reset();
+    H.mutable_grad().reset();
+  }
+}
+
+// Dropout (p = 0.5) forward + backward on the OD-Rec teacher's [100, 40, 128] activations, 2 threads:
+// torch::nn::Dropout vs CounterBasedDropout.
+void BM_Dropout(benchmark::State& state, bool torch_module) {
+  set_compute_threads(2, 1);
+  torch::manual_seed(1);
+  torch::nn::Dropout theirs(0.5);
+  models::CounterBasedDropout ours(0.5);
+  torch::Tensor x = torch::randn({100, 40, 128}).requires_grad_(true);
+  for (auto _ : state) {
+    torch::Tensor y = torch_module ? theirs->forward(x) : ours->forward(x);
+    y.backward(x.detach());
+    x.mutable_grad().reset();
+  }
+}
+
+// One of the OD-Rec teacher's linear layers (128 -> 128 on 100 x 40 positions) forward + backward,
+// 2 torch threads (BLAS 1 thread, as configured): torch::nn::Linear vs parallel_linear.
+void BM_Linear(benchmark::State& state, bool torch_module) {
+  set_compute_threads(2, 1);
+  torch::manual_seed(1);
+  torch::nn::Linear layer(128, 128);
+  torch::Tensor x = torch::randn({100, 40, 128}).requires_grad_(true);
+  torch::Tensor upstream = torch::randn({100, 40, 128});
+  for (auto _ : state) {
+    torch::Tensor y = torch_module ? layer->forward(x) : models::parallel_linear(layer, x);
+    y.backward(upstream);
+    x.mutable_grad().reset();
+    for (auto& p : layer->parameters()) p.mutable_grad().reset();
+  }
+}
+
 // One Adam step with coupled L2 on Caser-T's 1.71 M parameters (as one tensor), 1 thread:
 // FusedAdam against torch::optim::Adam, side by side in one run.
 void BM_AdamStep(benchmark::State& state, bool fused) {
@@ -197,6 +253,17 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("AdamStep/fused", BM_AdamStep, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("CaserConvolutions/conv2d", BM_CaserConvolutions, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("CaserConvolutions/ours", BM_CaserConvolutions, false)->Unit(benchmark::kMillisecond);
+  for (const auto& [name, shape] : {std::pair<const char*, std::array<int64_t, 3>>{"tmall", {100, 128, 40727}},
+                                    {"ml1m", {3500, 64, 3706}}}) {
+    for (bool torch_calls : {true, false})
+      benchmark::RegisterBenchmark(fmt::format("FullSoftmaxCE/{}/{}", name, torch_calls ? "torch" : "ours").c_str(),
+                                   BM_FullSoftmaxCE, torch_calls, shape)
+          ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("Dropout/torch", BM_Dropout, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("Dropout/ours", BM_Dropout, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("Linear/torch", BM_Linear, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("Linear/ours", BM_Linear, false)->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -29,6 +29,9 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/counter_based_dropout.h"
+#include "models/full_softmax_cross_entropy.h"
+#include "models/parallel_linear.h"
 #include "models/sampled_item_task.h"
 #include "models/sasrec.h"
 #include "models/soft_attention_readout.h"
@@ -50,35 +53,36 @@ struct BlockImpl : torch::nn::Module {
     ln_ffn = register_module("ln_ffn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     ff1 = register_module("ff1", torch::nn::Linear(d, inner));
     ff2 = register_module("ff2", torch::nn::Linear(inner, d));
-    dropout = register_module("dropout", torch::nn::Dropout(drop));
+    dropout = register_module("dropout", CounterBasedDropout(drop));
   }
 
   // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf)
   torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask) {
     const int64_t B = query_in.size(0), L = query_in.size(1), d = query_in.size(2), dh = d / heads;
     auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads, dh}).transpose(1, 2); };  // [B,h,L,dh]
-    torch::Tensor Q = split(q->forward(query_in)), K = split(k->forward(kv_in)), V = split(v->forward(kv_in));
+    torch::Tensor Q = split(parallel_linear(q, query_in)), K = split(parallel_linear(k, kv_in)),
+                  V = split(parallel_linear(v, kv_in));
     torch::Tensor scores = torch::matmul(Q, K.transpose(2, 3)) / std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
     torch::Tensor attn = dropout->forward(torch::softmax(scores, -1));
-    return o->forward(torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
+    return parallel_linear(o, torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
   }
 
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
     if (post_ln) {
       torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask)));
-      return ln_ffn->forward(h + dropout->forward(ff2->forward(torch::gelu(ff1->forward(h)))));
+      return ln_ffn->forward(h + dropout->forward(parallel_linear(ff2, torch::gelu(parallel_linear(ff1, h)))));
     }
     torch::Tensor qn = ln_attn->forward(x);
     x = qn + dropout->forward(attention(qn, x, mask));
     torch::Tensor xn = ln_ffn->forward(x);
-    return xn + dropout->forward(ff2->forward(dropout->forward(torch::relu(ff1->forward(xn)))));
+    return xn + dropout->forward(parallel_linear(ff2, dropout->forward(torch::relu(parallel_linear(ff1, xn)))));
   }
 
   int64_t heads;
   bool post_ln;
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff1{nullptr}, ff2{nullptr};
   torch::nn::LayerNorm ln_attn{nullptr}, ln_ffn{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  CounterBasedDropout dropout{nullptr};
 };
 TORCH_MODULE(Block);
 
@@ -93,7 +97,7 @@ struct SasNetImpl : torch::nn::Module {
       item = register_module("item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, d).padding_idx(n_items)));
     pos = register_module("pos", torch::nn::Embedding(max_len, d));
     ln_in = register_module("ln_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(odrec ? 1e-12 : 1e-8)));
-    dropout = register_module("dropout", torch::nn::Dropout(drop));
+    dropout = register_module("dropout", CounterBasedDropout(drop));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int64_t i = 0; i < layers; ++i) blocks->push_back(Block(d, heads, inner, drop, odrec));
     if (odrec) readout = register_module("readout", SoftAttentionReadout(d));
@@ -168,7 +172,7 @@ struct SasNetImpl : torch::nn::Module {
   torch::nn::Embedding item{nullptr}, pos{nullptr};
   compress::SemiTensorTrainEmbedding stt_item{nullptr};
   torch::nn::LayerNorm ln_in{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  CounterBasedDropout dropout{nullptr};
   torch::nn::ModuleList blocks{nullptr};
   SoftAttentionReadout readout{nullptr};
 };
@@ -284,7 +288,7 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
         return train::Batch{seq, lengths, int64_tensor(targets, {static_cast<int64_t>(n)})};
       };
       return {*net_, static_cast<int64_t>(samples_.size()), make_batch, [this](const train::Batch& b) {
-                return torch::nn::functional::cross_entropy(item_logits(net_->encode(b[0], b[1])), b[2]);
+                return full_softmax_cross_entropy(net_->encode(b[0], b[1]), net_->item_table(), b[2]);
               }};
     }
     // Standard: one sample per training sequence with >= 2 items: its last max_len + 1 items.
@@ -323,7 +327,7 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
       torch::Tensor Hf = H.view({-1, dim_}), valid = y.ge(0);
       if (!bce_) {  // mean over the real positions; only their logits are computed (ML-1M: ~45% are padding)
         torch::Tensor real = valid.nonzero().view({-1});
-        return torch::nn::functional::cross_entropy(item_logits(Hf.index_select(0, real)), y.index_select(0, real));
+        return full_softmax_cross_entropy(Hf.index_select(0, real), net_->item_table(), y.index_select(0, real));
       }
       torch::Tensor ps = (Hf * net_->item_rows(y.clamp_min(0))).sum(1);
       torch::Tensor ns = (Hf * net_->item_rows(b[2])).sum(1);

@@ -1,5 +1,7 @@
 #include "models/soft_attention_readout.h"
 
+#include "models/parallel_linear.h"
+
 namespace pocketrec::models {
 
 SoftAttentionReadoutImpl::SoftAttentionReadoutImpl(int64_t d) {
@@ -11,7 +13,8 @@ SoftAttentionReadoutImpl::SoftAttentionReadoutImpl(int64_t d) {
 torch::Tensor SoftAttentionReadoutImpl::forward(const torch::Tensor& H, const torch::Tensor& valid,
                                                 const torch::Tensor& lengths) {
   torch::Tensor hs = H.sum(1) / lengths.to(H.scalar_type()).clamp_min(1).unsqueeze(1);  // [B,d]
-  torch::Tensor a = w2->forward(torch::sigmoid(glu1->forward(torch::tanh(H)) + glu2->forward(hs).unsqueeze(1)));
+  torch::Tensor gate = torch::sigmoid(parallel_linear(glu1, torch::tanh(H)) + parallel_linear(glu2, hs).unsqueeze(1));
+  torch::Tensor a = parallel_linear(w2, gate);
   return (a * valid.unsqueeze(2).to(H.scalar_type()) * H).sum(1);
 }
 

@@ -1,0 +1,25 @@
+// y = x W^T + b, as torch::nn::functional::linear, with its matrix products split into fixed blocks
+// run on torch's intra-op threads: row blocks for the output and the input gradient, output-feature
+// blocks for the weight gradient.
+//
+// Why: LibTorch runs each of a linear layer's products as one BLAS call, and BLAS runs single-threaded
+// beside torch's own threads (two pools on two cores oversubscribe them: ../shared/design/stack.md §3),
+// so one core idles. The OD-Rec teacher's encoder has nine linear layers over 100 sessions x 40
+// positions; one of them (128 -> 128) takes 2.66 ms forward + backward here against 4.30 ms for
+// torch::nn::Linear (bench_training Linear/*, 2 threads). The blocks never depend on the thread
+// count, so neither do the results.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace pocketrec::models {
+
+// x [..., in], weight [out, in], bias [out] or undefined -> [..., out]. Float or double.
+torch::Tensor parallel_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// The same on a torch::nn::Linear's parameters (the module keeps them, so checkpoints are unchanged).
+inline torch::Tensor parallel_linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return parallel_linear(x, layer->weight, layer->bias);
+}
+
+}  // namespace pocketrec::models

@@ -1,0 +1,211 @@
+// full_softmax_cross_entropy and parallel_linear against the LibTorch calls they replace, and
+// counter_based_dropout's mask statistics, scaling, gradients and determinism.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "models/counter_based_dropout.h"
+#include "models/full_softmax_cross_entropy.h"
+#include "models/parallel_linear.h"
+
+using namespace pocketrec;
+
+namespace {
+
+// f() run with torch's intra-op pool at n threads (restored afterwards).
+template <typename F>
+auto on_threads(int n, const F& f) {
+  const int before = torch::get_num_threads();
+  torch::set_num_threads(n);
+  auto result = f();
+  torch::set_num_threads(before);
+  return result;
+}
+
+struct LossAndGradients {
+  torch::Tensor loss, dQ, dW;
+};
+
+LossAndGradients run_ce(const torch::Tensor& Q0, const torch::Tensor& W0, const torch::Tensor& y, bool reference) {
+  torch::Tensor Q = Q0.clone().requires_grad_(true), W = W0.clone().requires_grad_(true);
+  torch::Tensor loss = reference ? torch::nn::functional::cross_entropy(torch::matmul(Q, W.t()), y)
+                                 : models::full_softmax_cross_entropy(Q, W, y);
+  (loss * 1.7).backward();  // a non-unit upstream gradient
+  return {loss.detach(), Q.grad(), W.grad()};
+}
+
+}  // namespace
+
+// Sizes that cut the tiles unevenly: rows not a multiple of the row block, items not a multiple of
+// the item chunk, d not a multiple of the column block; targets in the first and last chunks.
+TEST(FullSoftmaxCrossEntropy, MatchesMatmulPlusCrossEntropy) {
+  torch::manual_seed(3);
+  for (auto [B, N, d] : {std::tuple<int64_t, int64_t, int64_t>{1, 7, 3}, {45, 5000, 40}, {70, 2049, 33}}) {
+    torch::Tensor Q = torch::randn({B, d}, torch::kFloat64), W = torch::randn({N, d}, torch::kFloat64) * 0.5;
+    torch::Tensor y = torch::randint(N, {B}, torch::kInt64);
+    y[0] = N - 1;
+    const auto ours = run_ce(Q, W, y, false), ref = run_ce(Q, W, y, true);
+    EXPECT_NEAR(ours.loss.item<double>(), ref.loss.item<double>(), 1e-10) << B << " " << N << " " << d;
+    EXPECT_TRUE(torch::allclose(ours.dQ, ref.dQ, 1e-9, 1e-12)) << B << " " << N << " " << d;
+    EXPECT_TRUE(torch::allclose(ours.dW, ref.dW, 1e-9, 1e-12)) << B << " " << N << " " << d;
+    EXPECT_GT(ours.dW.abs().sum().item<double>(), 0);
+  }
+}
+
+TEST(FullSoftmaxCrossEntropy, HandComputedValue) {
+  // Scores of the one query: [0, 1, 2]; target 2: loss = log(1 + e + e^2) - 2.
+  torch::Tensor Q = torch::tensor({{1.0, 0.0}}, torch::kFloat64);
+  torch::Tensor W = torch::tensor({{0.0, 5.0}, {1.0, -1.0}, {2.0, 0.5}}, torch::kFloat64);
+  torch::Tensor y = torch::tensor({int64_t{2}});
+  const double expected = std::log(1 + std::exp(1.0) + std::exp(2.0)) - 2;
+  EXPECT_NEAR(models::full_softmax_cross_entropy(Q, W, y).item<double>(), expected, 1e-12);
+}
+
+TEST(FullSoftmaxCrossEntropy, SameResultOnOneAndTwoThreads) {
+  torch::manual_seed(4);
+  torch::Tensor Q = torch::randn({100, 64}), W = torch::randn({9000, 64}) * 0.2;
+  torch::Tensor y = torch::randint(9000, {100}, torch::kInt64);
+  const auto one = on_threads(1, [&] { return run_ce(Q, W, y, false); });
+  const auto two = on_threads(2, [&] { return run_ce(Q, W, y, false); });
+  EXPECT_TRUE(torch::equal(one.loss, two.loss));
+  EXPECT_TRUE(torch::equal(one.dQ, two.dQ));
+  EXPECT_TRUE(torch::equal(one.dW, two.dW));
+}
+
+TEST(FullSoftmaxCrossEntropy, OnlyRequestedGradients) {
+  torch::Tensor Q = torch::randn({5, 4}).requires_grad_(true), W = torch::randn({30, 4});
+  models::full_softmax_cross_entropy(Q, W, torch::randint(30, {5}, torch::kInt64)).backward();
+  EXPECT_TRUE(Q.grad().defined());
+  EXPECT_FALSE(W.grad().defined());
+}
+
+TEST(FullSoftmaxCrossEntropy, RefusesBadInputAndASecondBackward) {
+  torch::Tensor Q = torch::randn({3, 4}), W = torch::randn({10, 4});
+  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1, 10}, torch::kInt64)), Error);
+  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, -1, 2}, torch::kInt64)), Error);
+  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1}, torch::kInt64)), Error);
+  EXPECT_THROW(models::full_softmax_cross_entropy(Q, torch::randn({10, 5}), torch::tensor({0, 1, 2}, torch::kInt64)),
+               Error);
+  torch::Tensor Qg = Q.clone().requires_grad_(true);
+  torch::Tensor loss = models::full_softmax_cross_entropy(Qg, W, torch::tensor({0, 1, 2}, torch::kInt64));
+  loss.backward({}, /*retain_graph=*/true);
+  EXPECT_THROW(loss.backward(), std::exception);
+}
+
+TEST(CounterBasedDropout, KeepsTheRightFractionScaledAndUnbiased) {
+  torch::manual_seed(5);
+  const int64_t n = 1 << 20;
+  torch::Tensor x = torch::rand({n}) + 1;  // in [1, 2): a dropped value is exactly 0, a kept one is not
+  for (double p : {0.1, 0.5, 0.9}) {
+    torch::Tensor y = models::counter_based_dropout(x, p, true);
+    torch::Tensor kept = y.ne(0);
+    const double kept_fraction = kept.to(torch::kFloat64).mean().item<double>();
+    // The binomial standard deviation is at most 0.0005 here: 6 sigma.
+    EXPECT_NEAR(kept_fraction, 1 - p, 0.003) << p;
+    EXPECT_TRUE(torch::allclose(y.masked_select(kept), x.masked_select(kept) / (1 - p))) << p;
+    EXPECT_NEAR(y.sum().item<double>() / x.sum().item<double>(), 1.0, 0.01) << p;
+  }
+}
+
+TEST(CounterBasedDropout, NeighbouringMaskBitsAreUncorrelated) {
+  // Elements 2k and 2k+1 share one 64-bit word: their keep decisions must still be independent.
+  torch::manual_seed(6);
+  torch::Tensor kept = models::counter_based_dropout(torch::ones({1 << 20}), 0.5, true).ne(0).to(torch::kFloat64);
+  torch::Tensor pairs = kept.view({-1, 2});
+  const double both = (pairs.select(1, 0) * pairs.select(1, 1)).mean().item<double>();
+  EXPECT_NEAR(both, 0.25, 0.003);
+  const double shifted = (kept.slice(0, 1) * kept.slice(0, 0, -1)).mean().item<double>();
+  EXPECT_NEAR(shifted, 0.25, 0.003);
+}
+
+TEST(CounterBasedDropout, GradientUsesTheForwardMask) {
+  torch::manual_seed(7);
+  torch::Tensor x = torch::randn({37, 11}, torch::kFloat64).requires_grad_(true);
+  torch::Tensor upstream = torch::randn({37, 11}, torch::kFloat64);
+  torch::Tensor y = models::counter_based_dropout(x, 0.3, true);
+  (y * upstream).sum().backward();
+  // y = x * m / 0.7, so dL/dx = upstream * m / 0.7 = upstream * y / x.
+  EXPECT_TRUE(torch::allclose(x.grad(), upstream * (y / x).detach(), 1e-12, 1e-12));
+  EXPECT_GT(x.grad().ne(0).sum().item<int64_t>(), 0);
+  EXPECT_GT(x.grad().eq(0).sum().item<int64_t>(), 0);
+}
+
+TEST(CounterBasedDropout, FollowsTheTorchSeedAndNotTheThreadCount) {
+  torch::Tensor x = torch::randn({100000});
+  torch::manual_seed(8);
+  const auto [a, next] = on_threads(1, [&] {
+    torch::Tensor first = models::counter_based_dropout(x, 0.5, true);
+    return std::make_pair(first, models::counter_based_dropout(x, 0.5, true));
+  });
+  torch::manual_seed(8);
+  torch::Tensor b = on_threads(2, [&] { return models::counter_based_dropout(x, 0.5, true); });
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_FALSE(torch::equal(a, next));  // a new mask per call
+  // A view starting at an odd element: the mask depends on the position in the call's tensor.
+  torch::manual_seed(8);
+  torch::Tensor c = models::counter_based_dropout(x.slice(0, 1), 0.5, true);
+  EXPECT_TRUE(torch::equal(c.ne(0), a.slice(0, 0, -1).ne(0)));
+}
+
+TEST(CounterBasedDropout, IdentityInEvalOrWithoutDropoutAndRefusesBadP) {
+  torch::Tensor x = torch::randn({50});
+  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 0.5, false), x));
+  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 0.0, true), x));
+  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 1.0, true), torch::zeros({50})));
+  models::CounterBasedDropout m(0.5);
+  m->eval();
+  EXPECT_TRUE(torch::equal(m->forward(x), x));
+  EXPECT_THROW(models::CounterBasedDropout(1.5), Error);
+  EXPECT_THROW(models::counter_based_dropout(x, -0.1, true), Error);
+}
+
+namespace {
+
+std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear layer,
+                                      const torch::Tensor& upstream, bool reference) {
+  torch::Tensor x = x0.clone().requires_grad_(true);
+  for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
+  torch::Tensor y = reference ? layer->forward(x) : models::parallel_linear(layer, x);
+  (y * upstream).sum().backward();
+  std::vector<torch::Tensor> r{y.detach(), x.grad(), layer->weight.grad()};
+  if (layer->bias.defined()) r.push_back(layer->bias.grad());
+  return r;
+}
+
+}  // namespace
+
+// Shapes that cut the row and feature blocks unevenly, with and without a bias, in double.
+TEST(ParallelLinear, MatchesTorchLinear) {
+  torch::manual_seed(9);
+  for (auto [rows, in, out, bias] : {std::tuple<int64_t, int64_t, int64_t, bool>{1, 3, 1, true},
+                                     {700, 20, 45, true}, {300, 17, 33, false}}) {
+    torch::nn::Linear layer(torch::nn::LinearOptions(in, out).bias(bias));
+    layer->to(torch::kFloat64);
+    torch::Tensor x = torch::randn({rows / 4 + 1, 4, in}, torch::kFloat64);
+    torch::Tensor upstream = torch::randn({rows / 4 + 1, 4, out}, torch::kFloat64);
+    const auto ours = run_linear(x, layer, upstream, false), ref = run_linear(x, layer, upstream, true);
+    ASSERT_EQ(ours.size(), ref.size());
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_EQ(ours[i].sizes(), ref[i].sizes()) << i;
+      EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-10, 1e-12)) << "output " << i << " rows " << rows;
+      EXPECT_GT(ours[i].abs().sum().item<double>(), 0) << i;
+    }
+  }
+}
+
+TEST(ParallelLinear, SameResultOnOneAndTwoThreads) {
+  torch::manual_seed(10);
+  torch::nn::Linear layer(64, 48);
+  torch::Tensor x = torch::randn({1000, 64}), upstream = torch::randn({1000, 48});
+  const auto one = on_threads(1, [&] { return run_linear(x, layer, upstream, false); });
+  const auto two = on_threads(2, [&] { return run_linear(x, layer, upstream, false); });
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << i;
+}
+
+TEST(ParallelLinear, RefusesMismatchedShapes) {
+  torch::nn::Linear layer(8, 4);
+  EXPECT_THROW(models::parallel_linear(layer, torch::randn({3, 7})), Error);
+  EXPECT_THROW(models::parallel_linear(torch::randn({3, 8}), layer->weight, torch::randn({5})), Error);
+}
