@@ -5,6 +5,8 @@
 
 #include "core/error.h"
 #include "data/popularity.h"
+#include "models/full_softmax_cross_entropy.h"
+#include "models/parallel_linear.h"
 
 namespace pocketrec::distill {
 
@@ -84,13 +86,13 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   const int64_t pad = is_hot.size(0) - 1;
   torch::Tensor s_s = student.session_vectors(seq, lengths);
   torch::Tensor E_s = student.item_table();
-  torch::Tensor logits_s = torch::matmul(s_s, E_s.t());
+  torch::Tensor logits_s = models::parallel_linear(s_s, E_s, torch::Tensor());  // s_s E_s^T
   torch::Tensor s_t, E_t, logits_t;
   {
     torch::NoGradGuard g;  // the teacher is frozen (and in eval mode)
     s_t = teacher.session_vectors(seq, lengths);
     E_t = teacher.item_table();
-    logits_t = torch::matmul(s_t, E_t.t());
+    logits_t = models::parallel_linear(s_t, E_t, torch::Tensor());
   }
   OdRecKdLosses l;
   l.rec = F::cross_entropy(logits_s, y);
@@ -136,8 +138,8 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   if (U.size(0) > 0) {
     l.cl = info_nce_sum(U, V, o.tau);
     auto unit = [](const torch::Tensor& x) { return F::normalize(x, F::NormalizeFuncOptions().dim(1)); };
-    l.pred = F::cross_entropy(torch::matmul(unit(torch::cat(u2)), E_s.t()), Y) +
-             F::cross_entropy(torch::matmul(unit(torch::cat(v2)), E_t.t()), Y);
+    l.pred = models::full_softmax_cross_entropy(unit(torch::cat(u2)), E_s, Y) +
+             models::full_softmax_cross_entropy(unit(torch::cat(v2)), E_t, Y);
   } else {
     l.cl = l.pred = torch::zeros({}, s_s.options());
   }

@@ -11,37 +11,34 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-constexpr int64_t kRows = 256;     // rows of x per block (output and input gradient)
-constexpr int64_t kFeatures = 32;  // output features per block (weight gradient)
-
-// Calls f(begin, end) for each fixed block of `size` rows (or features) of [0, total), in parallel.
-template <typename F>
-void for_each_block(int64_t total, int64_t size, const F& f) {
-  parallel_tasks(block_count(total, size), [&](int64_t i) {
-    const Block b = block(i, size, total);
-    f(b.begin, b.end);
-  });
-}
+// Tile sizes (constants, never derived from the thread count).
+constexpr int64_t kRows = 256;       // rows of x per tile (output and input gradient)
+constexpr int64_t kOutTile = 4096;   // output features per output tile: wide layers are item scores
+constexpr int64_t kInTile = 64;      // input features per input-gradient tile, so a single row block
+                                     // (a batch of 100 session vectors) still gives several tiles
+constexpr int64_t kWeightRows = 32;  // weight rows (output features) per weight-gradient tile
 
 class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
  public:
   // params: {weight} or {weight, bias} (an undefined tensor cannot be an input of a custom function).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, torch::TensorList params) {
-    const torch::Tensor& weight = params[0];
+    const torch::Tensor W = params[0].contiguous();
     const torch::Tensor bias = params.size() > 1 ? params[1] : torch::Tensor();
-    const int64_t out_features = weight.size(0), in_features = weight.size(1);
+    const int64_t out_features = W.size(0), in_features = W.size(1);
     const torch::Tensor X = x.reshape({-1, in_features}).contiguous();
-    // A transposed view as BLAS's right operand is slower here than a copy (a [in, out] matrix is small).
-    const torch::Tensor Wt = weight.t().contiguous();
-    torch::Tensor Y = torch::empty({X.size(0), out_features}, X.options());
-    for_each_block(X.size(0), kRows, [&](int64_t r0, int64_t r1) {
-      torch::Tensor y = Y.slice(0, r0, r1);
+    const int64_t rows = X.size(0), row_blocks = block_count(rows, kRows);
+    torch::Tensor Y = torch::empty({rows, out_features}, X.options());
+    // Tiles (row block, output block); BLAS takes each weight block as a transposed operand.
+    parallel_tasks(row_blocks * block_count(out_features, kOutTile), [&](int64_t t) {
+      const Block r = block(t % row_blocks, kRows, rows), o = block(t / row_blocks, kOutTile, out_features);
+      torch::Tensor y = Y.slice(0, r.begin, r.end).slice(1, o.begin, o.end);
+      const torch::Tensor xr = X.slice(0, r.begin, r.end), wt = W.slice(0, o.begin, o.end).t();
       if (bias.defined())
-        at::addmm_out(y, bias, X.slice(0, r0, r1), Wt);
+        at::addmm_out(y, bias.slice(0, o.begin, o.end), xr, wt);
       else
-        at::mm_out(y, X.slice(0, r0, r1), Wt);
+        at::mm_out(y, xr, wt);
     });
-    ctx->save_for_backward({X, weight});
+    ctx->save_for_backward({X, W});
     ctx->saved_data["has_bias"] = bias.defined();
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = out_features;
@@ -50,25 +47,28 @@ class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const torch::Tensor &X = saved[0], W = saved[1].contiguous();
-    const int64_t out_features = W.size(0), rows = X.size(0);
+    const torch::Tensor &X = saved[0], &W = saved[1];
+    const int64_t out_features = W.size(0), in_features = W.size(1), rows = X.size(0);
     const torch::Tensor G = grads[0].reshape({rows, out_features}).contiguous();
     torch::Tensor dX, dW, db;
-    if (ctx->needs_input_grad(0)) {
+    if (ctx->needs_input_grad(0)) {  // dX = G W, tiles (row block, input block)
       dX = torch::empty_like(X);
-      for_each_block(rows, kRows, [&](int64_t r0, int64_t r1) {
-        torch::Tensor dx = dX.slice(0, r0, r1);
-        at::mm_out(dx, G.slice(0, r0, r1), W);
+      const int64_t row_blocks = block_count(rows, kRows);
+      parallel_tasks(row_blocks * block_count(in_features, kInTile), [&](int64_t t) {
+        const Block r = block(t % row_blocks, kRows, rows), i = block(t / row_blocks, kInTile, in_features);
+        torch::Tensor dx = dX.slice(0, r.begin, r.end).slice(1, i.begin, i.end);
+        at::mm_out(dx, G.slice(0, r.begin, r.end), W.slice(1, i.begin, i.end));
       });
       std::vector<int64_t> shape = grads[0].sizes().vec();
-      shape.back() = W.size(1);
+      shape.back() = in_features;
       dX = dX.view(shape);
     }
-    if (ctx->needs_input_grad(1)) {
+    if (ctx->needs_input_grad(1)) {  // dW = G^T X, one tile per block of weight rows (all rows of x)
       dW = torch::empty_like(W);
-      for_each_block(out_features, kFeatures, [&](int64_t o0, int64_t o1) {
-        torch::Tensor dw = dW.slice(0, o0, o1);
-        at::mm_out(dw, G.slice(1, o0, o1).t(), X);
+      parallel_tasks(block_count(out_features, kWeightRows), [&](int64_t t) {
+        const Block o = block(t, kWeightRows, out_features);
+        torch::Tensor dw = dW.slice(0, o.begin, o.end);
+        at::mm_out(dw, G.slice(1, o.begin, o.end).t(), X);
       });
     }
     if (!ctx->saved_data["has_bias"].toBool()) return {dX, dW};

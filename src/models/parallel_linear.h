@@ -1,13 +1,14 @@
-// y = x W^T + b, as torch::nn::functional::linear, with its matrix products split into fixed blocks
-// run on torch's intra-op threads: row blocks for the output and the input gradient, output-feature
-// blocks for the weight gradient.
+// y = x W^T + b, as torch::nn::functional::linear, with its matrix products split into fixed tiles
+// run on torch's intra-op threads: (row block, output block) for the output, (row block, input block)
+// for the input gradient, blocks of weight rows for the weight gradient. Wide layers work too: item
+// scores against a whole item table are parallel_linear(session_vectors, item_table, {}).
 //
 // Why: LibTorch runs each of a linear layer's products as one BLAS call, and BLAS runs single-threaded
 // beside torch's own threads (two pools on two cores oversubscribe them: ../shared/design/stack.md §3),
 // so one core idles. The OD-Rec teacher's encoder has nine linear layers over 100 sessions x 40
-// positions; one of them (128 -> 128) takes 2.66 ms forward + backward here against 4.30 ms for
-// torch::nn::Linear (bench_training Linear/*, 2 threads). The blocks never depend on the thread
-// count, so neither do the results.
+// positions; one of them (128 -> 128) takes 2.7-3.1 ms forward + backward here against 4.3-4.6 ms
+// for torch::nn::Linear (bench_training Linear/*, 2 threads, two runs). The tiles never depend on the
+// thread count, so neither do the results.
 #pragma once
 
 #include <torch/torch.h>

@@ -176,11 +176,13 @@ std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear
 
 }  // namespace
 
-// Shapes that cut the row and feature blocks unevenly, with and without a bias, in double.
+// Shapes that cut every kind of tile unevenly (rows, output features, input features), narrow and
+// wide (item-score) layers, with and without a bias, in double.
 TEST(ParallelLinear, MatchesTorchLinear) {
   torch::manual_seed(9);
   for (auto [rows, in, out, bias] : {std::tuple<int64_t, int64_t, int64_t, bool>{1, 3, 1, true},
-                                     {700, 20, 45, true}, {300, 17, 33, false}}) {
+                                     {700, 20, 45, true}, {300, 17, 33, false}, {30, 70, 5000, false},
+                                     {600, 130, 4100, true}}) {
     torch::nn::Linear layer(torch::nn::LinearOptions(in, out).bias(bias));
     layer->to(torch::kFloat64);
     torch::Tensor x = torch::randn({rows / 4 + 1, 4, in}, torch::kFloat64);
