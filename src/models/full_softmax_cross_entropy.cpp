@@ -59,7 +59,7 @@ class FullSoftmaxCrossEntropy : public torch::autograd::Function<FullSoftmaxCros
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &Q = saved[0], &W = saved[1], &y = saved[2], &lse = saved[3];
     torch::Tensor P = ctx->saved_data["scores"].toTensor();
-    const int64_t B = Q.size(0), N = W.size(0), d = Q.size(1);
+    const int64_t B = Q.size(0), N = W.size(0);
     const double scale = grads[0].item<double>() / static_cast<double>(B);
     const bool want_q = ctx->needs_input_grad(0), want_w = ctx->needs_input_grad(1);
     torch::Tensor dQ = want_q ? torch::empty_like(Q) : torch::Tensor();
@@ -81,16 +81,8 @@ class FullSoftmaxCrossEntropy : public torch::autograd::Function<FullSoftmaxCros
         at::mm_out(out, Pc.t(), Q);
       }
     });
-    // Pass 2, per (row block, column block): dQ = P W. Column blocks give the threads work when the
-    // batch is a single row block.
-    if (want_q) {
-      const int64_t row_blocks = block_count(B, kRows), dim_blocks = block_count(d, kDimBlock);
-      parallel_tasks(row_blocks * dim_blocks, [&](int64_t t) {
-        const Block r = block(t / dim_blocks, kRows, B), k = block(t % dim_blocks, kDimBlock, d);
-        torch::Tensor out = dQ.slice(0, r.begin, r.end).slice(1, k.begin, k.end);
-        at::mm_out(out, P.slice(0, r.begin, r.end), W.slice(1, k.begin, k.end));
-      });
-    }
+    // Pass 2: dQ = P W, with column blocks so that a batch of one row block still gives several tiles.
+    if (want_q) tiled_matmul_out(dQ, P, W, kRows, kDimBlock);
     return {dQ, dW, torch::Tensor()};
   }
 };

@@ -26,18 +26,8 @@ class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
     const torch::Tensor bias = params.size() > 1 ? params[1] : torch::Tensor();
     const int64_t out_features = W.size(0), in_features = W.size(1);
     const torch::Tensor X = x.reshape({-1, in_features}).contiguous();
-    const int64_t rows = X.size(0), row_blocks = block_count(rows, kRows);
-    torch::Tensor Y = torch::empty({rows, out_features}, X.options());
-    // Tiles (row block, output block); BLAS takes each weight block as a transposed operand.
-    parallel_tasks(row_blocks * block_count(out_features, kOutTile), [&](int64_t t) {
-      const Block r = block(t % row_blocks, kRows, rows), o = block(t / row_blocks, kOutTile, out_features);
-      torch::Tensor y = Y.slice(0, r.begin, r.end).slice(1, o.begin, o.end);
-      const torch::Tensor xr = X.slice(0, r.begin, r.end), wt = W.slice(0, o.begin, o.end).t();
-      if (bias.defined())
-        at::addmm_out(y, bias.slice(0, o.begin, o.end), xr, wt);
-      else
-        at::mm_out(y, xr, wt);
-    });
+    torch::Tensor Y = torch::empty({X.size(0), out_features}, X.options());
+    tiled_matmul_out(Y, X, W.t(), kRows, kOutTile, bias);  // BLAS takes the weight as a transposed operand
     ctx->save_for_backward({X, W});
     ctx->saved_data["has_bias"] = bias.defined();
     std::vector<int64_t> shape = x.sizes().vec();
@@ -51,25 +41,16 @@ class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
     const int64_t out_features = W.size(0), in_features = W.size(1), rows = X.size(0);
     const torch::Tensor G = grads[0].reshape({rows, out_features}).contiguous();
     torch::Tensor dX, dW, db;
-    if (ctx->needs_input_grad(0)) {  // dX = G W, tiles (row block, input block)
+    if (ctx->needs_input_grad(0)) {  // dX = G W
       dX = torch::empty_like(X);
-      const int64_t row_blocks = block_count(rows, kRows);
-      parallel_tasks(row_blocks * block_count(in_features, kInTile), [&](int64_t t) {
-        const Block r = block(t % row_blocks, kRows, rows), i = block(t / row_blocks, kInTile, in_features);
-        torch::Tensor dx = dX.slice(0, r.begin, r.end).slice(1, i.begin, i.end);
-        at::mm_out(dx, G.slice(0, r.begin, r.end), W.slice(1, i.begin, i.end));
-      });
+      tiled_matmul_out(dX, G, W, kRows, kInTile);
       std::vector<int64_t> shape = grads[0].sizes().vec();
       shape.back() = in_features;
       dX = dX.view(shape);
     }
-    if (ctx->needs_input_grad(1)) {  // dW = G^T X, one tile per block of weight rows (all rows of x)
+    if (ctx->needs_input_grad(1)) {  // dW = G^T X, one tile per block of weight rows
       dW = torch::empty_like(W);
-      parallel_tasks(block_count(out_features, kWeightRows), [&](int64_t t) {
-        const Block o = block(t, kWeightRows, out_features);
-        torch::Tensor dw = dW.slice(0, o.begin, o.end);
-        at::mm_out(dw, G.slice(1, o.begin, o.end).t(), X);
-      });
+      tiled_matmul_out(dW, G.t(), X, kWeightRows, in_features);
     }
     if (!ctx->saved_data["has_bias"].toBool()) return {dX, dW};
     if (ctx->needs_input_grad(2)) db = G.sum(0);
