@@ -79,8 +79,9 @@ struct TorchScorer {
     torch::NoGradGuard g;
     std::vector<int64_t> seq(kMaxLen, kItems);
     std::copy(h.begin(), h.end(), seq.begin());
-    torch::Tensor s = enc->session_vectors(torch::tensor(seq).view({1, kMaxLen}),
-                                           torch::tensor({static_cast<int64_t>(h.size())}));
+    const torch::Tensor ids = torch::tensor(seq).view({1, kMaxLen});
+    torch::Tensor s = enc->session_vectors(ids, torch::tensor({static_cast<int64_t>(h.size())}),
+                                           enc->item_rows(ids, table));
     auto top = torch::topk(torch::mv(table, s[0]), kK);
     return std::get<1>(top)[0].item<int64_t>();
   }

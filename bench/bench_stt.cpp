@@ -5,6 +5,7 @@
 //   FullSoftmax/* the scores of 100 session vectors against every item, forward + backward
 //                 (STT: reconstruct the table from the cores, then the same product)
 //   Reconstruct   the full table from the cores, forward only
+//   ReconstructWithGradient/*  the same with its backward: full_table() vs the semi_tensor_product chain
 //   build/bench/bench_stt
 #include <benchmark/benchmark.h>
 
@@ -69,6 +70,27 @@ void BM_Reconstruct_Stt(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 40729);
 }
 
+// The full table from the cores, forward + backward (an upstream gradient of the table's shape, as
+// the full-softmax loss gives): full_table() against the same chain built from semi_tensor_product,
+// whose per-s products run as single-threaded BLAS calls and whose result is interleaved by copies.
+void BM_ReconstructWithGradient(benchmark::State& state, bool batched_stp) {
+  compress::SemiTensorTrainEmbedding e(tmall_shape(), 0.1);
+  torch::Tensor upstream = torch::randn({40729, 128});
+  for (auto _ : state) {
+    e->zero_grad();
+    torch::Tensor table;
+    if (batched_stp) {
+      torch::Tensor M = compress::semi_tensor_product(e->cores()[0], e->cores()[1], 2);  // [169 x 16, 241 x 8]
+      table = M.view({169, 16, 241, 8}).permute({0, 2, 1, 3}).reshape({40729, 128});
+    } else {
+      table = e->full_table();
+    }
+    table.backward(upstream);
+  }
+}
+
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, batched_stp, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Lookup_Stt)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Lookup_Dense)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_FullSoftmax_Stt)->Unit(benchmark::kMillisecond)->UseRealTime();

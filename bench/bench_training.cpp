@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/dataset.h"
+#include "distill/odrec_kd.h"
 #include "eval/scorer.h"
 #include "models/caser_convolutions.h"
 #include "models/counter_based_dropout.h"
@@ -98,6 +99,61 @@ void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
   state.counters["params"] = static_cast<double>(s->model->n_parameters());
 }
 
+// One OD-Rec self-supervised distillation step on Tmall (configs/odrec/tmall-student.json: the STT
+// student, the frozen teacher of configs/teachers/sasrec-odrec-tmall.json): batch, every KD loss term,
+// backward, Adam. The teacher keeps its initial weights: a step costs the same whatever they are.
+// Its epoch estimate against TrainStep/sasrec_odrec_tmall's is the SSKD-vs-teacher epoch ratio.
+void BM_OdRecDistillStep(benchmark::State& state) {
+  struct Distillation {
+    Config config;
+    std::unique_ptr<models::Recommender> teacher, student;
+    std::unique_ptr<distill::OdRecKdTask> kd;
+  };
+  static std::unique_ptr<Distillation> s;
+  if (!s) {
+    Setup* t = setup_for("configs/teachers/sasrec-odrec-tmall.json");
+    if (!t) return state.SkipWithError("data set not found (needs ../shared/data)");
+    s = std::make_unique<Distillation>();
+    s->config = Config::load(std::string(POCKETREC_SOURCE_DIR) + "/configs/odrec/tmall-student.json", g_overrides);
+    auto reg = models::default_model_registry();
+    s->teacher = reg.get(t->config.str("model.name")).create(t->config, t->data);
+    s->student = reg.get(s->config.str("model.name")).create(s->config, t->data);
+    auto& student = dynamic_cast<models::TorchRecommender&>(*s->student);
+    s->kd = std::make_unique<distill::OdRecKdTask>(distill::make_odrec_kd_task(
+        dynamic_cast<models::SessionEncoder&>(*s->teacher), dynamic_cast<models::SessionEncoder&>(*s->student),
+        student.training_task(t->data, s->config), t->data, distill::OdRecKdOptions::from_config(s->config)));
+  }
+  set_compute_threads(static_cast<int>(s->config.integer("threads.torch")),
+                      static_cast<int>(s->config.integer("threads.blas")));
+  const int64_t batch = s->config.integer("train.batch_size");
+  train::TrainTask& task = s->kd->task;
+  auto opt = train::make_optimizer(s->config, task.module.parameters());
+  task.module.train();
+  std::mt19937_64 rng(1);
+  std::vector<int64_t> ids(static_cast<size_t>(batch));
+  int64_t next = 0;
+  double forward_secs = 0, backward_secs = 0, total_secs = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto& i : ids) i = next++ % task.n_samples;
+    train::Batch b = task.make_batch(ids.data(), ids.size(), rng);
+    const auto t1 = std::chrono::steady_clock::now();
+    torch::Tensor loss = task.loss(b);
+    const auto t2 = std::chrono::steady_clock::now();
+    opt->zero_grad();
+    loss.backward();
+    const auto t3 = std::chrono::steady_clock::now();
+    opt->step();
+    const auto t4 = std::chrono::steady_clock::now();
+    forward_secs += std::chrono::duration<double>(t2 - t1).count();
+    backward_secs += std::chrono::duration<double>(t3 - t2).count();
+    total_secs += std::chrono::duration<double>(t4 - t0).count();
+  }
+  state.counters["forward_fraction"] = forward_secs / total_secs;
+  state.counters["backward_fraction"] = backward_secs / total_secs;
+  state.counters["epoch_s_estimate"] = total_secs / state.iterations() * task.n_samples / batch;
+}
+
 void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {
   Setup* s = setup_for(config_path);
   if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
@@ -160,6 +216,33 @@ void BM_FullSoftmaxCE(benchmark::State& state, bool torch_calls, std::array<int6
                                      : models::full_softmax_cross_entropy(H, items, y);
     loss.backward();
     table.mutable_grad().reset();
+    H.mutable_grad().reset();
+  }
+}
+
+// OD-Rec distillation's L_rec and L_kd (T = 1) forward + backward at the Tmall shapes (100 x 128 x
+// 40,727, the teacher's scores given), 2 threads: matmul, cross_entropy and the KL of two log_softmax
+// (what odrec_kd used) vs full_softmax_distillation.
+void BM_FullSoftmaxDistillation(benchmark::State& state, bool torch_calls) {
+  set_compute_threads(2, 1);
+  torch::manual_seed(1);
+  const int64_t B = 100, d = 128, N = 40727;
+  torch::Tensor items = (torch::randn({N, d}) * 0.1).requires_grad_(true);
+  torch::Tensor H = torch::randn({B, d}).requires_grad_(true);
+  torch::Tensor Z = torch::randn({B, N});
+  torch::Tensor y = torch::randint(N, {B}, torch::kInt64);
+  for (auto _ : state) {
+    torch::Tensor loss;
+    if (torch_calls) {
+      torch::Tensor S = torch::matmul(H, items.t());
+      torch::Tensor log_pz = torch::log_softmax(Z, 1), log_ps = torch::log_softmax(S, 1);
+      loss = torch::nn::functional::cross_entropy(S, y) * 0.2 + (log_pz.exp() * (log_pz - log_ps)).sum() * 0.8;
+    } else {
+      auto l = models::full_softmax_distillation(H, items, y, Z, 1.0);
+      loss = l.cross_entropy * 0.2 + l.kl * 0.8;
+    }
+    loss.backward();
+    items.mutable_grad().reset();
     H.mutable_grad().reset();
   }
 }
@@ -249,6 +332,10 @@ int main(int argc, char** argv) {
     }
   }
   argc = kept;
+  benchmark::RegisterBenchmark("TrainStep/odrec_sskd_tmall", BM_OdRecDistillStep)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(3.0)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("AdamStep/torch", BM_AdamStep, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("AdamStep/fused", BM_AdamStep, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("CaserConvolutions/conv2d", BM_CaserConvolutions, true)->Unit(benchmark::kMillisecond);
@@ -260,6 +347,10 @@ int main(int argc, char** argv) {
                                    BM_FullSoftmaxCE, torch_calls, shape)
           ->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("FullSoftmaxDistillation/tmall/torch", BM_FullSoftmaxDistillation, true)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("FullSoftmaxDistillation/tmall/ours", BM_FullSoftmaxDistillation, false)
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Dropout/torch", BM_Dropout, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Dropout/ours", BM_Dropout, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Linear/torch", BM_Linear, true)->Unit(benchmark::kMillisecond);

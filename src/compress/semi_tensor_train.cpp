@@ -1,6 +1,7 @@
 #include "compress/semi_tensor_train.h"
 
 #include "core/error.h"
+#include "models/parallel_linear.h"
 
 namespace pocketrec::compress {
 
@@ -34,8 +35,13 @@ SemiTensorTrainEmbeddingImpl::SemiTensorTrainEmbeddingImpl(SttShape shape, doubl
 torch::Tensor SemiTensorTrainEmbeddingImpl::chain_product() {
   const int64_t R = shape_.rank, t = shape_.t;
   torch::Tensor X = cores_[0];  // [I1 J1, R]
+  const torch::Tensor identity = torch::eye(t, X.options());
   for (size_t k = 1; k < shape_.n_cores(); ++k) {
-    X = semi_tensor_product(X, cores_[k], t);  // [rows, I_k J_k R_k]
+    // X ⋉ core = X (core ⊗ I_t): one product with the expanded core, split into parallel tiles. It
+    // multiplies t times more (the zeros of the Kronecker factor), but the per-s products of
+    // semi_tensor_product are single-threaded BLAS calls that also interleave their results
+    // through copies of the whole table: bench_stt Reconstruct / FullSoftmax rows.
+    X = models::parallel_linear(X, torch::kron(cores_[k], identity).t(), torch::Tensor());  // [rows, I_k J_k R_k]
     if (k + 1 < shape_.n_cores()) X = X.reshape({-1, R});
   }
   return X.reshape({-1});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 #include "core/error.h"
 #include "data/popularity.h"
@@ -22,12 +23,6 @@ OdRecKdOptions OdRecKdOptions::from_config(const Config& c) {
   o.hot_fraction = c.number("distill.hot_fraction");
   o.as_published = c.boolean("distill.as_published");
   return o;
-}
-
-torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature) {
-  torch::Tensor log_pt = torch::log_softmax(teacher_logits / temperature, 1);
-  torch::Tensor log_ps = torch::log_softmax(student_logits / temperature, 1);
-  return (log_pt.exp() * (log_pt - log_ps)).sum();
 }
 
 torch::Tensor info_nce_sum(const torch::Tensor& u, const torch::Tensor& v, double tau) {
@@ -83,37 +78,40 @@ OdRecKdHeadsImpl::OdRecKdHeadsImpl(int64_t d) {
 OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEncoder& student, OdRecKdHeads& heads,
                               const torch::Tensor& is_hot, const train::Batch& batch, const OdRecKdOptions& o) {
   const torch::Tensor &seq = batch[0], &lengths = batch[1], &y = batch[2];
-  const int64_t pad = is_hot.size(0) - 1;
-  torch::Tensor s_s = student.session_vectors(seq, lengths);
+  const int64_t pad = is_hot.size(0) - 1, B = seq.size(0);
+  HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
+  const int64_t M = g.mixed.size(0);
+  // The rows of the inputs and of the mixed sessions' hot and cold sub-sessions, in one gather from
+  // each table: the student's table then gets one gradient from them rather than three (each a dense
+  // n_items x d tensor to fill and add; TrainStep/odrec_sskd_tmall).
+  const torch::Tensor ids = torch::cat({seq, g.hot_seq, g.cold_seq});
+  auto split = [&](const torch::Tensor& rows) {
+    return std::make_tuple(rows.slice(0, 0, B), rows.slice(0, B, B + M), rows.slice(0, B + M));
+  };
   torch::Tensor E_s = student.item_table();
-  torch::Tensor logits_s = models::parallel_linear(s_s, E_s, torch::Tensor());  // s_s E_s^T
-  torch::Tensor s_t, E_t, logits_t;
+  const auto [x_s, hot_s, cold_s] = split(student.item_rows(ids, E_s));
+  torch::Tensor s_s = student.session_vectors(seq, lengths, x_s);
+  torch::Tensor E_t, s_t, logits_t, x_t, hot_t, cold_t;
   {
-    torch::NoGradGuard g;  // the teacher is frozen (and in eval mode)
-    s_t = teacher.session_vectors(seq, lengths);
+    torch::NoGradGuard no_grad;  // the teacher is frozen (and in eval mode)
     E_t = teacher.item_table();
+    std::tie(x_t, hot_t, cold_t) = split(teacher.item_rows(ids, E_t));
+    s_t = teacher.session_vectors(seq, lengths, x_t);
     logits_t = models::parallel_linear(s_t, E_t, torch::Tensor());
   }
   OdRecKdLosses l;
-  l.rec = F::cross_entropy(logits_s, y);
-  // Times T^2 (Hinton et al., 2015): softened targets shrink the KL gradients by 1/T^2, so without it
-  // a temperature would also re-weight the KD term against the others. T = 1 (the reference) is unchanged.
-  l.kd = kl_sum(logits_t, logits_s, o.temperature) * (o.temperature * o.temperature);
+  // L_rec and L_kd over the student's scores s_s E_s^T, in one pass (the KL times T^2, see there).
+  models::FullSoftmaxDistillation rec_kd = models::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
+  l.rec = rec_kd.cross_entropy;
+  l.kd = rec_kd.kl;
 
-  HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
   std::vector<torch::Tensor> u{}, v{}, u2{}, v2{}, ys{};
-  if (g.mixed.numel() > 0) {
-    // Raw embeddings of the sub-sessions, gathered from the tables already built (the padding id
-    // n_items reads an appended zero row).
-    auto rows = [](const torch::Tensor& table, const torch::Tensor& ids) {
-      torch::Tensor padded = torch::cat({table, torch::zeros({1, table.size(1)}, table.options())});
-      return padded.index_select(0, ids.reshape({-1})).view({ids.size(0), ids.size(1), table.size(1)});
-    };
+  if (M > 0) {
     torch::Tensor hot_valid = g.hot_seq.ne(pad), cold_valid = g.cold_seq.ne(pad);
-    torch::Tensor z_s_hot = heads->student_hot(rows(E_s, g.hot_seq), hot_valid, g.hot_len);
-    torch::Tensor z_s_cold = heads->student_cold(rows(E_s, g.cold_seq), cold_valid, g.cold_len);
-    torch::Tensor z_t_hot = heads->teacher_hot(rows(E_t, g.hot_seq), hot_valid, g.hot_len);
-    torch::Tensor z_t_cold = heads->teacher_cold(rows(E_t, g.cold_seq), cold_valid, g.cold_len);
+    torch::Tensor z_s_hot = heads->student_hot(hot_s, hot_valid, g.hot_len);
+    torch::Tensor z_s_cold = heads->student_cold(cold_s, cold_valid, g.cold_len);
+    torch::Tensor z_t_hot = heads->teacher_hot(hot_t, hot_valid, g.hot_len);
+    torch::Tensor z_t_cold = heads->teacher_cold(cold_t, cold_valid, g.cold_len);
     torch::Tensor student_hot_teacher_cold = torch::cat({z_s_hot, z_t_cold}, 1);
     torch::Tensor teacher_hot_student_cold = torch::cat({z_t_hot, z_s_cold}, 1);
     u.push_back(heads->mlp(student_hot_teacher_cold));

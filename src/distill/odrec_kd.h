@@ -2,7 +2,8 @@
 // SASRec teacher into a student of the same architecture (typically with a semi-tensor-train item
 // table). Per batch, with s = session vectors, E = item tables, y = targets:
 //   L_rec  = CE(s^S E^S^T, y)                                         (mean)
-//   L_kd   = sum_b KL(softmax(s^T E^T^T / T) || softmax(s^S E^S^T / T)) (summed over the batch)
+//   L_kd   = T^2 sum_b KL(softmax(s^T E^T^T / T) || softmax(s^S E^S^T / T)) (summed over the batch;
+//            with L_rec, models::full_softmax_distillation)
 //   L_cl   = InfoNCE(u, v; tau), u = [W [z^S_hot; z^T_cold]; s^T[cold-only]; s^T[hot-only]],
 //                                v = [W1 [z^T_hot; z^S_cold]; s^S[cold-only]; s^S[hot-only]]  (summed)
 //   L_pred = CE(norm(u') E^S^T, y') + CE(norm(v') E^T^T, y'), u' and v' the same views through W2, W3
@@ -37,8 +38,6 @@ struct OdRecKdOptions {
   static OdRecKdOptions from_config(const Config& c);
 };
 
-// sum_b KL(p_T || p_S), p = softmax(logits / T), rows = batch.
-torch::Tensor kl_sum(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, double temperature);
 // sum_i -log( exp(u_i.v_i / tau) / sum_j exp(u_i.v_j / tau) ) over L2-normalised rows.
 torch::Tensor info_nce_sum(const torch::Tensor& u, const torch::Tensor& v, double tau);
 

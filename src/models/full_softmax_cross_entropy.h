@@ -24,4 +24,18 @@ namespace pocketrec::models {
 torch::Tensor full_softmax_cross_entropy(const torch::Tensor& queries, const torch::Tensor& items,
                                          const torch::Tensor& targets);
 
+// The same cross-entropy and, from the same pass over the score tiles, the distillation term of
+// OD-Rec's self-supervised KD (odrec.md §3):
+//   kl = T^2 sum_b KL( softmax(z_b / T) || softmax(<q_b, W> / T) )
+// teacher_scores [B, N] z: constants (no gradient flows to them). The T^2 (Hinton et al., 2015) keeps
+// the KL gradients' scale independent of T. Replaces cross_entropy + a KL over log_softmax of both
+// score matrices, which walked them about ten times (20 ms of the 78 ms forward of OD-Rec's Tmall
+// step; bench_training TrainStep/odrec_sskd_tmall).
+struct FullSoftmaxDistillation {
+  torch::Tensor cross_entropy, kl;  // scalars: the mean cross-entropy, the KL summed over the batch
+};
+FullSoftmaxDistillation full_softmax_distillation(const torch::Tensor& queries, const torch::Tensor& items,
+                                                  const torch::Tensor& targets, const torch::Tensor& teacher_scores,
+                                                  double temperature);
+
 }  // namespace pocketrec::models

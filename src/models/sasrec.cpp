@@ -117,26 +117,40 @@ struct SasNetImpl : torch::nn::Module {
   }
 
   // Rows of the item table; the padding id reads a zero row (an STT table has no padding row).
-  torch::Tensor item_rows(const torch::Tensor& ids) {
+  // table: this step's item_table(), if the caller has built it. An STT model then gathers the rows
+  // from it: a training step rebuilds the whole table for its full-softmax scores anyway, and
+  // rebuilding a batch's 4,000 rows from the cores again is thousands of tiny products, slower than
+  // the whole table (bench_stt Lookup/* and Reconstruct*).
+  torch::Tensor item_rows(const torch::Tensor& ids, const torch::Tensor& table = {}) {
     if (item) return item->forward(ids);  // the padding row is zero
-    torch::Tensor is_pad = ids.eq(pad);
-    return stt_item->forward(ids.masked_fill(is_pad, 0)) * is_pad.logical_not().unsqueeze(-1);
+    torch::Tensor is_pad = ids.eq(pad), safe = ids.masked_fill(is_pad, 0);
+    torch::Tensor rows;
+    if (table.defined()) {
+      std::vector<int64_t> shape(ids.sizes().begin(), ids.sizes().end());
+      shape.push_back(d);
+      rows = table.index_select(0, safe.reshape({-1})).view(shape);
+    } else {
+      rows = stt_item->forward(safe);
+    }
+    return rows * is_pad.logical_not().unsqueeze(-1);
   }
   // The n_items x d table the scores are computed against (STT: reconstructed from the cores).
   torch::Tensor item_table() {
     return (item ? item->weight : stt_item->full_table()).slice(0, 0, pad);
   }
 
-  // seq [B,L] right-padded, lengths [B] -> session vectors [B,d]
-  torch::Tensor encode(const torch::Tensor& seq, const torch::Tensor& lengths) {
+  // seq [B,L] right-padded, lengths [B] -> session vectors [B,d]. rows: the input rows [B,L,d], if the
+  // caller has gathered them (else item_rows(seq)).
+  torch::Tensor encode(const torch::Tensor& seq, const torch::Tensor& lengths, const torch::Tensor& rows = {}) {
     const int64_t B = seq.size(0), L = seq.size(1);
     torch::Tensor valid = seq.ne(pad);                                                   // [B,L]
     torch::Tensor positions = torch::arange(L, torch::kInt64).unsqueeze(0).expand({B, L});
+    const torch::Tensor input = rows.defined() ? rows : item_rows(seq);
     torch::Tensor x;
     if (odrec) {
-      x = dropout->forward(ln_in->forward(item_rows(seq) + pos->forward(positions)));
+      x = dropout->forward(ln_in->forward(input + pos->forward(positions)));
     } else {
-      x = dropout->forward(item_rows(seq) * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
+      x = dropout->forward(input * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
       x = x * valid.unsqueeze(2);
     }
     torch::Tensor causal = torch::ones({L, L}, torch::kBool).tril();
@@ -210,8 +224,12 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
                   c.number("model.dropout"), odrec_, stt);
   }
 
-  torch::Tensor session_vectors(const torch::Tensor& seq, const torch::Tensor& lengths) override {
-    return net_->encode(seq, lengths);
+  torch::Tensor item_rows(const torch::Tensor& ids, const torch::Tensor& table) override {
+    return net_->item_rows(ids, table);
+  }
+  torch::Tensor session_vectors(const torch::Tensor& seq, const torch::Tensor& lengths,
+                                const torch::Tensor& rows) override {
+    return net_->encode(seq, lengths, rows);
   }
   torch::Tensor item_table() override { return net_->item_table(); }
   int64_t dim() const override { return dim_; }
@@ -225,7 +243,12 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
   }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
-    auto encoder = [this](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
+    torch::Tensor table;
+    {
+      torch::NoGradGuard g;
+      table = net_->item_table();
+    }
+    auto encoder = [this, table](const data::EvalSet& set, const int32_t* queries, size_t n, float* out) {
       torch::NoGradGuard g;
       net_->eval();  // scoring never uses dropout (training switches back to train() each epoch)
       std::vector<data::ItemSpan> hist;
@@ -236,14 +259,9 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
         hist.push_back({h.ptr + h.size() - keep, keep});
       }
       auto [seq, lengths] = pad_batch(hist);
-      torch::Tensor s = net_->encode(seq, lengths);
+      torch::Tensor s = net_->encode(seq, lengths, net_->item_rows(seq, table));
       std::copy_n(s.contiguous().data_ptr<float>(), n * dim_, out);
     };
-    torch::Tensor table;
-    {
-      torch::NoGradGuard g;
-      table = net_->item_table();
-    }
     return std::make_unique<eval::DotProductScorer>(to_float_vector(table),
                                                     std::vector<float>{}, n_items_, static_cast<int32_t>(dim_),
                                                     encoder);
@@ -266,10 +284,6 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
     return {int64_tensor(seq, {B, L}), int64_tensor(lengths, {B})};
   }
 
-  torch::Tensor item_logits(const torch::Tensor& s) const {  // [..., d] -> [..., n_items]
-    return torch::matmul(s, net_->item_table().t());
-  }
-
   train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
     const data::Sequences* train = &d.train;
     if (odrec_) {
@@ -288,7 +302,8 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
         return train::Batch{seq, lengths, int64_tensor(targets, {static_cast<int64_t>(n)})};
       };
       return {*net_, static_cast<int64_t>(samples_.size()), make_batch, [this](const train::Batch& b) {
-                return full_softmax_cross_entropy(net_->encode(b[0], b[1]), net_->item_table(), b[2]);
+                torch::Tensor table = net_->item_table();
+                return full_softmax_cross_entropy(net_->encode(b[0], b[1], net_->item_rows(b[0], table)), table, b[2]);
               }};
     }
     // Standard: one sample per training sequence with >= 2 items: its last max_len + 1 items.
@@ -368,7 +383,8 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
       torch::NoGradGuard g;
       net_->eval();  // as in make_scorer: training switches back to train() each epoch
       auto [seq, lengths] = inputs(ids, n);
-      return item_logits(net_->encode(seq, lengths));
+      torch::Tensor table = net_->item_table();
+      return torch::matmul(net_->encode(seq, lengths, net_->item_rows(seq, table)), table.t());
     };
     return t;
   }

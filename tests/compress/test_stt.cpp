@@ -85,7 +85,7 @@ TEST(SemiTensorTrainEmbedding, LayoutsFollowTheirFormulas) {
             const float want = layout == SttLayout::kCanonical
                                    ? M[(v / I2) * J1 + j1][(v % I2) * J2 + j2].item<float>()   // odrec.md §2.2
                                    : M.reshape({-1})[v * d + j1 * J2 + j2].item<float>();       // reshape(M, n, d)
-            ASSERT_EQ(table[v][j1 * J2 + j2].item<float>(), want) << v << " " << j1 << " " << j2;
+            ASSERT_NEAR(table[v][j1 * J2 + j2].item<float>(), want, 1e-6) << v << " " << j1 << " " << j2;
           }
     }
   }

@@ -1,8 +1,10 @@
-// full_softmax_cross_entropy and parallel_linear against the LibTorch calls they replace, and
+// full_softmax_cross_entropy, full_softmax_distillation and parallel_linear against the LibTorch calls
+// they replace, and
 // counter_based_dropout's mask statistics, scaling, gradients and determinism.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -92,6 +94,77 @@ TEST(FullSoftmaxCrossEntropy, RefusesBadInputAndASecondBackward) {
   torch::Tensor loss = models::full_softmax_cross_entropy(Qg, W, torch::tensor({0, 1, 2}, torch::kInt64));
   loss.backward({}, /*retain_graph=*/true);
   EXPECT_THROW(loss.backward(), std::exception);
+}
+
+namespace {
+
+// The cross-entropy and T^2 KL(softmax(Z/T) || softmax(QW^T/T)) (summed over rows) with upstream
+// gradients 1.7 and 0.3; reference: LibTorch's matmul, cross_entropy and log_softmax.
+std::array<torch::Tensor, 4> run_distillation(const torch::Tensor& Q0, const torch::Tensor& W0, const torch::Tensor& y,
+                                              const torch::Tensor& Z, double T, bool reference) {
+  torch::Tensor Q = Q0.clone().requires_grad_(true), W = W0.clone().requires_grad_(true);
+  torch::Tensor ce, kl;
+  if (reference) {
+    torch::Tensor S = torch::matmul(Q, W.t());
+    ce = torch::nn::functional::cross_entropy(S, y);
+    torch::Tensor log_pz = torch::log_softmax(Z / T, 1), log_ps = torch::log_softmax(S / T, 1);
+    kl = (log_pz.exp() * (log_pz - log_ps)).sum() * (T * T);
+  } else {
+    auto out = models::full_softmax_distillation(Q, W, y, Z, T);
+    ce = out.cross_entropy;
+    kl = out.kl;
+  }
+  (ce * 1.7 + kl * 0.3).backward();
+  return {ce.detach(), kl.detach(), Q.grad(), W.grad()};
+}
+
+}  // namespace
+
+TEST(FullSoftmaxDistillation, MatchesCrossEntropyPlusKlOfLogSoftmax) {
+  torch::manual_seed(8);
+  for (double T : {1.0, 2.0, 0.5})
+    for (auto [B, N, d] : {std::tuple<int64_t, int64_t, int64_t>{1, 7, 3}, {45, 5000, 40}, {130, 4097, 9}}) {
+      torch::Tensor Q = torch::randn({B, d}, torch::kFloat64), W = torch::randn({N, d}, torch::kFloat64) * 0.5;
+      torch::Tensor Z = torch::randn({B, N}, torch::kFloat64) * 3;  // the teacher's scores
+      torch::Tensor y = torch::randint(N, {B}, torch::kInt64);
+      y[0] = N - 1;
+      const auto ours = run_distillation(Q, W, y, Z, T, false), ref = run_distillation(Q, W, y, Z, T, true);
+      for (size_t i = 0; i < 4; ++i)
+        EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-9, 1e-11)) << "output " << i << " T " << T << " " << B << " "
+                                                                    << N << " " << d;
+      EXPECT_GT(ours[1].item<double>(), 0);
+    }
+}
+
+TEST(FullSoftmaxDistillation, KlAgainstHandComputedValues) {
+  // Items = the identity, so the student's scores are the queries. p_Z = (1/4, 3/4), p_S = (1/2, 1/2):
+  // KL = 1/4 ln(1/2) + 3/4 ln(3/2) = 0.1308120; the second row has identical distributions and adds 0.
+  torch::Tensor Z = torch::tensor({{0.0, std::log(3.0)}, {1.0, 2.0}}, torch::kFloat64);
+  torch::Tensor S = torch::tensor({{0.0, 0.0}, {1.0, 2.0}}, torch::kFloat64);
+  torch::Tensor I = torch::eye(2, torch::kFloat64), y = torch::tensor({int64_t{0}, int64_t{1}});
+  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 1.0).kl.item<double>(), 0.13081203594, 1e-10);
+  // T = 2: p_Z = (1, sqrt 3) / (1 + sqrt 3); the KL is scaled by T^2 = 4.
+  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 2.0).kl.item<double>(), 4 * 0.03634078287, 1e-10);
+  // The cross-entropy is the plain one: rows ln 2 and ln(1 + e^-1).
+  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 2.0).cross_entropy.item<double>(),
+              (std::log(2.0) + std::log(1 + std::exp(-1.0))) / 2, 1e-12);
+}
+
+TEST(FullSoftmaxDistillation, SameResultOnOneAndTwoThreads) {
+  torch::manual_seed(9);
+  torch::Tensor Q = torch::randn({100, 64}), W = torch::randn({9000, 64}) * 0.2, Z = torch::randn({100, 9000});
+  torch::Tensor y = torch::randint(9000, {100}, torch::kInt64);
+  const auto one = on_threads(1, [&] { return run_distillation(Q, W, y, Z, 1.0, false); });
+  const auto two = on_threads(2, [&] { return run_distillation(Q, W, y, Z, 1.0, false); });
+  for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << "output " << i;
+}
+
+TEST(FullSoftmaxDistillation, RefusesBadTeacherScoresAndTemperature) {
+  torch::Tensor Q = torch::randn({3, 4}), W = torch::randn({10, 4}), y = torch::tensor({0, 1, 2}, torch::kInt64);
+  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 9}), 1.0), Error);
+  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({2, 10}), 1.0), Error);
+  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 10}), 0.0), Error);
+  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 10}, torch::kFloat64), 1.0), Error);
 }
 
 TEST(CounterBasedDropout, KeepsTheRightFractionScaledAndUnbiased) {
