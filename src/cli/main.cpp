@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   distill->add_option("--config,-c", distill_config, "Student config (JSON) naming distill.teacher; --key=value overrides follow");
   std::string distill_method;
   distill->add_option("--method", distill_method, "Distillation method (= --distill.method): odrec or rd");
+  bool distill_resume = false;
+  distill->add_flag("--resume", distill_resume, "Continue the killed run in output.dir from its last checkpoint");
   distill->allow_extras();
 
   auto* eval = app.add_subcommand("eval", "Re-evaluate a trained run directory");
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
     if (*distill) {
       std::vector<std::string> overrides = distill->remaining();
       if (!distill_method.empty()) overrides.push_back("--distill.method=" + distill_method);
+      if (distill_resume) overrides.push_back("--train.resume=true");
       return cmd_distill(distill_config, overrides);
     }
     if (*eval) return cmd_eval(run_dir, split, weights, eval->remaining());

@@ -234,7 +234,7 @@ TEST(Cli, RankDistillationResumesExactlyAndRefusesAStaleCache) {
   // 160 windows per epoch in batches of 16: step 15 is in the middle of epoch 2.
   const std::string killed = t.path() + "/killed";
   EXPECT_NE(run(student + " --output.dir=" + killed + " --train.abort_after_steps=15").code, 0);
-  CliRun resumed = run(student + " --output.dir=" + killed + " --train.resume=true");
+  CliRun resumed = run(student + " --output.dir=" + killed + " --resume");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("teacher top-4 cache " + teacher + "/topk_K4_history.prarr"), std::string::npos)
       << resumed.out;  // reused, not rebuilt
