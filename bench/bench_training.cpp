@@ -59,30 +59,28 @@ Setup* setup_for(const std::string& config_path) {
   return slot.get();
 }
 
-void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
-  Setup* s = setup_for(config_path);
-  if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
-  set_compute_threads(static_cast<int>(s->config.integer("threads.torch")),
-                      static_cast<int>(s->config.integer("threads.blas")));
-  const int64_t batch = s->config.integer("train.batch_size");
-  auto opt_ptr = train::make_optimizer(s->config, s->task->module.parameters());  // as the trainer's
-  torch::optim::Optimizer& opt = *opt_ptr;
-  s->task->module.train();
+// Full training steps of `task` with the trainer's optimizer at the config's threads and batch size:
+// the step time's shares (data pipeline, forward, backward, optimizer) and an epoch estimate.
+void time_training_steps(benchmark::State& state, const Config& config, train::TrainTask& task) {
+  set_compute_threads(static_cast<int>(config.integer("threads.torch")), static_cast<int>(config.integer("threads.blas")));
+  const int64_t batch = config.integer("train.batch_size");
+  auto opt = train::make_optimizer(config, task.module.parameters());  // as the trainer's
+  task.module.train();
   std::mt19937_64 rng(1);
   std::vector<int64_t> ids(static_cast<size_t>(batch));
   int64_t next = 0;
   double data_secs = 0, forward_secs = 0, backward_secs = 0, optimizer_secs = 0, total_secs = 0;
   for (auto _ : state) {
-    for (auto& i : ids) i = next++ % s->task->n_samples;
+    for (auto& i : ids) i = next++ % task.n_samples;
     const auto t0 = std::chrono::steady_clock::now();
-    train::Batch b = s->task->make_batch(ids.data(), ids.size(), rng);
+    train::Batch b = task.make_batch(ids.data(), ids.size(), rng);
     const auto t1 = std::chrono::steady_clock::now();
-    torch::Tensor loss = s->task->loss(b);
+    torch::Tensor loss = task.loss(b);
     const auto t2 = std::chrono::steady_clock::now();
-    opt.zero_grad();
+    opt->zero_grad();
     loss.backward();
     const auto t3 = std::chrono::steady_clock::now();
-    opt.step();
+    opt->step();
     const auto t4 = std::chrono::steady_clock::now();
     data_secs += std::chrono::duration<double>(t1 - t0).count();
     forward_secs += std::chrono::duration<double>(t2 - t1).count();
@@ -95,7 +93,13 @@ void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
   state.counters["optimizer_fraction"] = optimizer_secs / total_secs;
   state.counters["instances_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["data_fraction"] = data_secs / total_secs;
-  state.counters["epoch_s_estimate"] = total_secs / state.iterations() * s->task->n_samples / batch;
+  state.counters["epoch_s_estimate"] = total_secs / state.iterations() * task.n_samples / batch;
+}
+
+void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
+  Setup* s = setup_for(config_path);
+  if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
+  time_training_steps(state, s->config, *s->task);
   state.counters["params"] = static_cast<double>(s->model->n_parameters());
 }
 
@@ -123,35 +127,7 @@ void BM_OdRecDistillStep(benchmark::State& state) {
         dynamic_cast<models::SessionEncoder&>(*s->teacher), dynamic_cast<models::SessionEncoder&>(*s->student),
         student.training_task(t->data, s->config), t->data, distill::OdRecKdOptions::from_config(s->config)));
   }
-  set_compute_threads(static_cast<int>(s->config.integer("threads.torch")),
-                      static_cast<int>(s->config.integer("threads.blas")));
-  const int64_t batch = s->config.integer("train.batch_size");
-  train::TrainTask& task = s->kd->task;
-  auto opt = train::make_optimizer(s->config, task.module.parameters());
-  task.module.train();
-  std::mt19937_64 rng(1);
-  std::vector<int64_t> ids(static_cast<size_t>(batch));
-  int64_t next = 0;
-  double forward_secs = 0, backward_secs = 0, total_secs = 0;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (auto& i : ids) i = next++ % task.n_samples;
-    train::Batch b = task.make_batch(ids.data(), ids.size(), rng);
-    const auto t1 = std::chrono::steady_clock::now();
-    torch::Tensor loss = task.loss(b);
-    const auto t2 = std::chrono::steady_clock::now();
-    opt->zero_grad();
-    loss.backward();
-    const auto t3 = std::chrono::steady_clock::now();
-    opt->step();
-    const auto t4 = std::chrono::steady_clock::now();
-    forward_secs += std::chrono::duration<double>(t2 - t1).count();
-    backward_secs += std::chrono::duration<double>(t3 - t2).count();
-    total_secs += std::chrono::duration<double>(t4 - t0).count();
-  }
-  state.counters["forward_fraction"] = forward_secs / total_secs;
-  state.counters["backward_fraction"] = backward_secs / total_secs;
-  state.counters["epoch_s_estimate"] = total_secs / state.iterations() * task.n_samples / batch;
+  time_training_steps(state, s->config, s->kd->task);
 }
 
 void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {

@@ -51,9 +51,8 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
         return;
       }
       torch::Tensor s = stat(1), s_T = stat(2), m_z = stat(3), s_z = stat(4), cross = stat(5);
-      if (T != 1.0) at::sum_out(s_T, shifted.div(T).exp_(), 1);
+      if (T != 1.0) at::sum_out(s_T, shifted.div(T).exp_(), 1);  // at T = 1 the plain sums serve
       at::sum_out(s, shifted.exp_(), 1);
-      if (T == 1.0) s_T.copy_(s);
       const torch::Tensor Zt = Z.slice(0, r.begin, r.end).slice(1, n.begin, n.end);
       torch::Tensor e = Zt - at::amax_out(m_z, Zt, 1).unsqueeze(1);
       if (T != 1.0) e.div_(T);
@@ -68,7 +67,7 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
     variable_list out{(lse - target_scores).mean()};
     torch::Tensor lse_T, lse_z;
     if (distil) {
-      lse_T = M / T + (stats[2] * (stats[0] - M).div_(T).exp_()).sum(0).log_();
+      lse_T = T == 1.0 ? lse : M / T + (stats[2] * (stats[0] - M).div_(T).exp_()).sum(0).log_();
       const torch::Tensor M_z = stats[3].amax(0), rescale_z = (stats[3] - M_z).div_(T).exp_();
       const torch::Tensor sum_z = (stats[4] * rescale_z).sum(0);
       lse_z = M_z / T + sum_z.log();
@@ -112,7 +111,8 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
       torch::Tensor Pc = P.slice(1, n.begin, n.end);
       if (distil) {
         const torch::Tensor Zc = Z.slice(1, n.begin, n.end);
-        torch::Tensor teacher_part = Zc.div(T).sub_(lse_z.unsqueeze(1)).exp_().mul_(b);
+        torch::Tensor teacher_part = (T == 1.0 ? Zc - lse_z.unsqueeze(1) : Zc.div(T).sub_(lse_z.unsqueeze(1)));
+        teacher_part.exp_().mul_(b);
         if (T != 1.0) teacher_part.sub_(Pc.div(T).sub_(lse_T.unsqueeze(1)).exp_().mul_(b));
         Pc.sub_(lse.unsqueeze(1)).exp_().mul_(T != 1.0 ? a : a + b).sub_(teacher_part);
       } else {
