@@ -20,9 +20,9 @@
 #include "distill/odrec_kd.h"
 #include "eval/scorer.h"
 #include "models/caser_convolutions.h"
-#include "models/counter_based_dropout.h"
-#include "models/full_softmax_cross_entropy.h"
-#include "models/parallel_linear.h"
+#include "kernels/counter_based_dropout.h"
+#include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_linear.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "train/fused_adam.h"
@@ -189,7 +189,7 @@ void BM_FullSoftmaxCE(benchmark::State& state, bool torch_calls, std::array<int6
   for (auto _ : state) {
     torch::Tensor items = table.slice(0, 0, N);
     torch::Tensor loss = torch_calls ? torch::nn::functional::cross_entropy(torch::matmul(H, items.t()), y)
-                                     : models::full_softmax_cross_entropy(H, items, y);
+                                     : kernels::full_softmax_cross_entropy(H, items, y);
     loss.backward();
     table.mutable_grad().reset();
     H.mutable_grad().reset();
@@ -214,7 +214,7 @@ void BM_FullSoftmaxDistillation(benchmark::State& state, bool torch_calls) {
       torch::Tensor log_pz = torch::log_softmax(Z, 1), log_ps = torch::log_softmax(S, 1);
       loss = torch::nn::functional::cross_entropy(S, y) * 0.2 + (log_pz.exp() * (log_pz - log_ps)).sum() * 0.8;
     } else {
-      auto l = models::full_softmax_distillation(H, items, y, Z, 1.0);
+      auto l = kernels::full_softmax_distillation(H, items, y, Z, 1.0);
       loss = l.cross_entropy * 0.2 + l.kl * 0.8;
     }
     loss.backward();
@@ -229,7 +229,7 @@ void BM_Dropout(benchmark::State& state, bool torch_module) {
   set_compute_threads(2, 1);
   torch::manual_seed(1);
   torch::nn::Dropout theirs(0.5);
-  models::CounterBasedDropout ours(0.5);
+  kernels::CounterBasedDropout ours(0.5);
   torch::Tensor x = torch::randn({100, 40, 128}).requires_grad_(true);
   for (auto _ : state) {
     torch::Tensor y = torch_module ? theirs->forward(x) : ours->forward(x);
@@ -247,7 +247,7 @@ void BM_Linear(benchmark::State& state, bool torch_module) {
   torch::Tensor x = torch::randn({100, 40, 128}).requires_grad_(true);
   torch::Tensor upstream = torch::randn({100, 40, 128});
   for (auto _ : state) {
-    torch::Tensor y = torch_module ? layer->forward(x) : models::parallel_linear(layer, x);
+    torch::Tensor y = torch_module ? layer->forward(x) : kernels::parallel_linear(layer, x);
     y.backward(upstream);
     x.mutable_grad().reset();
     for (auto& p : layer->parameters()) p.mutable_grad().reset();

@@ -1,7 +1,7 @@
 #include "compress/semi_tensor_train.h"
 
 #include "core/error.h"
-#include "models/parallel_linear.h"
+#include "kernels/parallel_linear.h"
 
 namespace pocketrec::compress {
 
@@ -41,7 +41,7 @@ torch::Tensor SemiTensorTrainEmbeddingImpl::chain_product() {
     // multiplies t times more (the zeros of the Kronecker factor), but the per-s products of
     // semi_tensor_product are single-threaded BLAS calls that also interleave their results
     // through copies of the whole table: bench_stt Reconstruct / FullSoftmax rows.
-    X = models::parallel_linear(X, torch::kron(cores_[k], identity).t(), torch::Tensor());  // [rows, I_k J_k R_k]
+    X = kernels::parallel_linear(X, torch::kron(cores_[k], identity).t(), torch::Tensor());  // [rows, I_k J_k R_k]
     if (k + 1 < shape_.n_cores()) X = X.reshape({-1, R});
   }
   return X.reshape({-1});

@@ -6,8 +6,8 @@
 
 #include "core/error.h"
 #include "data/popularity.h"
-#include "models/full_softmax_cross_entropy.h"
-#include "models/parallel_linear.h"
+#include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_linear.h"
 
 namespace pocketrec::distill {
 
@@ -97,11 +97,11 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
     E_t = teacher.item_table();
     std::tie(x_t, hot_t, cold_t) = split(teacher.item_rows(ids, E_t));
     s_t = teacher.session_vectors(seq, lengths, x_t);
-    logits_t = models::parallel_linear(s_t, E_t, torch::Tensor());
+    logits_t = kernels::parallel_linear(s_t, E_t, torch::Tensor());
   }
   OdRecKdLosses l;
   // L_rec and L_kd over the student's scores s_s E_s^T, in one pass (the KL times T^2, see there).
-  models::FullSoftmaxDistillation rec_kd = models::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
+  kernels::FullSoftmaxDistillation rec_kd = kernels::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
   l.rec = rec_kd.cross_entropy;
   l.kd = rec_kd.kl;
 
@@ -136,8 +136,8 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   if (U.size(0) > 0) {
     l.cl = info_nce_sum(U, V, o.tau);
     auto unit = [](const torch::Tensor& x) { return F::normalize(x, F::NormalizeFuncOptions().dim(1)); };
-    l.pred = models::full_softmax_cross_entropy(unit(torch::cat(u2)), E_s, Y) +
-             models::full_softmax_cross_entropy(unit(torch::cat(v2)), E_t, Y);
+    l.pred = kernels::full_softmax_cross_entropy(unit(torch::cat(u2)), E_s, Y) +
+             kernels::full_softmax_cross_entropy(unit(torch::cat(v2)), E_t, Y);
   } else {
     l.cl = l.pred = torch::zeros({}, s_s.options());
   }

@@ -15,7 +15,7 @@
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
 #include "models/caser_convolutions.h"
-#include "models/counter_based_dropout.h"
+#include "kernels/counter_based_dropout.h"
 #include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -34,7 +34,7 @@ struct CaserNetImpl : torch::nn::Module {
     fc1 = register_module("fc1", torch::nn::Linear(nv * d + nh * L, d));
     W2 = register_module("W2", torch::nn::Embedding(n_rows, 2 * d));
     b2 = register_module("b2", torch::nn::Embedding(n_rows, 1));
-    dropout = register_module("dropout", CounterBasedDropout(drop));
+    dropout = register_module("dropout", kernels::CounterBasedDropout(drop));
     torch::NoGradGuard g;  // the reference's initialisation; convs and fc1 keep PyTorch's defaults
     torch::nn::init::normal_(item->weight, 0.0, 1.0 / d);
     torch::nn::init::normal_(user->weight, 0.0, 1.0 / d);
@@ -64,7 +64,7 @@ struct CaserNetImpl : torch::nn::Module {
   torch::nn::Conv2d conv_v{nullptr};
   torch::nn::ModuleList conv_h{nullptr};
   torch::nn::Linear fc1{nullptr};
-  CounterBasedDropout dropout{nullptr};
+  kernels::CounterBasedDropout dropout{nullptr};
 };
 TORCH_MODULE(CaserNet);
 

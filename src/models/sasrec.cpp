@@ -29,9 +29,9 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
-#include "models/counter_based_dropout.h"
-#include "models/full_softmax_cross_entropy.h"
-#include "models/parallel_linear.h"
+#include "kernels/counter_based_dropout.h"
+#include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_linear.h"
 #include "models/sampled_item_task.h"
 #include "models/sasrec.h"
 #include "models/soft_attention_readout.h"
@@ -53,36 +53,38 @@ struct BlockImpl : torch::nn::Module {
     ln_ffn = register_module("ln_ffn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
     ff1 = register_module("ff1", torch::nn::Linear(d, inner));
     ff2 = register_module("ff2", torch::nn::Linear(inner, d));
-    dropout = register_module("dropout", CounterBasedDropout(drop));
+    dropout = register_module("dropout", kernels::CounterBasedDropout(drop));
   }
 
   // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf)
   torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask) {
     const int64_t B = query_in.size(0), L = query_in.size(1), d = query_in.size(2), dh = d / heads;
     auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads, dh}).transpose(1, 2); };  // [B,h,L,dh]
-    torch::Tensor Q = split(parallel_linear(q, query_in)), K = split(parallel_linear(k, kv_in)),
-                  V = split(parallel_linear(v, kv_in));
+    torch::Tensor Q = split(kernels::parallel_linear(q, query_in)), K = split(kernels::parallel_linear(k, kv_in)),
+                  V = split(kernels::parallel_linear(v, kv_in));
     torch::Tensor scores = torch::matmul(Q, K.transpose(2, 3)) / std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
     torch::Tensor attn = dropout->forward(torch::softmax(scores, -1));
-    return parallel_linear(o, torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
+    return kernels::parallel_linear(o, torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
   }
 
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
     if (post_ln) {
       torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask)));
-      return ln_ffn->forward(h + dropout->forward(parallel_linear(ff2, torch::gelu(parallel_linear(ff1, h)))));
+      torch::Tensor inner = torch::gelu(kernels::parallel_linear(ff1, h));
+      return ln_ffn->forward(h + dropout->forward(kernels::parallel_linear(ff2, inner)));
     }
     torch::Tensor qn = ln_attn->forward(x);
     x = qn + dropout->forward(attention(qn, x, mask));
     torch::Tensor xn = ln_ffn->forward(x);
-    return xn + dropout->forward(parallel_linear(ff2, dropout->forward(torch::relu(parallel_linear(ff1, xn)))));
+    torch::Tensor inner = dropout->forward(torch::relu(kernels::parallel_linear(ff1, xn)));
+    return xn + dropout->forward(kernels::parallel_linear(ff2, inner));
   }
 
   int64_t heads;
   bool post_ln;
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff1{nullptr}, ff2{nullptr};
   torch::nn::LayerNorm ln_attn{nullptr}, ln_ffn{nullptr};
-  CounterBasedDropout dropout{nullptr};
+  kernels::CounterBasedDropout dropout{nullptr};
 };
 TORCH_MODULE(Block);
 
@@ -97,7 +99,7 @@ struct SasNetImpl : torch::nn::Module {
       item = register_module("item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, d).padding_idx(n_items)));
     pos = register_module("pos", torch::nn::Embedding(max_len, d));
     ln_in = register_module("ln_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(odrec ? 1e-12 : 1e-8)));
-    dropout = register_module("dropout", CounterBasedDropout(drop));
+    dropout = register_module("dropout", kernels::CounterBasedDropout(drop));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int64_t i = 0; i < layers; ++i) blocks->push_back(Block(d, heads, inner, drop, odrec));
     if (odrec) readout = register_module("readout", SoftAttentionReadout(d));
@@ -186,7 +188,7 @@ struct SasNetImpl : torch::nn::Module {
   torch::nn::Embedding item{nullptr}, pos{nullptr};
   compress::SemiTensorTrainEmbedding stt_item{nullptr};
   torch::nn::LayerNorm ln_in{nullptr};
-  CounterBasedDropout dropout{nullptr};
+  kernels::CounterBasedDropout dropout{nullptr};
   torch::nn::ModuleList blocks{nullptr};
   SoftAttentionReadout readout{nullptr};
 };
@@ -303,7 +305,8 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
       };
       return {*net_, static_cast<int64_t>(samples_.size()), make_batch, [this](const train::Batch& b) {
                 torch::Tensor table = net_->item_table();
-                return full_softmax_cross_entropy(net_->encode(b[0], b[1], net_->item_rows(b[0], table)), table, b[2]);
+                torch::Tensor sessions = net_->encode(b[0], b[1], net_->item_rows(b[0], table));
+                return kernels::full_softmax_cross_entropy(sessions, table, b[2]);
               }};
     }
     // Standard: one sample per training sequence with >= 2 items: its last max_len + 1 items.
@@ -342,7 +345,7 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
       torch::Tensor Hf = H.view({-1, dim_}), valid = y.ge(0);
       if (!bce_) {  // mean over the real positions; only their logits are computed (ML-1M: ~45% are padding)
         torch::Tensor real = valid.nonzero().view({-1});
-        return full_softmax_cross_entropy(Hf.index_select(0, real), net_->item_table(), y.index_select(0, real));
+        return kernels::full_softmax_cross_entropy(Hf.index_select(0, real), net_->item_table(), y.index_select(0, real));
       }
       torch::Tensor ps = (Hf * net_->item_rows(y.clamp_min(0))).sum(1);
       torch::Tensor ns = (Hf * net_->item_rows(b[2])).sum(1);

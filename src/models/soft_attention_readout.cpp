@@ -1,6 +1,6 @@
 #include "models/soft_attention_readout.h"
 
-#include "models/parallel_linear.h"
+#include "kernels/parallel_linear.h"
 
 namespace pocketrec::models {
 
@@ -13,8 +13,9 @@ SoftAttentionReadoutImpl::SoftAttentionReadoutImpl(int64_t d) {
 torch::Tensor SoftAttentionReadoutImpl::forward(const torch::Tensor& H, const torch::Tensor& valid,
                                                 const torch::Tensor& lengths) {
   torch::Tensor hs = H.sum(1) / lengths.to(H.scalar_type()).clamp_min(1).unsqueeze(1);  // [B,d]
-  torch::Tensor gate = torch::sigmoid(parallel_linear(glu1, torch::tanh(H)) + parallel_linear(glu2, hs).unsqueeze(1));
-  torch::Tensor a = parallel_linear(w2, gate);
+  torch::Tensor gate =
+      torch::sigmoid(kernels::parallel_linear(glu1, torch::tanh(H)) + kernels::parallel_linear(glu2, hs).unsqueeze(1));
+  torch::Tensor a = kernels::parallel_linear(w2, gate);
   return (a * valid.unsqueeze(2).to(H.scalar_type()) * H).sum(1);
 }
 

@@ -1,5 +1,5 @@
 // OD-Rec self-supervised KD: the InfoNCE term against hand-computed values (the KL term's are in
-// tests/models/test_training_kernels.cpp, with the kernel that computes it), the hot-item
+// tests/kernels/test_training_kernels.cpp, with the kernel that computes it), the hot-item
 // set and the hot/cold split of a hand-made batch, and a whole distillation on a small data set
 // that trains every student and head parameter (the reference's cores never train) and learns.
 #include <gtest/gtest.h>

@@ -1,11 +1,11 @@
-#include "models/parallel_linear.h"
+#include "kernels/parallel_linear.h"
 
 #include <fmt/ranges.h>
 
 #include "core/error.h"
-#include "models/fixed_blocks.h"
+#include "kernels/fixed_blocks.h"
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -73,4 +73,4 @@ torch::Tensor parallel_linear(const torch::Tensor& x, const torch::Tensor& weigh
   return ParallelLinear::apply(x, torch::TensorList(params));
 }
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

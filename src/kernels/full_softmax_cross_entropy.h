@@ -16,7 +16,7 @@
 
 #include <torch/torch.h>
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 
 // queries [B, d], items [N, d], targets [B] (int64 ids in [0, N)) -> scalar mean loss. Float or
 // double (gradient checks). Differentiable in queries and items, once (no double backward, and the
@@ -38,4 +38,4 @@ FullSoftmaxDistillation full_softmax_distillation(const torch::Tensor& queries, 
                                                   const torch::Tensor& targets, const torch::Tensor& teacher_scores,
                                                   double temperature);
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

@@ -14,7 +14,7 @@
 
 #include <torch/torch.h>
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 
 // Training: y = x / (1 - p) where kept and exactly +0 where dropped (also for a dropped inf or NaN,
 // which torch's x * mask would keep as NaN). Otherwise, or when p == 0: x itself. Float or double.
@@ -32,4 +32,4 @@ class CounterBasedDropoutImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CounterBasedDropout);
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

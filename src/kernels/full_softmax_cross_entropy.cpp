@@ -1,11 +1,11 @@
-#include "models/full_softmax_cross_entropy.h"
+#include "kernels/full_softmax_cross_entropy.h"
 
 #include <fmt/ranges.h>
 
 #include "core/error.h"
-#include "models/fixed_blocks.h"
+#include "kernels/fixed_blocks.h"
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -177,4 +177,4 @@ FullSoftmaxDistillation full_softmax_distillation(const torch::Tensor& queries, 
   return {out[0], out[1]};
 }
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

@@ -10,7 +10,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 
 struct Block {
   int64_t begin, end;
@@ -48,4 +48,4 @@ inline void tiled_matmul_out(const torch::Tensor& out, const torch::Tensor& a, c
   });
 }
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

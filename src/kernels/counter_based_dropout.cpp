@@ -1,4 +1,4 @@
-#include "models/counter_based_dropout.h"
+#include "kernels/counter_based_dropout.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -110,4 +110,4 @@ CounterBasedDropoutImpl::CounterBasedDropoutImpl(double p) : p_(p) {
   PR_CHECK(p >= 0 && p <= 1, ErrorCode::kInvalidArgument, "dropout probability must be in [0, 1], got {}", p);
 }
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels

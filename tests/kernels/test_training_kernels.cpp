@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "models/counter_based_dropout.h"
-#include "models/full_softmax_cross_entropy.h"
-#include "models/parallel_linear.h"
+#include "kernels/counter_based_dropout.h"
+#include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_linear.h"
 
 using namespace pocketrec;
 
@@ -33,7 +33,7 @@ struct LossAndGradients {
 LossAndGradients run_ce(const torch::Tensor& Q0, const torch::Tensor& W0, const torch::Tensor& y, bool reference) {
   torch::Tensor Q = Q0.clone().requires_grad_(true), W = W0.clone().requires_grad_(true);
   torch::Tensor loss = reference ? torch::nn::functional::cross_entropy(torch::matmul(Q, W.t()), y)
-                                 : models::full_softmax_cross_entropy(Q, W, y);
+                                 : kernels::full_softmax_cross_entropy(Q, W, y);
   (loss * 1.7).backward();  // a non-unit upstream gradient
   return {loss.detach(), Q.grad(), W.grad()};
 }
@@ -62,7 +62,7 @@ TEST(FullSoftmaxCrossEntropy, HandComputedValue) {
   torch::Tensor W = torch::tensor({{0.0, 5.0}, {1.0, -1.0}, {2.0, 0.5}}, torch::kFloat64);
   torch::Tensor y = torch::tensor({int64_t{2}});
   const double expected = std::log(1 + std::exp(1.0) + std::exp(2.0)) - 2;
-  EXPECT_NEAR(models::full_softmax_cross_entropy(Q, W, y).item<double>(), expected, 1e-12);
+  EXPECT_NEAR(kernels::full_softmax_cross_entropy(Q, W, y).item<double>(), expected, 1e-12);
 }
 
 TEST(FullSoftmaxCrossEntropy, SameResultOnOneAndTwoThreads) {
@@ -78,20 +78,20 @@ TEST(FullSoftmaxCrossEntropy, SameResultOnOneAndTwoThreads) {
 
 TEST(FullSoftmaxCrossEntropy, OnlyRequestedGradients) {
   torch::Tensor Q = torch::randn({5, 4}).requires_grad_(true), W = torch::randn({30, 4});
-  models::full_softmax_cross_entropy(Q, W, torch::randint(30, {5}, torch::kInt64)).backward();
+  kernels::full_softmax_cross_entropy(Q, W, torch::randint(30, {5}, torch::kInt64)).backward();
   EXPECT_TRUE(Q.grad().defined());
   EXPECT_FALSE(W.grad().defined());
 }
 
 TEST(FullSoftmaxCrossEntropy, RefusesBadInputAndASecondBackward) {
   torch::Tensor Q = torch::randn({3, 4}), W = torch::randn({10, 4});
-  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1, 10}, torch::kInt64)), Error);
-  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, -1, 2}, torch::kInt64)), Error);
-  EXPECT_THROW(models::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1}, torch::kInt64)), Error);
-  EXPECT_THROW(models::full_softmax_cross_entropy(Q, torch::randn({10, 5}), torch::tensor({0, 1, 2}, torch::kInt64)),
+  EXPECT_THROW(kernels::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1, 10}, torch::kInt64)), Error);
+  EXPECT_THROW(kernels::full_softmax_cross_entropy(Q, W, torch::tensor({0, -1, 2}, torch::kInt64)), Error);
+  EXPECT_THROW(kernels::full_softmax_cross_entropy(Q, W, torch::tensor({0, 1}, torch::kInt64)), Error);
+  EXPECT_THROW(kernels::full_softmax_cross_entropy(Q, torch::randn({10, 5}), torch::tensor({0, 1, 2}, torch::kInt64)),
                Error);
   torch::Tensor Qg = Q.clone().requires_grad_(true);
-  torch::Tensor loss = models::full_softmax_cross_entropy(Qg, W, torch::tensor({0, 1, 2}, torch::kInt64));
+  torch::Tensor loss = kernels::full_softmax_cross_entropy(Qg, W, torch::tensor({0, 1, 2}, torch::kInt64));
   loss.backward({}, /*retain_graph=*/true);
   EXPECT_THROW(loss.backward(), std::exception);
 }
@@ -110,7 +110,7 @@ std::array<torch::Tensor, 4> run_distillation(const torch::Tensor& Q0, const tor
     torch::Tensor log_pz = torch::log_softmax(Z / T, 1), log_ps = torch::log_softmax(S / T, 1);
     kl = (log_pz.exp() * (log_pz - log_ps)).sum() * (T * T);
   } else {
-    auto out = models::full_softmax_distillation(Q, W, y, Z, T);
+    auto out = kernels::full_softmax_distillation(Q, W, y, Z, T);
     ce = out.cross_entropy;
     kl = out.kl;
   }
@@ -142,11 +142,11 @@ TEST(FullSoftmaxDistillation, KlAgainstHandComputedValues) {
   torch::Tensor Z = torch::tensor({{0.0, std::log(3.0)}, {1.0, 2.0}}, torch::kFloat64);
   torch::Tensor S = torch::tensor({{0.0, 0.0}, {1.0, 2.0}}, torch::kFloat64);
   torch::Tensor I = torch::eye(2, torch::kFloat64), y = torch::tensor({int64_t{0}, int64_t{1}});
-  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 1.0).kl.item<double>(), 0.13081203594, 1e-10);
+  EXPECT_NEAR(kernels::full_softmax_distillation(S, I, y, Z, 1.0).kl.item<double>(), 0.13081203594, 1e-10);
   // T = 2: p_Z = (1, sqrt 3) / (1 + sqrt 3); the KL is scaled by T^2 = 4.
-  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 2.0).kl.item<double>(), 4 * 0.03634078287, 1e-10);
+  EXPECT_NEAR(kernels::full_softmax_distillation(S, I, y, Z, 2.0).kl.item<double>(), 4 * 0.03634078287, 1e-10);
   // The cross-entropy is the plain one: rows ln 2 and ln(1 + e^-1).
-  EXPECT_NEAR(models::full_softmax_distillation(S, I, y, Z, 2.0).cross_entropy.item<double>(),
+  EXPECT_NEAR(kernels::full_softmax_distillation(S, I, y, Z, 2.0).cross_entropy.item<double>(),
               (std::log(2.0) + std::log(1 + std::exp(-1.0))) / 2, 1e-12);
 }
 
@@ -161,10 +161,10 @@ TEST(FullSoftmaxDistillation, SameResultOnOneAndTwoThreads) {
 
 TEST(FullSoftmaxDistillation, RefusesBadTeacherScoresAndTemperature) {
   torch::Tensor Q = torch::randn({3, 4}), W = torch::randn({10, 4}), y = torch::tensor({0, 1, 2}, torch::kInt64);
-  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 9}), 1.0), Error);
-  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({2, 10}), 1.0), Error);
-  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 10}), 0.0), Error);
-  EXPECT_THROW(models::full_softmax_distillation(Q, W, y, torch::randn({3, 10}, torch::kFloat64), 1.0), Error);
+  EXPECT_THROW(kernels::full_softmax_distillation(Q, W, y, torch::randn({3, 9}), 1.0), Error);
+  EXPECT_THROW(kernels::full_softmax_distillation(Q, W, y, torch::randn({2, 10}), 1.0), Error);
+  EXPECT_THROW(kernels::full_softmax_distillation(Q, W, y, torch::randn({3, 10}), 0.0), Error);
+  EXPECT_THROW(kernels::full_softmax_distillation(Q, W, y, torch::randn({3, 10}, torch::kFloat64), 1.0), Error);
 }
 
 TEST(CounterBasedDropout, KeepsTheRightFractionScaledAndUnbiased) {
@@ -172,7 +172,7 @@ TEST(CounterBasedDropout, KeepsTheRightFractionScaledAndUnbiased) {
   const int64_t n = 1 << 20;
   torch::Tensor x = torch::rand({n}) + 1;  // in [1, 2): a dropped value is exactly 0, a kept one is not
   for (double p : {0.1, 0.5, 0.9}) {
-    torch::Tensor y = models::counter_based_dropout(x, p, true);
+    torch::Tensor y = kernels::counter_based_dropout(x, p, true);
     torch::Tensor kept = y.ne(0);
     const double kept_fraction = kept.to(torch::kFloat64).mean().item<double>();
     // The binomial standard deviation is at most 0.0005 here: 6 sigma.
@@ -185,7 +185,7 @@ TEST(CounterBasedDropout, KeepsTheRightFractionScaledAndUnbiased) {
 TEST(CounterBasedDropout, NeighbouringMaskBitsAreUncorrelated) {
   // Elements 2k and 2k+1 share one 64-bit word: their keep decisions must still be independent.
   torch::manual_seed(6);
-  torch::Tensor kept = models::counter_based_dropout(torch::ones({1 << 20}), 0.5, true).ne(0).to(torch::kFloat64);
+  torch::Tensor kept = kernels::counter_based_dropout(torch::ones({1 << 20}), 0.5, true).ne(0).to(torch::kFloat64);
   torch::Tensor pairs = kept.view({-1, 2});
   const double both = (pairs.select(1, 0) * pairs.select(1, 1)).mean().item<double>();
   EXPECT_NEAR(both, 0.25, 0.003);
@@ -197,7 +197,7 @@ TEST(CounterBasedDropout, GradientUsesTheForwardMask) {
   torch::manual_seed(7);
   torch::Tensor x = torch::randn({37, 11}, torch::kFloat64).requires_grad_(true);
   torch::Tensor upstream = torch::randn({37, 11}, torch::kFloat64);
-  torch::Tensor y = models::counter_based_dropout(x, 0.3, true);
+  torch::Tensor y = kernels::counter_based_dropout(x, 0.3, true);
   (y * upstream).sum().backward();
   // y = x * m / 0.7, so dL/dx = upstream * m / 0.7 = upstream * y / x.
   EXPECT_TRUE(torch::allclose(x.grad(), upstream * (y / x).detach(), 1e-12, 1e-12));
@@ -209,29 +209,29 @@ TEST(CounterBasedDropout, FollowsTheTorchSeedAndNotTheThreadCount) {
   torch::Tensor x = torch::randn({100000});
   torch::manual_seed(8);
   const auto [a, next] = on_threads(1, [&] {
-    torch::Tensor first = models::counter_based_dropout(x, 0.5, true);
-    return std::make_pair(first, models::counter_based_dropout(x, 0.5, true));
+    torch::Tensor first = kernels::counter_based_dropout(x, 0.5, true);
+    return std::make_pair(first, kernels::counter_based_dropout(x, 0.5, true));
   });
   torch::manual_seed(8);
-  torch::Tensor b = on_threads(2, [&] { return models::counter_based_dropout(x, 0.5, true); });
+  torch::Tensor b = on_threads(2, [&] { return kernels::counter_based_dropout(x, 0.5, true); });
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_FALSE(torch::equal(a, next));  // a new mask per call
   // A view starting at an odd element: the mask depends on the position in the call's tensor.
   torch::manual_seed(8);
-  torch::Tensor c = models::counter_based_dropout(x.slice(0, 1), 0.5, true);
+  torch::Tensor c = kernels::counter_based_dropout(x.slice(0, 1), 0.5, true);
   EXPECT_TRUE(torch::equal(c.ne(0), a.slice(0, 0, -1).ne(0)));
 }
 
 TEST(CounterBasedDropout, IdentityInEvalOrWithoutDropoutAndRefusesBadP) {
   torch::Tensor x = torch::randn({50});
-  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 0.5, false), x));
-  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 0.0, true), x));
-  EXPECT_TRUE(torch::equal(models::counter_based_dropout(x, 1.0, true), torch::zeros({50})));
-  models::CounterBasedDropout m(0.5);
+  EXPECT_TRUE(torch::equal(kernels::counter_based_dropout(x, 0.5, false), x));
+  EXPECT_TRUE(torch::equal(kernels::counter_based_dropout(x, 0.0, true), x));
+  EXPECT_TRUE(torch::equal(kernels::counter_based_dropout(x, 1.0, true), torch::zeros({50})));
+  kernels::CounterBasedDropout m(0.5);
   m->eval();
   EXPECT_TRUE(torch::equal(m->forward(x), x));
-  EXPECT_THROW(models::CounterBasedDropout(1.5), Error);
-  EXPECT_THROW(models::counter_based_dropout(x, -0.1, true), Error);
+  EXPECT_THROW(kernels::CounterBasedDropout(1.5), Error);
+  EXPECT_THROW(kernels::counter_based_dropout(x, -0.1, true), Error);
 }
 
 namespace {
@@ -240,7 +240,7 @@ std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear
                                       const torch::Tensor& upstream, bool reference) {
   torch::Tensor x = x0.clone().requires_grad_(true);
   for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
-  torch::Tensor y = reference ? layer->forward(x) : models::parallel_linear(layer, x);
+  torch::Tensor y = reference ? layer->forward(x) : kernels::parallel_linear(layer, x);
   (y * upstream).sum().backward();
   std::vector<torch::Tensor> r{y.detach(), x.grad(), layer->weight.grad()};
   if (layer->bias.defined()) r.push_back(layer->bias.grad());
@@ -281,6 +281,6 @@ TEST(ParallelLinear, SameResultOnOneAndTwoThreads) {
 
 TEST(ParallelLinear, RefusesMismatchedShapes) {
   torch::nn::Linear layer(8, 4);
-  EXPECT_THROW(models::parallel_linear(layer, torch::randn({3, 7})), Error);
-  EXPECT_THROW(models::parallel_linear(torch::randn({3, 8}), layer->weight, torch::randn({5})), Error);
+  EXPECT_THROW(kernels::parallel_linear(layer, torch::randn({3, 7})), Error);
+  EXPECT_THROW(kernels::parallel_linear(torch::randn({3, 8}), layer->weight, torch::randn({5})), Error);
 }

@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-namespace pocketrec::models {
+namespace pocketrec::kernels {
 
 // x [..., in], weight [out, in], bias [out] or undefined -> [..., out]. Float or double.
 torch::Tensor parallel_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
@@ -23,4 +23,4 @@ inline torch::Tensor parallel_linear(const torch::nn::Linear& layer, const torch
   return parallel_linear(x, layer->weight, layer->bias);
 }
 
-}  // namespace pocketrec::models
+}  // namespace pocketrec::kernels
