@@ -43,7 +43,8 @@ std::vector<std::string> metric_list(const std::string& metrics) {
   return cols;
 }
 
-// Table rows of these splits of a results object, each followed by its eval.popularity_split groups.
+// Table rows of these splits of a results object, each followed by its breakdown groups
+// (eval.popularity_split, eval.repeat_split).
 std::vector<std::pair<std::string, nlohmann::json>> split_rows(const nlohmann::json& res,
                                                                const std::vector<std::string>& splits) {
   std::vector<std::pair<std::string, nlohmann::json>> rows;

@@ -35,13 +35,16 @@ eval::EvalResult evaluate_split(const models::Recommender& model, const data::Da
                                 const std::string& split) {
   eval::EvalOptions opt = eval::EvalOptions::from_config(c);
   opt.label = split;
+  const data::EvalSet& set = split == "test" ? d.test : d.valid;
   if (const double f = c.number("eval.popularity_split"); f > 0) {
-    std::vector<uint8_t> hot = data::hot_items(d.train, d.n_items, f);
-    for (size_t i = 0; i < hot.size(); ++i) opt.item_group.push_back(hot[i] ? 0 : 1);
-    opt.group_names = {"hot", "cold"};
+    std::vector<uint8_t> hot = data::hot_items(d.train, d.n_items, f), group(hot.size());
+    for (size_t i = 0; i < hot.size(); ++i) group[i] = hot[i] ? 0 : 1;
+    for (auto& g : eval::target_item_groups(set, group, {"hot", "cold"})) opt.groups.push_back(std::move(g));
   }
+  if (c.boolean("eval.repeat_split"))
+    for (auto& g : eval::repeat_groups(set)) opt.groups.push_back(std::move(g));
   auto scorer = model.make_scorer(d);
-  return eval::evaluate(split == "test" ? d.test : d.valid, *scorer, opt);
+  return eval::evaluate(set, *scorer, opt);
 }
 
 Config read_run_config(const std::string& run_dir) {

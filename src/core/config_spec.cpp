@@ -173,6 +173,9 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "the items by training frequency, the definition distill.hot_fraction uses) and for those whose targets "
        "are cold (the long tail), under `groups` in the results.",
        {}, 0.0, 1.0},
+      {"eval.repeat_split", T::kBool, false,
+       "Also report every metric for the queries whose targets all occur in their history (`repeat`) and for "
+       "those whose targets all do not (`new`), under `groups` in the results."},
       // ---- process ----
       {"threads.torch", T::kInt, 0, "LibTorch intra-op threads (0 = available cores).", {}, 0.0},
       {"threads.blas", T::kInt, 1, "OpenBLAS threads (1 avoids oversubscription with LibTorch's OpenMP).", {}, 1.0},

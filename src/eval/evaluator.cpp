@@ -156,10 +156,10 @@ std::vector<int64_t> ranks_from_scores(const float* scores, int32_t n_items, con
 EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions& opt) {
   PR_CHECK(!opt.metrics.empty(), ErrorCode::kInvalidArgument, "eval.metrics: no metric selected");
   const int32_t n_items = scorer.n_items();
-  PR_CHECK(opt.group_names.empty() || opt.item_group.size() >= static_cast<size_t>(n_items),
-           ErrorCode::kInvalidArgument, "evaluate: item_group has {} entries for {} items", opt.item_group.size(),
-           n_items);
   const size_t n_queries = set.size();
+  for (const QueryGroup& g : opt.groups)
+    PR_CHECK(g.members.size() == n_queries, ErrorCode::kInvalidArgument,
+             "evaluate: group '{}' has {} member flags for {} queries", g.name, g.members.size(), n_queries);
   const size_t n_metrics = opt.metrics.size();
   const size_t batch = std::max<size_t>(1, opt.batch_size);
   // Chunks are whole 16-item panels of the score kernel.
@@ -283,12 +283,10 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
   }
   if (res.n_queries > 0)
     for (auto& v : res.values) v /= static_cast<double>(res.n_queries);
-  for (size_t g = 0; g < opt.group_names.size(); ++g) {
-    EvalResult::Group group{opt.group_names[g], 0, std::vector<double>(n_metrics, 0.0)};
+  for (const QueryGroup& g : opt.groups) {
+    EvalResult::Group group{g.name, 0, std::vector<double>(n_metrics, 0.0)};
     for (size_t q = 0; q < n_queries; ++q) {
-      if (status[q] == 0) continue;
-      data::ItemSpan tg = set.targets[q];
-      if (!std::all_of(tg.begin(), tg.end(), [&](int32_t t) { return opt.item_group[t] == g; })) continue;
+      if (status[q] == 0 || !g.members[q]) continue;
       ++group.n_queries;
       for (size_t m = 0; m < n_metrics; ++m) group.values[m] += per_query[q * n_metrics + m];
     }
@@ -298,6 +296,37 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+std::vector<QueryGroup> target_item_groups(const data::EvalSet& set, const std::vector<uint8_t>& item_group,
+                                           const std::vector<std::string>& names) {
+  std::vector<QueryGroup> groups;
+  for (size_t g = 0; g < names.size(); ++g) {
+    QueryGroup group{names[g], std::vector<uint8_t>(set.size(), 0)};
+    for (size_t q = 0; q < set.size(); ++q) {
+      data::ItemSpan tg = set.targets[q];
+      group.members[q] = !tg.empty() && std::all_of(tg.begin(), tg.end(), [&](int32_t t) {
+        PR_CHECK(t >= 0 && static_cast<size_t>(t) < item_group.size(), ErrorCode::kInvalidArgument,
+                 "target_item_groups: target item {} has no group ({} items grouped)", t, item_group.size());
+        return item_group[t] == g;
+      });
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+std::vector<QueryGroup> repeat_groups(const data::EvalSet& set) {
+  QueryGroup repeat{"repeat", std::vector<uint8_t>(set.size(), 0)}, fresh{"new", std::vector<uint8_t>(set.size(), 0)};
+  for (size_t q = 0; q < set.size(); ++q) {
+    data::ItemSpan h = set.history[q], tg = set.targets[q];
+    if (tg.empty()) continue;
+    size_t n_in_history = 0;
+    for (int32_t t : tg) n_in_history += std::find(h.begin(), h.end(), t) != h.end();
+    repeat.members[q] = n_in_history == tg.size();
+    fresh.members[q] = n_in_history == 0;
+  }
+  return {std::move(repeat), std::move(fresh)};
 }
 
 }  // namespace pocketrec::eval

@@ -22,6 +22,11 @@ class Config;
 
 namespace pocketrec::eval {
 
+struct QueryGroup {
+  std::string name;
+  std::vector<uint8_t> members;  // one flag per query of the evaluated set
+};
+
 struct EvalOptions {
   std::vector<MetricSpec> metrics;
   bool mask_history = true;
@@ -31,10 +36,10 @@ struct EvalOptions {
   int64_t sampled_negatives = 0;  // > 0: rank each query's targets among this many sampled items
   uint64_t seed = 0;              // of the sampled negatives
   std::string label = "eval";     // progress-bar label
-  // Optional breakdown by target item (e.g. hot vs cold items): item i belongs to group
-  // item_group[i], an index into group_names; a query counts in a group when all its targets do.
-  std::vector<uint8_t> item_group;
-  std::vector<std::string> group_names;
+  // Optional breakdowns: every metric is also averaged over each group's queries (query q is in
+  // group g when groups[g].members[q] != 0; a query may be in several groups or in none).
+  // target_item_groups() and repeat_groups() below build the two the CLI offers.
+  std::vector<QueryGroup> groups;
 
   static EvalOptions from_config(const Config& config);
 };
@@ -47,7 +52,7 @@ struct EvalResult {
   };
   std::vector<MetricSpec> metrics;
   std::vector<double> values;  // mean over evaluated queries, in metrics order
-  std::vector<Group> groups;   // EvalOptions::group_names, in order
+  std::vector<Group> groups;   // EvalOptions::groups, in order
   int64_t n_queries = 0;       // queries with at least one target
   int64_t n_unhittable = 0;    // queries whose targets were all masked (they score 0)
   bool sampled = false;
@@ -58,6 +63,15 @@ struct EvalResult {
 };
 
 EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions& options);
+
+// One group per name: item i belongs to group item_group[i] (an index into names), and a query to
+// group g when all its targets do (e.g. hot vs cold target items).
+std::vector<QueryGroup> target_item_groups(const data::EvalSet& set, const std::vector<uint8_t>& item_group,
+                                           const std::vector<std::string>& names);
+
+// "repeat": queries whose targets all occur in their history; "new": queries whose targets all do
+// not (RepeatNet's repeat / explore split of session recommendation). Mixed queries are in neither.
+std::vector<QueryGroup> repeat_groups(const data::EvalSet& set);
 
 // Exact 1-based ranks of `targets` in one full score row (n_items scores), excluding `mask` (sorted).
 // The reference the chunked evaluator is tested against.

@@ -72,6 +72,13 @@ TEST(Cli, TrainWritesARunDirectoryAndEvalReproducesIt) {
   EXPECT_GT(n_cold, 0);
   EXPECT_LE(n_hot + n_cold, gj["n_queries"].get<int64_t>());
   EXPECT_EQ(run("eval " + out + " --eval.popularity_split=1.5").code, 2);
+  // The repeat / new split: the RD protocol masks the history, so no test item repeats one.
+  CliRun rp = run("eval " + out + " --eval.repeat_split=true");
+  ASSERT_EQ(rp.code, 0) << rp.out;
+  EXPECT_NE(rp.out.find("| test, new targets ("), std::string::npos) << rp.out;
+  auto rj = nlohmann::json::parse(pocketrec::read_file(out + "/eval_test.json"))["test"];
+  EXPECT_EQ(rj["groups"]["repeat"]["n_queries"], 0);
+  EXPECT_EQ(rj["groups"]["new"]["n_queries"], rj["n_queries"]);
   CliRun rep = run("report " + out + " " + out);
   EXPECT_EQ(rep.code, 0);
   EXPECT_NE(rep.out.find("| itemcf |"), std::string::npos) << rep.out;

@@ -206,8 +206,7 @@ TEST(Evaluator, BreakdownByTargetGroup) {
   auto set = make_set({{}, {}, {}, {}}, {{0}, {2}, {1, 3}, {3}});
   auto o = options({"hr", "mrr"}, {2});
   o.mask_history = false;
-  o.item_group = {0, 0, 1, 1};
-  o.group_names = {"hot", "cold"};
+  o.groups = target_item_groups(set, {0, 0, 1, 1}, {"hot", "cold"});
   EvalResult r = evaluate(set, scorer, o);
   ASSERT_EQ(r.groups.size(), 2u);
   EXPECT_EQ(r.groups[0].name, "hot");
@@ -220,6 +219,36 @@ TEST(Evaluator, BreakdownByTargetGroup) {
   EXPECT_EQ(r.n_queries, 4);  // the overall means still count every query
   EXPECT_DOUBLE_EQ(r.get("hr@2"), 2.0 / 4);
   EXPECT_EQ(r.to_json()["groups"]["cold"]["n_queries"], 2);
-  o.item_group = {0, 0, 1};  // shorter than the catalogue
+  EXPECT_THROW(target_item_groups(set, {0, 0, 1}, {"hot", "cold"}), Error);  // item 3 has no group
+  o.groups[0].members.pop_back();  // a flag short of the 4 queries
   EXPECT_THROW(evaluate(set, scorer, o), Error);
+}
+
+TEST(Evaluator, BreakdownByRepeatedTargets) {
+  // Histories are not masked (the session protocol). q0: target 2 repeats its history {2, 0}, rank 3.
+  // q1: target 1 is new, rank 2. q2: targets {0, 3}, 0 in its history and 3 not: in neither group.
+  // q3: target 0 repeats, rank 1. q4: no target, never counted.
+  std::vector<float> table = {0.9f, 0.8f, 0.7f, 0.6f,   // q0
+                              0.9f, 0.8f, 0.7f, 0.6f,   // q1
+                              0.9f, 0.8f, 0.7f, 0.6f,   // q2
+                              0.9f, 0.8f, 0.7f, 0.6f,   // q3
+                              0.9f, 0.8f, 0.7f, 0.6f};  // q4
+  TableScorer scorer(table, 4);
+  auto set = make_set({{2, 0}, {3}, {0}, {0, 0}, {1}}, {{2}, {1}, {0, 3}, {0}, {}});
+  auto o = options({"hr", "mrr"}, {3});
+  o.mask_history = false;
+  o.groups = repeat_groups(set);
+  ASSERT_EQ(o.groups.size(), 2u);
+  EXPECT_EQ(o.groups[0].members, (std::vector<uint8_t>{1, 0, 0, 1, 0}));
+  EXPECT_EQ(o.groups[1].members, (std::vector<uint8_t>{0, 1, 0, 0, 0}));
+  EvalResult r = evaluate(set, scorer, o);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_EQ(r.groups[0].name, "repeat");
+  EXPECT_EQ(r.groups[0].n_queries, 2);
+  EXPECT_DOUBLE_EQ(r.groups[0].values[0], 1.0);                // hr@3: ranks 3 and 1
+  EXPECT_DOUBLE_EQ(r.groups[0].values[1], (1.0 / 3 + 1) / 2);  // mrr@3
+  EXPECT_EQ(r.groups[1].name, "new");
+  EXPECT_EQ(r.groups[1].n_queries, 1);
+  EXPECT_DOUBLE_EQ(r.groups[1].values[1], 0.5);  // rank 2
+  EXPECT_EQ(r.n_queries, 4);
 }
