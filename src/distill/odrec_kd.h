@@ -3,7 +3,7 @@
 // table). Per batch, with s = session vectors, E = item tables, y = targets:
 //   L_rec  = CE(s^S E^S^T, y)                                         (mean)
 //   L_kd   = T^2 sum_b KL(softmax(s^T E^T^T / T) || softmax(s^S E^S^T / T)) (summed over the batch;
-//            with L_rec, models::full_softmax_distillation)
+//            with L_rec, kernels::full_softmax_distillation)
 //   L_cl   = InfoNCE(u, v; tau), u = [W [z^S_hot; z^T_cold]; s^T[cold-only]; s^T[hot-only]],
 //                                v = [W1 [z^T_hot; z^S_cold]; s^S[cold-only]; s^S[hot-only]]  (summed)
 //   L_pred = CE(norm(u') E^S^T, y') + CE(norm(v') E^T^T, y'), u' and v' the same views through W2, W3
