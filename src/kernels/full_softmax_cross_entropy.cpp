@@ -80,7 +80,6 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
     ctx->saved_data["scores"] = scores;  // overwritten by the backward, see there
     ctx->saved_data["walked"] = false;
     ctx->saved_data["temperature"] = T;
-    ctx->saved_data["n_teacher"] = static_cast<int64_t>(teacher.size());
     return out;
   }
 
@@ -130,9 +129,9 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
     });
     // Pass 2: dQ = P W, with column blocks so that a batch of one row block still gives several tiles.
     if (want_q) tiled_matmul_out(dQ, P, W, kRows, kDimBlock);
-    variable_list result{dQ, dW, torch::Tensor()};
-    for (int64_t i = 0; i < ctx->saved_data["n_teacher"].toInt(); ++i) result.push_back(torch::Tensor());
-    result.push_back(torch::Tensor());  // temperature
+    variable_list result{dQ, dW, torch::Tensor()};  // targets: no gradient
+    if (distil) result.push_back(torch::Tensor());   // the teacher's scores are constants
+    result.push_back(torch::Tensor());               // temperature
     return result;
   }
 };

@@ -19,8 +19,7 @@ class SessionEncoder {
   virtual torch::Tensor item_rows(const torch::Tensor& ids, const torch::Tensor& table) = 0;
   // seq [B,L] right-padded with the padding id, lengths [B], rows = item_rows(seq, table) [B,L,d] ->
   // session vectors [B,d], in the network's current train/eval mode. The rows are an argument so
-  // that one gather can serve several readers (OD-Rec KD also reads sub-session rows), which gives
-  // the table one gradient from them instead of one each.
+  // that one gather can serve several readers (OD-Rec KD also reads sub-session rows).
   virtual torch::Tensor session_vectors(const torch::Tensor& seq, const torch::Tensor& lengths,
                                         const torch::Tensor& rows) = 0;
   virtual int64_t dim() const = 0;

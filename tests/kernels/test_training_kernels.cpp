@@ -1,6 +1,5 @@
 // full_softmax_cross_entropy, full_softmax_distillation and parallel_linear against the LibTorch calls
-// they replace, and
-// counter_based_dropout's mask statistics, scaling, gradients and determinism.
+// they replace, and counter_based_dropout's mask statistics, scaling, gradients and determinism.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
