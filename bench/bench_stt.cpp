@@ -5,7 +5,8 @@
 //   FullSoftmax/* the scores of 100 session vectors against every item, forward + backward
 //                 (STT: reconstruct the table from the cores, then the same product)
 //   Reconstruct   the full table from the cores, forward only
-//   ReconstructWithGradient/*  the same with its backward: full_table() vs the semi_tensor_product chain
+//   ReconstructWithGradient/*  the same with its backward: full_table() vs the semi_tensor_product chain,
+//                 and full_table() with an item order (model.stt_item_order = teacher: one more row gather)
 //   build/bench/bench_stt
 #include <benchmark/benchmark.h>
 
@@ -72,9 +73,17 @@ void BM_Reconstruct_Stt(benchmark::State& state) {
 
 // The full table from the cores, forward + backward (an upstream gradient of the table's shape, as
 // the full-softmax loss gives): full_table() against the same chain built from semi_tensor_product,
-// whose per-s products run as single-threaded BLAS calls and whose result is interleaved by copies.
-void BM_ReconstructWithGradient(benchmark::State& state, bool batched_stp) {
-  compress::SemiTensorTrainEmbedding e(tmall_shape(), 0.1);
+// whose per-s products run as single-threaded BLAS calls and whose result is interleaved by copies;
+// and full_table() of a table with a (random) item order, whose rows are gathered once more.
+enum class Reconstruction { kBatchedStp, kOurs, kOursOrdered };
+void BM_ReconstructWithGradient(benchmark::State& state, Reconstruction how) {
+  const bool batched_stp = how == Reconstruction::kBatchedStp;
+  compress::SemiTensorTrainEmbedding e(tmall_shape(), 0.1, how == Reconstruction::kOursOrdered);
+  if (how == Reconstruction::kOursOrdered) {
+    torch::manual_seed(2);
+    const torch::Tensor perm = torch::randperm(40729, torch::kInt64);
+    e->set_item_order(std::vector<int64_t>(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + perm.numel()));
+  }
   torch::Tensor upstream = torch::randn({40729, 128});
   for (auto _ : state) {
     e->zero_grad();
@@ -89,8 +98,11 @@ void BM_ReconstructWithGradient(benchmark::State& state, bool batched_stp) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_ReconstructWithGradient, batched_stp, true)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, batched_stp, Reconstruction::kBatchedStp)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours, Reconstruction::kOurs)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours_ordered, Reconstruction::kOursOrdered)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Lookup_Stt)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Lookup_Dense)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_FullSoftmax_Stt)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -24,8 +24,12 @@ struct SttCores {
   int64_t I1 = 0, I2 = 0, J1 = 0, J2 = 0, R = 0, t = 1;
   const float* core0 = nullptr;  // (I1 J1) x R
   const float* core1 = nullptr;  // (R/t) x (I2 J2 / t)
+  // Item v's row is slot slot_of_item[v] (v above, with the slot in place of v), a permutation of
+  // [0, I1 I2) (a teacher-guided item order, compress/item_order.h); null: slot v.
+  const int64_t* slot_of_item = nullptr;
   // BAD_FORMAT naming `source` unless the factors are bounded (checked before any product: the fuzzer
-  // found an overflow), t divides R and J2, I1 I2 >= n_items and J1 J2 = d.
+  // found an overflow), t divides R and J2, I1 I2 >= n_items and J1 J2 = d, and slot_of_item (if
+  // any) is a permutation of [0, I1 I2).
   Status check(const char* source, int64_t n_items, int64_t d) const;
   // E[item] (d = J1 J2 floats) from the formula above; the table modes and the history lookups use it.
   void row(int64_t item, float* out) const;

@@ -51,7 +51,13 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
              "%s: the runtime reads STT tables of 2 cores in the canonical layout (found %zu cores, layout '%s')", src,
              items.size(), layout.c_str());
     cores_.I1 = items[0], cores_.I2 = items[1], cores_.J1 = dims[0], cores_.J2 = dims[1];
-    RT_TRY(cores_.check(src, n_items_, d_));
+    RT_TRY(cores_.check(src, n_items_, d_));  // the sizes first: the item order's length depends on them
+    if (f.has_tensor("stt_item.slot_of_item")) {
+      const TensorView* order = nullptr;
+      RT_TRY(f.get_tensor("stt_item.slot_of_item", format::TensorType::kI64, {U(cores_.I1 * cores_.I2)}, &order));
+      cores_.slot_of_item = reinterpret_cast<const int64_t*>(order->data);
+      RT_TRY(cores_.check(src, n_items_, d_));
+    }
     RT_TRY(f.get_weight("stt_item.core0", {U(cores_.I1 * cores_.J1), U(cores_.R)}, w, &cores_.core0));
     RT_TRY(f.get_weight("stt_item.core1", {U(cores_.R / cores_.t), U(cores_.I2 * cores_.J2 / cores_.t)}, w,
                         &cores_.core1));

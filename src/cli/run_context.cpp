@@ -19,6 +19,7 @@
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "models/sasrec.h"
+#include "compress/item_order.h"
 #include "distill/odrec_kd.h"
 #include "distill/rank_distill.h"
 #include "distill/topk_teacher_cache.h"
@@ -113,6 +114,8 @@ nlohmann::json train_and_evaluate(const Config& config) {
   data::Dataset d = data::build_dataset(config);
   models::ModelRegistry registry = models::default_model_registry();
   const std::string name = config.str("model.name");
+  PR_CHECK(config.str("model.stt_item_order") != "teacher", ErrorCode::kInvalidArgument,
+           "model.stt_item_order: 'teacher' orders the items by a teacher's table; use pocketrec distill");
   auto model = registry.get(name).create(config, d);
 
   const std::string dir = config.str("output.dir");
@@ -162,6 +165,18 @@ train::TrainTask distillation_task(const Config& config, const std::string& teac
     PR_CHECK(student_enc != nullptr, ErrorCode::kInvalidArgument,
              "model.name: OD-Rec distils into a SASRec student, not {}", config.str("model.name"));
     auto& student_torch = dynamic_cast<models::TorchRecommender&>(student);  // checked by the caller
+    if (const auto shape = student_enc->stt_shape(); shape && config.str("model.stt_item_order") == "teacher") {
+      torch::Tensor table;
+      {
+        torch::NoGradGuard g;
+        table = teacher_enc->item_table();
+      }
+      const compress::ItemOrder order =
+          compress::teacher_guided_item_order(table, *shape, static_cast<uint64_t>(config.integer("train.seed")));
+      student_enc->set_stt_item_order(order.slot_of_item);
+      log_info("distill: STT item order from the teacher's table: group + position means explain {:.1f}% of its "
+               "variance (id order: {:.1f}%)", 100 * order.explained, 100 * order.explained_identity);
+    }
     auto kd = std::make_shared<distill::OdRecKdTask>(distill::make_odrec_kd_task(
         *teacher_enc, *student_enc, student_torch.training_task(d, config), d, distill::OdRecKdOptions::from_config(config)));
     int64_t n_heads = 0;

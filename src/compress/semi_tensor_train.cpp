@@ -22,7 +22,7 @@ torch::Tensor semi_tensor_product(const torch::Tensor& A, const torch::Tensor& B
   return C.movedim(-3, -1).reshape(out);  // [..., h, Q, t] -> [..., h, Q*t]
 }
 
-SemiTensorTrainEmbeddingImpl::SemiTensorTrainEmbeddingImpl(SttShape shape, double init_bound)
+SemiTensorTrainEmbeddingImpl::SemiTensorTrainEmbeddingImpl(SttShape shape, double init_bound, bool ordered)
     : shape_(std::move(shape)) {
   shape_.validate(shape_.n_rows(), shape_.dim(), "SemiTensorTrainEmbedding");
   torch::NoGradGuard g;
@@ -30,6 +30,22 @@ SemiTensorTrainEmbeddingImpl::SemiTensorTrainEmbeddingImpl(SttShape shape, doubl
     auto [r, c] = shape_.core_shape(k);
     cores_.push_back(register_parameter("core" + std::to_string(k), torch::empty({r, c}).uniform_(-init_bound, init_bound)));
   }
+  if (ordered) slot_of_item_ = register_buffer("slot_of_item", torch::arange(shape_.n_rows(), torch::kInt64));
+}
+
+void SemiTensorTrainEmbeddingImpl::set_item_order(const std::vector<int64_t>& slot_of_item) {
+  const int64_t n = shape_.n_rows();
+  PR_CHECK(ordered(), ErrorCode::kInvalidArgument, "SemiTensorTrainEmbedding: built without an item order");
+  PR_CHECK(static_cast<int64_t>(slot_of_item.size()) == n, ErrorCode::kInvalidArgument,
+           "SemiTensorTrainEmbedding: an item order of {} slots for {} rows", slot_of_item.size(), n);
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  for (int64_t s : slot_of_item) {
+    PR_CHECK(s >= 0 && s < n && !seen[s], ErrorCode::kInvalidArgument,
+             "SemiTensorTrainEmbedding: the item order is not a permutation of [0, {}) (slot {})", n, s);
+    seen[s] = 1;
+  }
+  torch::NoGradGuard g;
+  slot_of_item_.copy_(torch::from_blob(const_cast<int64_t*>(slot_of_item.data()), {n}, torch::kInt64));
 }
 
 torch::Tensor SemiTensorTrainEmbeddingImpl::chain_product() {
@@ -49,14 +65,18 @@ torch::Tensor SemiTensorTrainEmbeddingImpl::chain_product() {
 
 torch::Tensor SemiTensorTrainEmbeddingImpl::full_table() {
   const int64_t n = shape_.n_rows(), d = shape_.dim();
-  torch::Tensor M = chain_product();
-  if (shape_.layout == SttLayout::kFlat) return M.view({n, d});
-  // M runs over (i_1, j_1, ..., i_K, j_K); the canonical table over (i_1..i_K) x (j_1..j_K).
-  std::vector<int64_t> sizes, perm;
-  for (size_t k = 0; k < shape_.n_cores(); ++k) sizes.push_back(shape_.items[k]), sizes.push_back(shape_.dims[k]);
-  for (size_t k = 0; k < shape_.n_cores(); ++k) perm.push_back(static_cast<int64_t>(2 * k));
-  for (size_t k = 0; k < shape_.n_cores(); ++k) perm.push_back(static_cast<int64_t>(2 * k + 1));
-  return M.view(sizes).permute(perm).reshape({n, d});
+  torch::Tensor M = chain_product(), slots;
+  if (shape_.layout == SttLayout::kFlat) {
+    slots = M.view({n, d});
+  } else {
+    // M runs over (i_1, j_1, ..., i_K, j_K); the canonical table over (i_1..i_K) x (j_1..j_K).
+    std::vector<int64_t> sizes, perm;
+    for (size_t k = 0; k < shape_.n_cores(); ++k) sizes.push_back(shape_.items[k]), sizes.push_back(shape_.dims[k]);
+    for (size_t k = 0; k < shape_.n_cores(); ++k) perm.push_back(static_cast<int64_t>(2 * k));
+    for (size_t k = 0; k < shape_.n_cores(); ++k) perm.push_back(static_cast<int64_t>(2 * k + 1));
+    slots = M.view(sizes).permute(perm).reshape({n, d});
+  }
+  return ordered() ? slots.index_select(0, slot_of_item_) : slots;
 }
 
 torch::Tensor SemiTensorTrainEmbeddingImpl::canonical_rows(const torch::Tensor& ids) {
@@ -92,6 +112,7 @@ torch::Tensor SemiTensorTrainEmbeddingImpl::flat_rows(const torch::Tensor& ids) 
 
 torch::Tensor SemiTensorTrainEmbeddingImpl::forward(const torch::Tensor& ids) {
   torch::Tensor flat = ids.reshape({-1}).to(torch::kInt64);
+  if (ordered()) flat = slot_of_item_.index_select(0, flat);
   torch::Tensor rows = shape_.layout == SttLayout::kCanonical ? canonical_rows(flat) : flat_rows(flat);
   std::vector<int64_t> out(ids.sizes().begin(), ids.sizes().end());
   out.push_back(shape_.dim());

@@ -84,6 +84,10 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "STT item layout: canonical TT-matrix rows (item v = (i_1..i_K) in mixed radix) or the OD-Rec training "
        "code's flat reshape of the core product.",
        {"canonical", "flat"}},
+      {"model.stt_item_order", T::kString, "id",
+       "STT: which slot each item's row takes. id: item v at slot v; teacher (pocketrec distill only): items "
+       "the teacher embeds alike share core slices (compress/item_order.h), computed from the teacher once.",
+       {"id", "teacher"}},
       // ---- distillation ----
       {"distill.teacher", T::kString, "", "Run directory of the trained teacher (`pocketrec train` output)."},
       {"distill.method", T::kString, "odrec",

@@ -67,6 +67,8 @@ void add_sasrec(PocketWriter& w, models::SessionEncoder& model, const Config& c)
     w.set_i64("stt.rank", stt->rank);
     w.set_i64("stt.t", stt->t);
     w.set_string("stt.layout", "canonical");
+    if (auto order = model.stt_item_order())
+      w.add_i64("stt_item.slot_of_item", order->data(), {order->size()});
   } else {
     w.set_string("sasrec.item_table", "dense");
   }

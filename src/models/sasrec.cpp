@@ -91,10 +91,10 @@ TORCH_MODULE(Block);
 struct SasNetImpl : torch::nn::Module {
   // stt: the item table's semi-tensor-train shape, or nullopt for a dense table.
   SasNetImpl(int64_t n_items, int64_t d, int64_t max_len, int64_t layers, int64_t heads, int64_t inner, double drop,
-             bool odrec, const std::optional<compress::SttShape>& stt)
+             bool odrec, const std::optional<compress::SttShape>& stt, bool stt_ordered)
       : pad(n_items), d(d), odrec(odrec) {
     if (stt)
-      stt_item = register_module("stt_item", compress::SemiTensorTrainEmbedding(*stt, 0.1));
+      stt_item = register_module("stt_item", compress::SemiTensorTrainEmbedding(*stt, 0.1, stt_ordered));
     else
       item = register_module("item", torch::nn::Embedding(torch::nn::EmbeddingOptions(n_items + 1, d).padding_idx(n_items)));
     pos = register_module("pos", torch::nn::Embedding(max_len, d));
@@ -206,6 +206,7 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
     PR_CHECK(dim_ % heads == 0, ErrorCode::kInvalidArgument, "model.heads: {} does not divide model.dim {}", heads,
              dim_);
     std::optional<compress::SttShape> stt;
+    const bool stt_ordered = c.str("model.stt_item_order") == "teacher";
     if (c.str("model.item_table") == "stt") {
       const auto layout = compress::parse_stt_layout(c.str("model.stt_layout"));
       const auto items = c.integers("model.stt_items"), dims = c.integers("model.stt_dims");
@@ -223,7 +224,7 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
     }
     torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
     net_ = SasNet(n_items_, dim_, max_len_, c.integer("model.layers"), heads, inner > 0 ? inner : dim_,
-                  c.number("model.dropout"), odrec_, stt);
+                  c.number("model.dropout"), odrec_, stt, stt && stt_ordered);
   }
 
   torch::Tensor item_rows(const torch::Tensor& ids, const torch::Tensor& table) override {
@@ -242,6 +243,16 @@ class SasRecModel : public TorchRecommender, public SessionEncoder, public Point
   std::optional<compress::SttShape> stt_shape() const override {
     if (!net_->stt_item) return std::nullopt;
     return net_->stt_item->shape();
+  }
+  std::optional<std::vector<int64_t>> stt_item_order() const override {
+    if (!net_->stt_item || !net_->stt_item->ordered()) return std::nullopt;
+    const torch::Tensor s = net_->stt_item->slot_of_item().contiguous();
+    return std::vector<int64_t>(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+  }
+  void set_stt_item_order(const std::vector<int64_t>& slot_of_item) override {
+    PR_CHECK(net_->stt_item && net_->stt_item->ordered(), ErrorCode::kInvalidArgument,
+             "model.stt_item_order: an item order needs model.item_table = stt and model.stt_item_order = teacher");
+    net_->stt_item->set_item_order(slot_of_item);
   }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {

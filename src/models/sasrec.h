@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -26,6 +27,9 @@ class SessionEncoder {
   virtual int64_t item_table_parameters() const = 0;  // the stored item table (dense rows or STT cores)
   virtual torch::nn::Module& encoder_module() = 0;     // the whole network
   virtual std::optional<compress::SttShape> stt_shape() const = 0;  // the STT item table's shape, if any
+  // The STT table's item order (compress/item_order.h), if it has one (model.stt_item_order = teacher).
+  virtual std::optional<std::vector<int64_t>> stt_item_order() const = 0;
+  virtual void set_stt_item_order(const std::vector<int64_t>& slot_of_item) = 0;
 };
 
 }  // namespace pocketrec::models

@@ -21,6 +21,11 @@ void TorchRecommender::save(const std::string& path) const {
     std::vector<uint64_t> shape(p.value().sizes().begin(), p.value().sizes().end());
     ar.add(p.key(), to_float_vector(p.value()).data(), shape);
   }
+  for (const auto& b : module().named_buffers()) {  // int64 index buffers (an STT table's item order)
+    PR_CHECK(b.value().scalar_type() == torch::kInt64, ErrorCode::kInternal, "save: buffer '{}' is not int64", b.key());
+    const torch::Tensor t = b.value().contiguous();
+    ar.add(b.key(), t.data_ptr<int64_t>(), std::vector<uint64_t>(t.sizes().begin(), t.sizes().end()));
+  }
   ar.save(path);
 }
 
@@ -33,6 +38,10 @@ void TorchRecommender::load(const std::string& path) {
     std::vector<uint64_t> shape(p.value().sizes().begin(), p.value().sizes().end());
     std::vector<float> v = ar.get_vector<float>(p.key(), shape);
     p.value().copy_(torch::from_blob(v.data(), p.value().sizes()));
+  }
+  for (auto& b : module().named_buffers()) {
+    std::vector<int64_t> v = ar.get_vector<int64_t>(b.key(), std::vector<uint64_t>(b.value().sizes().begin(), b.value().sizes().end()));
+    b.value().copy_(torch::from_blob(v.data(), b.value().sizes(), torch::kInt64));
   }
 }
 

@@ -70,6 +70,7 @@ torch::serialize::InputArchive read_checkpoint(const std::string& path) {
 
 void write_params(torch::serialize::OutputArchive& ar, torch::nn::Module& module) {
   for (const auto& p : module.named_parameters()) ar.write("param/" + p.key(), p.value().detach());
+  for (const auto& b : module.named_buffers()) ar.write("buffer/" + b.key(), b.value());
 }
 
 // Reads every parameter of `module` from `ar`, checking names and shapes.
@@ -83,6 +84,12 @@ void read_params(torch::serialize::InputArchive& ar, torch::nn::Module& module, 
     PR_CHECK(t.sizes() == p.value().sizes(), ErrorCode::kBadFormat, "{}: parameter '{}' has shape [{}], expected [{}]",
              path, p.key(), fmt::join(t.sizes(), ","), fmt::join(p.value().sizes(), ","));
     p.value().copy_(t);
+  }
+  for (auto& b : module.named_buffers()) {
+    torch::Tensor t;
+    PR_CHECK(ar.try_read("buffer/" + prefix + b.key(), t) && t.sizes() == b.value().sizes(), ErrorCode::kBadFormat,
+             "{}: buffer '{}' is missing or has another shape", path, b.key());
+    b.value().copy_(t);
   }
 }
 

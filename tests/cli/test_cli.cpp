@@ -303,3 +303,37 @@ TEST(Cli, ExportAndRecommendWithTheRuntime) {
       << refused.out;
   EXPECT_FALSE(fs::exists(t.path() + "/itemcf.pocket"));
 }
+
+// An OD-Rec student whose STT rows follow the teacher's item order: `train` refuses the order (no
+// teacher); the order is computed and logged by `distill`, saved with the weights (re-evaluating the
+// model file and the best checkpoint reproduces the run's test metrics) and exported (the runtime's
+// top-20 lists equal LibTorch's).
+TEST(Cli, TeacherGuidedItemOrderIsSavedReloadedAndExported) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string data = " --data.path=" + t.path() + "/d --model.name=sasrec --model.sasrec_variant=odrec "
+                           "--model.dim=8 --model.max_len=5 --train.epochs=1 --eval.ks=5 --eval.valid_metric=ndcg@5 "
+                           "--output.progress=false";
+  const std::string teacher = t.path() + "/teacher", student = t.path() + "/student";
+  ASSERT_EQ(run("train --output.dir=" + teacher + data).code, 0);
+  const std::string stt = " --model.item_table=stt --model.stt_rank=4 --model.stt_item_order=teacher";
+  CliRun refused = run("train --output.dir=" + t.path() + "/alone" + data + stt);
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  EXPECT_NE(refused.out.find("model.stt_item_order: 'teacher' orders the items by a teacher's table"),
+            std::string::npos) << refused.out;
+  CliRun r = run("distill --method odrec --distill.teacher=" + teacher + " --output.dir=" + student + data + stt);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("STT item order from the teacher's table"), std::string::npos) << r.out;
+  const auto res = nlohmann::json::parse(pocketrec::read_file(student + "/results.json"));
+  for (const std::string& weights : std::vector<std::string>{"", " --weights " + student + "/checkpoint_best.ckpt"}) {
+    CliRun e = run("eval " + student + " --split test" + weights);
+    ASSERT_EQ(e.code, 0) << e.out;
+    const std::string file = weights.empty() ? "/eval_test.json" : "/eval_test_checkpoint_best.json";
+    const auto ev = nlohmann::json::parse(pocketrec::read_file(student + file));
+    EXPECT_EQ(ev["test"]["metrics"], res["test"]["metrics"]) << weights;
+  }
+  CliRun x = run("export " + student + " -o " + t.path() + "/student.pocket --verify 10");
+  ASSERT_EQ(x.code, 0) << x.out;
+  const auto json = nlohmann::json::parse(x.out.substr(x.out.find('{')));
+  EXPECT_EQ(json["verify"]["top20_overlap"].get<double>(), 1.0) << x.out;
+}

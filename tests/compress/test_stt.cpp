@@ -1,8 +1,12 @@
 // Semi-tensor-train item tables: the semi-tensor product against an explicit Kronecker product,
 // the paper's parameter counts, both layouts' row lookups against the full reconstruction and
-// against the layout formulas, and the cores' gradient against central finite differences.
+// against the layout formulas, the cores' gradient against central finite differences, and the
+// teacher-guided item order (a planted structure recovered; the ordered table's rows).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "compress/item_order.h"
 #include "compress/semi_tensor_train.h"
 #include "compress/stt_shape.h"
 #include "core/error.h"
@@ -133,4 +137,68 @@ TEST(SemiTensorTrainEmbedding, CoreGradientsMatchFiniteDifferences) {
         }
       }
     }
+}
+
+// Greedy over all pairs by ascending cost, not each row's nearest column: d and a fill column 0
+// first (costs 0.5 and 1), so b and c, which also prefer 0, go to 1.
+TEST(ItemOrder, BalancedAssignmentIsGreedyOverAllPairs) {
+  const torch::Tensor cost = torch::tensor({1.0f, 9.0f, 2.0f, 8.0f, 3.0f, 7.0f, 0.5f, 0.6f}).view({4, 2});
+  EXPECT_EQ(compress::balanced_assignment(cost, 2), (std::vector<int64_t>{0, 1, 1, 0}));
+  EXPECT_EQ(compress::balanced_assignment(cost, 4), (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_THROW(compress::balanced_assignment(cost, 1), Error);  // 4 rows do not fit 2 x 1
+}
+
+// A planted table E[v] = group[g(v)] + position[c(v)] + noise with the items shuffled over the slots:
+// the order finds the groups and aligns the positions, so that group + position means explain the
+// table again, while the id order explains next to nothing; padding items take the free slots.
+TEST(ItemOrder, RecoversAPlantedGroupAndPositionStructure) {
+  const int64_t G = 6, C = 5, d = 8, n = 28;  // 30 slots, 2 of them padding
+  const SttShape s = shape({G, C}, {4, 2}, 4, 2, SttLayout::kCanonical);
+  for (uint64_t seed : {1, 2, 3}) {
+    torch::manual_seed(static_cast<int64_t>(seed));
+    const torch::Tensor groups = 4 * torch::randn({G, d}), positions = torch::randn({C, d});
+    const torch::Tensor planted = torch::randperm(G * C, torch::kInt64).slice(0, 0, n);  // item v -> slot
+    const torch::Tensor table = groups.index_select(0, torch::div(planted, C, "floor")) +
+                                positions.index_select(0, torch::remainder(planted, C)) + 0.01 * torch::randn({n, d});
+    const compress::ItemOrder order = compress::teacher_guided_item_order(table, s, seed);
+    std::vector<int64_t> sorted = order.slot_of_item;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < G * C; ++i) ASSERT_EQ(sorted[i], i) << "not a permutation";
+    EXPECT_GT(order.explained, 0.99) << "seed " << seed;  // not 1: group means fitted before positions, 2 slots empty
+    EXPECT_LT(order.explained_identity, 0.6) << "seed " << seed;
+    EXPECT_NEAR(compress::additive_fit(table, order.slot_of_item, C), order.explained, 1e-12);
+    const auto* p = planted.data_ptr<int64_t>();
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b = 0; b < n; ++b) {  // same planted group <=> same found group, and the same for positions
+        EXPECT_EQ(p[a] / C == p[b] / C, order.slot_of_item[a] / C == order.slot_of_item[b] / C);
+        EXPECT_EQ(p[a] % C == p[b] % C, order.slot_of_item[a] % C == order.slot_of_item[b] % C);
+      }
+  }
+}
+
+// With an item order, item v reads the row the unordered table has at slot_of_item[v], in both the
+// batch lookup and the full reconstruction; orders that are not permutations are refused.
+TEST(SemiTensorTrainEmbedding, AnItemOrderPermutesTheRows) {
+  for (SttLayout layout : {SttLayout::kCanonical, SttLayout::kFlat}) {
+    const SttShape s = shape({5, 7}, {4, 4}, 8, 2, layout);
+    torch::manual_seed(5);
+    compress::SemiTensorTrainEmbedding plain(s, 0.5);
+    torch::manual_seed(5);
+    compress::SemiTensorTrainEmbedding ordered(s, 0.5, /*ordered=*/true);
+    torch::NoGradGuard g;
+    EXPECT_TRUE(torch::equal(plain->full_table(), ordered->full_table()));  // identity until an order is set
+    std::vector<int64_t> slots(35);
+    for (int64_t v = 0; v < 35; ++v) slots[v] = (v * 13 + 4) % 35;  // 13 is prime to 35: a permutation
+    ordered->set_item_order(slots);
+    const torch::Tensor slot_t = torch::tensor(slots);
+    const torch::Tensor reference = plain->full_table().index_select(0, slot_t);
+    EXPECT_TRUE(torch::allclose(ordered->full_table(), reference, 1e-6, 1e-6));
+    const torch::Tensor ids = torch::tensor({int64_t{0}, int64_t{34}, int64_t{3}, int64_t{3}});
+    EXPECT_TRUE(torch::allclose(ordered->forward(ids), reference.index_select(0, ids), 1e-6, 1e-6));
+    EXPECT_TRUE(torch::equal(ordered->slot_of_item(), slot_t));
+    slots[1] = slots[0];
+    EXPECT_THROW(ordered->set_item_order(slots), Error);
+    EXPECT_THROW(ordered->set_item_order(std::vector<int64_t>(34, 0)), Error);
+    EXPECT_THROW(plain->set_item_order(std::vector<int64_t>(35, 0)), Error);
+  }
 }

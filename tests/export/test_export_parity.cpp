@@ -5,7 +5,9 @@
 // are checked the same way against the LibTorch model with its weights rounded as the file stores them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
+#include <random>
 
 #include "core/config.h"
 #include "core/progress.h"
@@ -25,6 +27,7 @@ struct Case {
   std::string variant;
   bool stt;
   int heads;
+  bool ordered = false;  // an STT table with an item order (stt_item.slot_of_item in the file)
 };
 
 // Every score of every test query within 1e-4 of LibTorch's and the top-10 from pocketrec_recommend in
@@ -113,11 +116,20 @@ TEST_P(RuntimeParity, ScoresMatchLibTorchAndTopListsAreIdentical) {
   const Case k = GetParam();
   const bool odrec = k.variant == "odrec";
   data::Dataset d = odrec ? pocketrec::testing::cycle_sessions() : pocketrec::testing::community_users();
-  const Config c = sasrec_config(k.variant, k.stt, k.heads);
+  Config c = sasrec_config(k.variant, k.stt, k.heads);
+  if (k.ordered) c.set("model.stt_item_order", "teacher", "t");
   auto model = models::default_model_registry().get("sasrec").create(c, d);
   auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
   ASSERT_NE(enc, nullptr);
   perturb(enc->encoder_module());
+  if (k.ordered) {  // a fixed permutation of the slots, padding slots included
+    const int64_t n_rows = enc->stt_shape()->n_rows();
+    std::vector<int64_t> slots(static_cast<size_t>(n_rows));
+    std::iota(slots.begin(), slots.end(), 0);
+    std::mt19937_64 rng(3);
+    std::shuffle(slots.begin(), slots.end(), rng);
+    enc->set_stt_item_order(slots);
+  }
   const std::string bytes = exporter::model_pocket(*model, c, d, {{"test", true}}).bytes();
   std::vector<pocketrec_scoring> modes = {POCKETREC_SCORING_FP32_TABLE};
   if (k.stt) modes.push_back(POCKETREC_SCORING_CORES);
@@ -125,8 +137,12 @@ TEST_P(RuntimeParity, ScoresMatchLibTorchAndTopListsAreIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sasrec, RuntimeParity,
-                         ::testing::Values(Case{"standard", false, 2}, Case{"odrec", false, 1}, Case{"odrec", true, 1}),
-                         [](const auto& info) { return info.param.variant + (info.param.stt ? "_stt" : "_dense"); });
+                         ::testing::Values(Case{"standard", false, 2}, Case{"odrec", false, 1}, Case{"odrec", true, 1},
+                                           Case{"odrec", true, 1, /*ordered=*/true}),
+                         [](const auto& info) {
+                           return info.param.variant + (info.param.stt ? "_stt" : "_dense") +
+                                  (info.param.ordered ? "_ordered" : "");
+                         });
 
 TEST(Export, RefusesAnSttLayoutTheRuntimeCannotRead) {
   data::Dataset d = pocketrec::testing::cycle_sessions();

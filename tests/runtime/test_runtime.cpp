@@ -261,6 +261,23 @@ TEST(SttScoring, CoresEqualAnExplicitKroneckerReconstruction) {
       for (int64_t j = 0; j < d; ++j) ref += E[v * d + j] * q[j];
       EXPECT_NEAR(out[v], ref, 1e-4) << "t=" << t << " item " << v;
     }
+    // With an item order item v reads slot slot_of_item[v], in the rebuilt table and in the scores.
+    std::vector<int64_t> slot(I1 * I2);
+    for (int64_t v = 0; v < I1 * I2; ++v) slot[v] = (v * 7 + 2) % (I1 * I2);  // 7 is prime to 15
+    runtime::SttCores ordered = cores;
+    ordered.slot_of_item = slot.data();
+    std::vector<float> permuted = runtime::ItemScorer::rebuild_table(ordered, n);
+    const std::vector<float> all_slots = runtime::ItemScorer::rebuild_table(cores, I1 * I2);
+    runtime::ItemScorer so;
+    ASSERT_TRUE(so.init_stt(ordered, n, d).ok());
+    std::vector<float> scratch_o(so.scratch_floats()), out_o(so.output_floats());
+    so.score(q.data(), scratch_o.data(), out_o.data());
+    for (int64_t v = 0; v < n; ++v) {
+      for (int64_t j = 0; j < d; ++j) EXPECT_EQ(permuted[v * d + j], all_slots[slot[v] * d + j]);
+      EXPECT_FLOAT_EQ(out_o[v], out[slot[v]]) << "t=" << t << " item " << v;
+    }
+    slot[3] = slot[4];
+    EXPECT_EQ(so.init_stt(ordered, n, d).code, POCKETREC_STATUS_BAD_FORMAT);
   }
 }
 
