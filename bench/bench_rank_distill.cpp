@@ -21,6 +21,7 @@
 #include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
+#include "train/fused_adam.h"
 #include "train/process_setup.h"
 #include "train/trainer.h"
 
@@ -49,7 +50,7 @@ double step_seconds(train::TrainTask& task, const Config& c, int64_t batch, int6
   auto step = [&] {
     for (auto& i : ids) i = next++ % task.n_samples;
     torch::Tensor loss = task.loss(task.make_batch(ids.data(), ids.size(), rng));
-    opt.zero_grad();
+    train::clear_gradients(opt);
     loss.backward();
     opt.step();
   };

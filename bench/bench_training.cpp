@@ -77,8 +77,8 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
     const auto t1 = std::chrono::steady_clock::now();
     torch::Tensor loss = task.loss(b);
     const auto t2 = std::chrono::steady_clock::now();
-    opt->zero_grad();
-    loss.backward();
+    train::clear_gradients(*opt);
+    loss.backward();  // as the trainer
     const auto t3 = std::chrono::steady_clock::now();
     opt->step();
     const auto t4 = std::chrono::steady_clock::now();
@@ -146,10 +146,10 @@ void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {
   state.counters["items"] = scorer->n_items();
 }
 
-// Caser-T's convolution layers (B 512, L 5, d 100, nv 2, nh 16), forward + backward, 1 thread:
-// caser_convolutions against the torch::nn::Conv2d modules it replaced, side by side in one run.
-void BM_CaserConvolutions(benchmark::State& state, bool conv2d) {
-  set_compute_threads(1, 1);
+// Caser-T's convolution layers (B 512, L 5, d 100, nv 2, nh 16), forward + backward, on 1 and on 2
+// threads: caser_convolutions against the torch::nn::Conv2d modules it replaced, side by side in one run.
+void BM_CaserConvolutions(benchmark::State& state, bool conv2d, int threads) {
+  set_compute_threads(threads, 1);
   torch::manual_seed(1);
   const int64_t B = 512, L = 5, d = 100, nv = 2, nh = 16;
   torch::nn::Conv2d vertical(torch::nn::Conv2dOptions(1, nv, {L, 1}));
@@ -314,8 +314,15 @@ int main(int argc, char** argv) {
       ->UseRealTime();
   benchmark::RegisterBenchmark("AdamStep/torch", BM_AdamStep, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("AdamStep/fused", BM_AdamStep, true)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("CaserConvolutions/conv2d", BM_CaserConvolutions, true)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("CaserConvolutions/ours", BM_CaserConvolutions, false)->Unit(benchmark::kMillisecond);
+  for (const int threads : {1, 2}) {
+    const std::string suffix = "/threads:" + std::to_string(threads);
+    benchmark::RegisterBenchmark(("CaserConvolutions/conv2d" + suffix).c_str(), BM_CaserConvolutions, true, threads)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("CaserConvolutions/ours" + suffix).c_str(), BM_CaserConvolutions, false, threads)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
   for (const auto& [name, shape] : {std::pair<const char*, std::array<int64_t, 3>>{"tmall", {100, 128, 40727}},
                                     {"ml1m", {3500, 64, 3706}}}) {
     for (bool torch_calls : {true, false})

@@ -14,8 +14,9 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
-#include "models/caser_convolutions.h"
 #include "kernels/counter_based_dropout.h"
+#include "kernels/parallel_linear.h"
+#include "models/caser_convolutions.h"
 #include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -55,7 +56,9 @@ struct CaserNetImpl : torch::nn::Module {
     std::vector<torch::Tensor> parts{conv[0]};  // o_v [B, nv*d]
     for (size_t h = 1; h < conv.size(); ++h)
       parts.push_back(std::get<0>(activation(ac_conv, conv[h]).max(2)));  // [B,nh,L-h+1] -> [B,nh]
-    torch::Tensor z = activation(ac_fc, fc1->forward(dropout->forward(torch::cat(parts, 1))));  // [B,d]
+    // fc1 through parallel_linear: the same product, its tiles on both cores.
+    const torch::Tensor h = dropout->forward(torch::cat(parts, 1));       // [B, nv*d + nh*L]
+    torch::Tensor z = activation(ac_fc, kernels::parallel_linear(fc1, h));  // [B,d]
     return torch::cat({z, user->forward(users)}, 1);                                           // [B,2d]
   }
 

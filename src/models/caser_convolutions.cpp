@@ -1,8 +1,7 @@
 #include "models/caser_convolutions.h"
 
-#include <ATen/Parallel.h>
-
 #include "core/error.h"
+#include "kernels/fixed_blocks.h"
 
 namespace pocketrec::models {
 namespace {
@@ -16,42 +15,27 @@ torch::Tensor windows(const torch::Tensor& X, int64_t h) {
   return X.as_strided({B, L - h + 1, h * d}, {L * d, d, 1}).contiguous().view({B * (L - h + 1), h * d});
 }
 
-// Work per parallel chunk of the batch loops (in values touched).
-constexpr int64_t kGrain = 1 << 14;
+// The three loops below run on one block of samples inside a parallel task.
 
 // o_v[b, c, :] = bv[c] + sum_l Wv[c, l] X[b, l, :]
 template <typename T>
 void vertical_forward(const T* x, const T* wv, const T* bv, int64_t B, int64_t L, int64_t d, int64_t nv, T* ov) {
-  at::parallel_for(0, B, std::max<int64_t>(1, kGrain / (nv * L * d)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t c = 0; c < nv; ++c) {
-        T* o = ov + (b * nv + c) * d;
-        for (int64_t k = 0; k < d; ++k) o[k] = bv[c];
-        for (int64_t l = 0; l < L; ++l) {
-          const T w = wv[c * L + l];
-          const T* xr = x + (b * L + l) * d;
-          for (int64_t k = 0; k < d; ++k) o[k] += w * xr[k];
-        }
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < nv; ++c) {
+      T* o = ov + (b * nv + c) * d;
+      for (int64_t k = 0; k < d; ++k) o[k] = bv[c];
+      for (int64_t l = 0; l < L; ++l) {
+        const T w = wv[c * L + l];
+        const T* xr = x + (b * L + l) * d;
+        for (int64_t k = 0; k < d; ++k) o[k] += w * xr[k];
       }
-  });
+    }
 }
 
-// dX += Wv^T G per example; dWv, dbv: the batch sums.
+// dX += Wv^T G per example; dWv, dbv += the block's sums, in batch order.
 template <typename T>
 void vertical_backward(const T* x, const T* wv, const T* g, int64_t B, int64_t L, int64_t d, int64_t nv, T* dx,
                        T* dwv, T* dbv) {
-  at::parallel_for(0, B, std::max<int64_t>(1, kGrain / (nv * L * d)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t c = 0; c < nv; ++c) {
-        const T* gr = g + (b * nv + c) * d;
-        for (int64_t l = 0; l < L; ++l) {
-          const T w = wv[c * L + l];
-          T* dxr = dx + (b * L + l) * d;
-          for (int64_t k = 0; k < d; ++k) dxr[k] += w * gr[k];
-        }
-      }
-  });
-  // One thread, in batch order, so that the weight gradients do not depend on the thread count.
   for (int64_t b = 0; b < B; ++b)
     for (int64_t c = 0; c < nv; ++c) {
       const T* gr = g + (b * nv + c) * d;
@@ -59,9 +43,14 @@ void vertical_backward(const T* x, const T* wv, const T* g, int64_t B, int64_t L
       for (int64_t k = 0; k < d; ++k) s += gr[k];
       dbv[c] += s;
       for (int64_t l = 0; l < L; ++l) {
+        const T w = wv[c * L + l];
         const T* xr = x + (b * L + l) * d;
+        T* dxr = dx + (b * L + l) * d;
         T dot = 0;
-        for (int64_t k = 0; k < d; ++k) dot += gr[k] * xr[k];
+        for (int64_t k = 0; k < d; ++k) {
+          dxr[k] += w * gr[k];
+          dot += gr[k] * xr[k];
+        }
         dwv[c * L + l] += dot;
       }
     }
@@ -71,16 +60,22 @@ void vertical_backward(const T* x, const T* wv, const T* g, int64_t B, int64_t L
 template <typename T>
 void add_window_gradients(const T* dwin, int64_t B, int64_t L, int64_t d, int64_t h, T* dx) {
   const int64_t windows = L - h + 1;
-  at::parallel_for(0, B, std::max<int64_t>(1, kGrain / (windows * h * d)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t t = 0; t < windows; ++t) {
-        T* dxr = dx + (b * L + t) * d;
-        const T* src = dwin + (b * windows + t) * h * d;
-        for (int64_t k = 0; k < h * d; ++k) dxr[k] += src[k];
-      }
-  });
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < windows; ++t) {
+      T* dxr = dx + (b * L + t) * d;
+      const T* src = dwin + (b * windows + t) * h * d;
+      for (int64_t k = 0; k < h * d; ++k) dxr[k] += src[k];
+    }
 }
 
+// Samples per parallel task. A constant, so every value (partial weight gradients included) is the
+// same whatever the thread count.
+constexpr int64_t kBatchBlock = 128;
+
+// Both layers' products run per block of samples on torch's threads: LibTorch would run each as one
+// single-threaded BLAS call (stack.md §3), which left the second core idle through most of Caser-T's
+// step. A block owns its rows of X, of the outputs and of dX; the weight gradients are summed from
+// per-block partials in block order.
 struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
   // params = {Wv, bv, W_1, b_1, ..., W_L, b_L}
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& X_in, torch::TensorList params) {
@@ -88,22 +83,25 @@ struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
     const int64_t B = X.size(0), L = X.size(1), d = X.size(2);
     const torch::Tensor Wv = params[0].contiguous(), bv = params[1].contiguous();
     const int64_t nv = Wv.size(0);
-    variable_list out;
+    std::vector<torch::Tensor> Wt(static_cast<size_t>(L + 1));  // height h: [h*d, nh]
+    // A transposed view as the right operand is several times slower here than a copied one.
+    for (int64_t h = 1; h <= L; ++h) Wt[h] = params[2 * h].reshape({params[2 * h].size(0), h * d}).t().contiguous();
 
-    torch::Tensor o_v = torch::empty({B, nv * d}, X.options());
-    AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions", [&] {
-      vertical_forward(X.data_ptr<scalar_t>(), Wv.data_ptr<scalar_t>(), bv.data_ptr<scalar_t>(), B, L, d, nv,
-                       o_v.data_ptr<scalar_t>());
+    variable_list out{torch::empty({B, nv * d}, X.options())};
+    for (int64_t h = 1; h <= L; ++h) out.push_back(torch::empty({B, Wt[h].size(1), L - h + 1}, X.options()));
+    kernels::parallel_tasks(kernels::block_count(B, kBatchBlock), [&](int64_t i) {
+      const kernels::Block blk = kernels::block(i, kBatchBlock, B);
+      const int64_t nb = blk.end - blk.begin;
+      const torch::Tensor Xb = X.slice(0, blk.begin, blk.end);
+      AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions", [&] {
+        vertical_forward(Xb.data_ptr<scalar_t>(), Wv.data_ptr<scalar_t>(), bv.data_ptr<scalar_t>(), nb, L, d, nv,
+                         out[0].slice(0, blk.begin, blk.end).data_ptr<scalar_t>());
+      });
+      for (int64_t h = 1; h <= L; ++h) {
+        const torch::Tensor o = torch::addmm(params[2 * h + 1], windows(Xb, h), Wt[h]);  // [nb*(L-h+1), nh]
+        out[h].slice(0, blk.begin, blk.end).copy_(o.view({nb, L - h + 1, -1}).transpose(1, 2));  // Conv2d's layout
+      }
     });
-    out.push_back(o_v);
-
-    for (int64_t h = 1; h <= L; ++h) {
-      const torch::Tensor& W = params[2 * h];
-      const int64_t nh = W.size(0);
-      // A transposed view as the right operand is several times slower here than a copied one.
-      torch::Tensor o = torch::addmm(params[2 * h + 1], windows(X, h), W.reshape({nh, h * d}).t().contiguous());
-      out.push_back(o.view({B, L - h + 1, nh}).transpose(1, 2).contiguous());  // [B, nh, L-h+1] as Conv2d
-    }
     variable_list saved{X};
     saved.insert(saved.end(), params.begin(), params.end());
     ctx->save_for_backward(saved);
@@ -114,35 +112,58 @@ struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor& X = saved[0];
     const int64_t B = X.size(0), L = X.size(1), d = X.size(2);
-    const torch::Tensor Wv = saved[1].contiguous();
-    const int64_t nv = Wv.size(0);
-    torch::Tensor dX = torch::zeros_like(X);
-    variable_list result(saved.size());  // {dX, dWv, dbv, dW_1, db_1, ...}
-
-    if (grads[0].defined()) {
-      const torch::Tensor G = grads[0].contiguous();  // [B, nv*d]
-      torch::Tensor dWv = torch::zeros({nv, L}, X.options()), dbv = torch::zeros({nv}, X.options());
-      AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions_backward", [&] {
-        vertical_backward(X.data_ptr<scalar_t>(), Wv.data_ptr<scalar_t>(), G.data_ptr<scalar_t>(), B, L, d, nv,
-                          dX.data_ptr<scalar_t>(), dWv.data_ptr<scalar_t>(), dbv.data_ptr<scalar_t>());
-      });
-      result[1] = dWv.view_as(saved[1]);
-      result[2] = dbv;
-    }
-
-    for (int64_t h = 1; h <= L; ++h) {
+    const torch::Tensor Wv = saved[1].reshape({saved[1].size(0), L}).contiguous();  // [nv, L]
+    const int64_t nv = Wv.size(0), blocks = kernels::block_count(B, kBatchBlock);
+    std::vector<torch::Tensor> G(static_cast<size_t>(L + 1)), W(static_cast<size_t>(L + 1));
+    // Per-block partial gradients of each weight and bias: [blocks, ...].
+    std::vector<torch::Tensor> dW_part(static_cast<size_t>(L + 1)), db_part(static_cast<size_t>(L + 1));
+    for (int64_t h = 0; h <= L; ++h) {
       if (!grads[h].defined()) continue;
-      const torch::Tensor& W = saved[2 * h + 1];
-      const int64_t nh = W.size(0), T = L - h + 1;
-      const torch::Tensor G = grads[h].transpose(1, 2).contiguous().view({B * T, nh});
-      result[2 * h + 1] = torch::mm(G.t().contiguous(), windows(X, h)).view_as(W);
-      result[2 * h + 2] = G.sum(0);
-      const torch::Tensor dwin = torch::mm(G, W.reshape({nh, h * d}).contiguous());  // [B*T, h*d]
-      AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions_backward", [&] {
-        add_window_gradients(dwin.data_ptr<scalar_t>(), B, L, d, h, dX.data_ptr<scalar_t>());
-      });
+      G[h] = grads[h].contiguous();
+      const torch::Tensor& w = saved[2 * h + 1];
+      W[h] = h == 0 ? Wv : w.reshape({w.size(0), h * d}).contiguous();  // [nh, h*d]
+      dW_part[h] = torch::zeros({blocks, W[h].size(0), W[h].size(1)}, X.options());
+      db_part[h] = torch::zeros({blocks, W[h].size(0)}, X.options());
     }
+    torch::Tensor dX = torch::zeros_like(X);
+    kernels::parallel_tasks(blocks, [&](int64_t i) {
+      const kernels::Block blk = kernels::block(i, kBatchBlock, B);
+      const int64_t nb = blk.end - blk.begin;
+      const torch::Tensor Xb = X.slice(0, blk.begin, blk.end), dXb = dX.slice(0, blk.begin, blk.end);
+      if (G[0].defined()) {
+        AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions_backward", [&] {
+          vertical_backward(Xb.data_ptr<scalar_t>(), Wv.data_ptr<scalar_t>(),
+                            G[0].slice(0, blk.begin, blk.end).data_ptr<scalar_t>(), nb, L, d, nv,
+                            dXb.data_ptr<scalar_t>(), dW_part[0][i].data_ptr<scalar_t>(),
+                            db_part[0][i].data_ptr<scalar_t>());
+        });
+      }
+      for (int64_t h = 1; h <= L; ++h) {
+        if (!G[h].defined()) continue;
+        const torch::Tensor Gb =  // [nb*(L-h+1), nh], rows as the windows'
+            G[h].slice(0, blk.begin, blk.end).transpose(1, 2).contiguous().view({-1, W[h].size(0)});
+        const torch::Tensor win = windows(Xb, h);  // [nb*(L-h+1), h*d]
+        torch::Tensor dW = dW_part[h][i], db = db_part[h][i];
+        at::mm_out(dW, Gb.t(), win);
+        at::sum_out(db, Gb, 0);
+        const torch::Tensor dwin = torch::mm(Gb, W[h]);
+        AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions_backward", [&] {
+          add_window_gradients(dwin.data_ptr<scalar_t>(), nb, L, d, h, dXb.data_ptr<scalar_t>());
+        });
+      }
+    });
+    variable_list result(saved.size());  // {dX, dWv, dbv, dW_1, db_1, ...}
     result[0] = dX;
+    for (int64_t h = 0; h <= L; ++h) {
+      if (!G[h].defined()) continue;
+      torch::Tensor dW = dW_part[h][0].clone(), db = db_part[h][0].clone();
+      for (int64_t i = 1; i < blocks; ++i) {  // block order: the same sum for any thread count
+        dW += dW_part[h][i];
+        db += db_part[h][i];
+      }
+      result[2 * h + 1] = dW.view_as(saved[2 * h + 1]);
+      result[2 * h + 2] = db;
+    }
     return result;
   }
 };

@@ -242,7 +242,7 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
       Batch input = task.make_batch(order.data() + b, n, rng);
       data_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - td).count();
       torch::Tensor loss = task.loss(input);
-      opt->zero_grad();
+      clear_gradients(*opt);
       loss.backward();
       opt->step();
       const double l = loss.item<double>();

@@ -90,3 +90,43 @@ TEST(FusedAdam, RefusesAmsgrad) {
   torch::Tensor w = torch::zeros({3}).requires_grad_(true);
   EXPECT_ANY_THROW(train::FusedAdam({w}, torch::optim::AdamOptions(0.1).amsgrad(true)));
 }
+
+// release_gradients() before backward gives bit for bit the weights of zero_grad(): with and without
+// L2, and for a parameter that gets no gradient in some steps (stepped with a zero gradient once it
+// has state, skipped before). torch's Adam after zero_grad() is the reference for that skip.
+TEST(FusedAdam, ReleasedGradientsStepLikeZeroedOnes) {
+  torch::manual_seed(9);
+  const torch::Tensor a0 = torch::randn({70}), b0 = torch::randn({5});
+  for (double l2 : {0.0, 1e-2}) {
+    auto run = [&](bool release) {
+      torch::Tensor a = a0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+      train::FusedAdam opt({a, b}, torch::optim::AdamOptions(0.02).weight_decay(l2));
+      for (int k = 1; k <= 9; ++k) {
+        if (release)
+          train::clear_gradients(opt);
+        else
+          opt.zero_grad();
+        torch::Tensor loss = (torch::sin(a * k) * a).sum();
+        if (k == 1 || k % 3 == 0) loss = loss + (b * b * k).sum();  // b: no gradient in steps 2, 4, 5, 7, 8
+        loss.backward();
+        opt.step();
+        if (release) EXPECT_EQ(b.grad().defined(), k == 1 || k % 3 == 0) << "step " << k;
+      }
+      return std::make_pair(a.detach(), b.detach());
+    };
+    const auto [a_zeroed, b_zeroed] = run(false);
+    const auto [a_released, b_released] = run(true);
+    EXPECT_TRUE(torch::equal(a_zeroed, a_released)) << "l2 " << l2;
+    EXPECT_TRUE(torch::equal(b_zeroed, b_released)) << "l2 " << l2;
+    // b moved in the steps without a gradient too (its moments carry on), as with zero_grad().
+    EXPECT_GT((b_released - b0).abs().min().item<float>(), 0.0f);
+  }
+  // Before its first gradient a parameter is not stepped (L2 alone would move it otherwise).
+  torch::Tensor c = torch::ones({4}).requires_grad_(true), d = torch::ones({4}).requires_grad_(true);
+  train::FusedAdam opt({c, d}, torch::optim::AdamOptions(0.1).weight_decay(0.5));
+  train::clear_gradients(opt);
+  (c * c).sum().backward();
+  opt.step();
+  EXPECT_TRUE(torch::equal(d.detach(), torch::ones({4})));
+  EXPECT_FALSE(torch::equal(c.detach(), torch::ones({4})));
+}
