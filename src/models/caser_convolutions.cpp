@@ -156,8 +156,8 @@ struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
     result[0] = dX;
     for (int64_t h = 0; h <= L; ++h) {
       if (!G[h].defined()) continue;
-      torch::Tensor dW = dW_part[h][0].clone(), db = db_part[h][0].clone();
-      for (int64_t i = 1; i < blocks; ++i) {  // block order: the same sum for any thread count
+      torch::Tensor dW = torch::zeros_like(W[h]), db = torch::zeros({W[h].size(0)}, X.options());
+      for (int64_t i = 0; i < blocks; ++i) {  // block order: the same sum for any thread count
         dW += dW_part[h][i];
         db += db_part[h][i];
       }

@@ -122,6 +122,23 @@ TEST(CaserConvolutions, ThreadCountDoesNotChangeAnyBit) {
   for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << "tensor " << i;
 }
 
+TEST(CaserConvolutions, EmptyBatchGivesEmptyOutputsAndZeroGradients) {
+  const int64_t L = 3, d = 4, nv = 1, nh = 2;
+  Filters f = make_filters(L, d, nv, nh);
+  torch::Tensor X = torch::randn({0, L, d});
+  std::vector<torch::Tensor> up{torch::zeros({0, nv * d})};  // (Conv2d's view({0, -1}) cannot express it)
+  for (int64_t h = 1; h <= L; ++h) up.push_back(torch::zeros({0, nh, L - h + 1}));
+  auto ours = outputs_and_gradients(f, X, up, false);
+  ASSERT_EQ(ours.size(), static_cast<size_t>((L + 1) + 1 + 2 * (L + 1)));
+  for (size_t i = 0; i <= static_cast<size_t>(L + 1); ++i) EXPECT_EQ(ours[i].size(0), 0) << "tensor " << i;
+  const auto params = f.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const torch::Tensor& g = ours[static_cast<size_t>(L + 2) + i];
+    ASSERT_EQ(g.sizes(), params[i].sizes()) << "parameter " << i;
+    EXPECT_EQ(g.abs().max().item<float>(), 0.0f) << "parameter " << i;
+  }
+}
+
 TEST(CaserConvolutions, RefusesWrongShapes) {
   Filters f = make_filters(3, 4, 1, 2);
   EXPECT_ANY_THROW(models::caser_convolutions(torch::randn({2, 4, 4}), f.weights(), f.biases()));  // L = 4, filters for 3
