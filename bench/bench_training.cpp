@@ -77,8 +77,8 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
     const auto t1 = std::chrono::steady_clock::now();
     torch::Tensor loss = task.loss(b);
     const auto t2 = std::chrono::steady_clock::now();
-    train::clear_gradients(*opt);
-    loss.backward();  // as the trainer
+    train::clear_gradients(*opt);  // as the trainer
+    loss.backward();
     const auto t3 = std::chrono::steady_clock::now();
     opt->step();
     const auto t4 = std::chrono::steady_clock::now();

@@ -57,9 +57,9 @@ struct CaserNetImpl : torch::nn::Module {
     for (size_t h = 1; h < conv.size(); ++h)
       parts.push_back(std::get<0>(activation(ac_conv, conv[h]).max(2)));  // [B,nh,L-h+1] -> [B,nh]
     // fc1 through parallel_linear: the same product, its tiles on both cores.
-    const torch::Tensor h = dropout->forward(torch::cat(parts, 1));       // [B, nv*d + nh*L]
+    const torch::Tensor h = dropout->forward(torch::cat(parts, 1));         // [B, nv*d + nh*L]
     torch::Tensor z = activation(ac_fc, kernels::parallel_linear(fc1, h));  // [B,d]
-    return torch::cat({z, user->forward(users)}, 1);                                           // [B,2d]
+    return torch::cat({z, user->forward(users)}, 1);                        // [B,2d]
   }
 
   int64_t d, L, nv;
