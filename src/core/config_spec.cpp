@@ -55,6 +55,9 @@ const std::vector<ConfigKeySpec>& config_spec() {
       {"model.dropout", T::kFloat, 0.5, "Dropout probability (Caser, SASRec).", {}, 0.0, 0.99},
       {"model.caser_nv", T::kInt, 2, "Caser: vertical convolution filters.", {}, 1.0},
       {"model.caser_nh", T::kInt, 16, "Caser: horizontal filters per height 1..L.", {}, 1.0},
+      {"model.caser_targets", T::kInt, 1,
+       "Caser: T, the next items each training window predicts (the RD reference: 1; caser_pytorch: 3). "
+       "train.neg_samples negatives are drawn per target.", {}, 1.0},
       {"model.caser_ac_conv", T::kString, "iden", "Caser: activation after the horizontal convolutions.",
        {"iden", "relu", "tanh", "sigm"}},
       {"model.caser_ac_fc", T::kString, "sigm", "Caser: activation after the fully connected layer.",

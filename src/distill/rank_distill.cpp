@@ -70,6 +70,9 @@ train::TrainTask rank_distill_task(const models::SampledItemTask& student, const
            "distill: the teacher's top-K cache has {} samples, the student trains on {}", cache.size(), student.size());
   PR_CHECK(cache.k() == o.k, ErrorCode::kInvalidArgument, "distill.rd_k: {} but the cache holds the top {}", o.k,
            cache.k());
+  PR_CHECK(student.n_targets == 1, ErrorCode::kInvalidArgument,
+           "distill.method rd: the student predicts {} targets per window; RD trains on one (model.caser_targets=1, "
+           "as the reference)", student.n_targets);
   // The epoch decides whether w^b is on; set by the trainer before each epoch (also after a resume).
   auto dynamic = std::make_shared<bool>(false);
   const TopKTeacherCache* topk = &cache;

@@ -6,8 +6,9 @@
 //   z = ac_fc(fc1(dropout([o_v; o_h])))       (B,d)
 //   x = [z; U[user]]                          (B,2d)
 //   score(i) = W2[i] . x + b2[i]
-// Loss: -log sigmoid(s_target) - sum_neg log(1 - sigmoid(s_neg)), summed per instance, mean over
-// the batch (sigmoid_loss_task). Item index n_items is the padding row
+// Loss: -sum_t log sigmoid(s_target_t) - sum_neg log(1 - sigmoid(s_neg)), summed per instance, mean
+// over the batch (sigmoid_loss_task); T = model.caser_targets next items per window (the RD
+// reference: T = 1; the Caser paper's skip behaviour: T > 1, n_neg negatives per target). Item index n_items is the padding row
 // (RD's row 0); it is an ordinary learnable row, as in the reference, and is never ranked.
 // #params = U*d + 3*I*d + I + (nv*L + nv) + sum_h (nh*h*d + nh) + (nv*d + nh*L)*d + d, I = n_items + 1.
 #include "core/log.h"
@@ -119,10 +120,12 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
 
  public:
   SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
-    samples_ = data::make_window_samples(d.train, L_, /*T=*/1);
+    const int64_t T = c.integer("model.caser_targets");
+    samples_ = data::make_window_samples(d.train, L_, T);
     sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
-    log_info("caser: {} training windows (L={}, T=1)", samples_.size(), L_);
+    log_info("caser: {} training windows (L={}, T={})", samples_.size(), L_, T);
     SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
+    t.n_targets = T;
     // Inputs of a batch: the windows and users of the samples.
     auto inputs = [this, train = &d.train](const int64_t* ids, size_t n) {
       const int64_t B = static_cast<int64_t>(n);

@@ -18,21 +18,23 @@ torch::Tensor scores_with_grad_prefix(int64_t m, int64_t with_grad,
 }
 
 train::TrainTask sigmoid_loss_task(const SampledItemTask& task, int64_t n_neg) {
-  auto make_batch = [task, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
-    const int64_t m = 1 + n_neg;
+  const int64_t T = task.n_targets, m = T * (1 + n_neg);
+  auto make_batch = [task, n_neg, T, m](const int64_t* ids, size_t n, std::mt19937_64& rng) {
     std::vector<int64_t> items(n * static_cast<size_t>(m));
     for (size_t b = 0; b < n; ++b) {
-      const int32_t u = task.user(ids[b]), target = task.target(ids[b]);
-      int64_t* row = items.data() + b * static_cast<size_t>(m);
-      row[0] = target;
-      for (int64_t k = 1; k < m; ++k) row[k] = task.sampler->sample(u, target, rng);
+      const int32_t u = task.user(ids[b]);
+      int64_t* row = items.data() + b * static_cast<size_t>(m);  // [targets (T) | negatives (T*n_neg)]
+      for (int64_t t = 0; t < T; ++t) {
+        const int32_t target = task.target(ids[b], t);
+        row[t] = target;
+        for (int64_t k = 0; k < n_neg; ++k) row[T + t * n_neg + k] = task.sampler->sample(u, target, rng);
+      }
     }
     return task.make_batch(ids, n, items, m);
   };
-  const int64_t batch_columns = 1 + n_neg;
-  auto loss = [task, batch_columns](const train::Batch& batch) {
-    torch::Tensor s = task.scores(batch, batch_columns);
-    return sigmoid_log_loss(s.slice(1, 0, 1), s.slice(1, 1)).mean();
+  auto loss = [task, T, m](const train::Batch& batch) {
+    torch::Tensor s = task.scores(batch, m);
+    return sigmoid_log_loss(s.slice(1, 0, T), s.slice(1, T)).mean();
   };
   return {*task.module, task.size(), make_batch, loss};
 }

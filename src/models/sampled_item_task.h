@@ -24,6 +24,9 @@ struct SampledItemTask {
   const data::SampleIndex* samples = nullptr;       // sample id -> (user, target position)
   const data::NegativeSampler* sampler = nullptr;  // the model's negative sampler (train.neg_* settings)
   int32_t n_items = 0;
+  // Targets per sample: the items at pos, pos+1, ..., pos+n_targets-1 (Caser's T, its "skip"
+  // behaviour; 1 for every other model).
+  int64_t n_targets = 1;
   // The model's inputs for samples ids[0..n) and the items to score: row b scores items[b*m, b*m+m).
   std::function<train::Batch(const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m)> make_batch;
   // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's
@@ -50,7 +53,9 @@ struct SampledItemTask {
 
   int64_t size() const { return static_cast<int64_t>(samples->size()); }
   int32_t user(int64_t id) const { return samples->seq[static_cast<size_t>(id)]; }
-  int32_t target(int64_t id) const { return train->items[static_cast<size_t>(samples->pos[static_cast<size_t>(id)])]; }
+  int32_t target(int64_t id, int64_t t = 0) const {
+    return train->items[static_cast<size_t>(samples->pos[static_cast<size_t>(id)] + t)];
+  }
 };
 
 // Implemented by the models that train on sampled items. The task refers to the model's own sample
@@ -70,8 +75,9 @@ torch::Tensor scores_with_grad_prefix(int64_t m, int64_t with_grad,
 // never overflows (the reference writes log(sigmoid), rankdistill.md §9.11).
 torch::Tensor sigmoid_log_loss(const torch::Tensor& pos, const torch::Tensor& neg);
 
-// The model's own training: per sample its target and n_neg negatives drawn by the task's sampler;
-// loss = mean over the batch of sigmoid_log_loss.
+// The model's own training: per sample its T = task.n_targets targets and n_neg negatives per target
+// drawn by the task's sampler; loss = mean over the batch of sigmoid_log_loss (summed over the T
+// targets and T*n_neg negatives, as the RD reference sums over its columns).
 train::TrainTask sigmoid_loss_task(const SampledItemTask& task, int64_t n_neg);
 
 }  // namespace pocketrec::models

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "data/readers.h"
 #include "eval/evaluator.h"
+#include "models/sampled_item_task.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "synthetic_data.h"
@@ -35,6 +36,7 @@ struct Case {
   std::string model, variant, loss;
   bool sessions;
   bool stt = false;  // SASRec with a semi-tensor-train item table (the OD-Rec student)
+  int64_t caser_targets = 1;
 };
 void PrintTo(const Case& c, std::ostream* os) {
   *os << c.model << (c.variant.empty() ? "" : "/" + c.variant) << (c.stt ? "/stt" : "");
@@ -53,6 +55,7 @@ void gradient_check(const Case& k) {
   if (!k.variant.empty()) c.set("model.sasrec_variant", k.variant, "t");
   if (!k.loss.empty()) c.set("train.loss", k.loss, "t");
   if (k.stt) use_stt_table(c);
+  c.set("model.caser_targets", k.caser_targets, "t");
   auto m = make(c, d);
   train::TrainTask task = m->training_task(d, c);
   torch::nn::Module& net = m->network();
@@ -99,6 +102,7 @@ void gradient_check(const Case& k) {
 TEST(GradientCheck, Bpr) { gradient_check({"bpr", "", "", false}); }
 TEST(GradientCheck, BprSessions) { gradient_check({"bpr", "", "", true}); }
 TEST(GradientCheck, Caser) { gradient_check({"caser", "", "", false}); }
+TEST(GradientCheck, CaserThreeTargets) { gradient_check({"caser", "", "", false, false, 3}); }
 TEST(GradientCheck, Fossil) { gradient_check({"fossil", "", "", false}); }
 TEST(GradientCheck, SasRecCrossEntropy) { gradient_check({"sasrec", "standard", "ce", false}); }
 TEST(GradientCheck, SasRecBce) { gradient_check({"sasrec", "standard", "bce", false}); }
@@ -122,6 +126,46 @@ TEST(Caser, ParameterCountEqualsTheRdFormula) {
   int64_t g = 0;
   for (int64_t h = 1; h <= 5; ++h) g += 16 * h * 100 + 16;
   EXPECT_EQ(13149 * 100 + 3 * 14010 * 100 + 14010 + (2 * 5 + 2) + g + (2 * 100 + 16 * 5) * 100 + 100, 5584102);
+}
+
+// model.caser_targets = T: a window's batch row is [its T next items | n_neg negatives per target],
+// the negatives outside the user's history, and the loss sums -log sigmoid over the T targets and
+// -log(1 - sigmoid) over the T*n_neg negatives (the scores recomputed here from the same batch).
+TEST(Caser, EachWindowPredictsItsNextTItems) {
+  data::Dataset d = pocketrec::testing::community_users();
+  Config c = small_config("caser");
+  const int64_t T = 2, n_neg = 3, L = c.integer("model.window");
+  c.set("model.caser_targets", T, "t");
+  c.set("train.neg_samples", n_neg, "t");
+  auto m = make(c, d);
+  auto* pw = dynamic_cast<models::PointwiseModel*>(m.get());
+  ASSERT_NE(pw, nullptr);
+  models::SampledItemTask st = pw->sampled_item_task(d, c);
+  int64_t windows = 0;  // c-L-T+1 per sequence of length c >= L+T, one padded window when T < c < L+T
+  for (size_t u = 0; u < d.train.size(); ++u) {
+    const int64_t len = static_cast<int64_t>(d.train.length(u));
+    windows += len >= L + T ? len - L - T + 1 : (len > T ? 1 : 0);
+  }
+  ASSERT_EQ(st.size(), windows);
+  ASSERT_EQ(st.n_targets, T);
+  train::TrainTask task = m->training_task(d, c);
+  m->network().eval();
+  std::vector<int64_t> ids{0, 3, st.size() - 1};
+  std::mt19937_64 rng(5);
+  train::Batch batch = task.make_batch(ids.data(), ids.size(), rng);
+  const torch::Tensor items = batch[2];
+  ASSERT_EQ(items.sizes(), (std::vector<int64_t>{3, T * (1 + n_neg)}));
+  for (int64_t b = 0; b < 3; ++b) {
+    const size_t u = static_cast<size_t>(st.user(ids[b]));
+    const auto hist = d.train[u];
+    const int64_t pos = st.samples->pos[static_cast<size_t>(ids[b])];
+    for (int64_t t = 0; t < T; ++t) EXPECT_EQ(items[b][t].item<int64_t>(), d.train.items[pos + t]);
+    for (int64_t j = T; j < items.size(1); ++j)
+      EXPECT_EQ(std::count(hist.begin(), hist.end(), items[b][j].item<int64_t>()), 0) << "negative in the history";
+  }
+  torch::Tensor s = st.scores(batch, items.size(1));
+  const double expected = (torch::softplus(-s.slice(1, 0, T)).sum(1) + torch::softplus(s.slice(1, T)).sum(1)).mean().item<double>();
+  EXPECT_NEAR(task.loss(batch).item<double>(), expected, 1e-6 * std::abs(expected));
 }
 
 TEST(Fossil, ParameterCountEqualsTheFormula) {
