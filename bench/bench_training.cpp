@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -22,6 +23,7 @@
 #include "models/caser_convolutions.h"
 #include "kernels/counter_based_dropout.h"
 #include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_bmm.h"
 #include "kernels/parallel_linear.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
@@ -67,11 +69,16 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
   auto opt = train::make_optimizer(config, task.module.parameters());  // as the trainer's
   task.module.train();
   std::mt19937_64 rng(1);
+  // Batches of shuffled samples, as the trainer draws them (in order, a batch would hold the
+  // prefixes of a few sessions only).
+  std::vector<int64_t> order(static_cast<size_t>(task.n_samples));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
   std::vector<int64_t> ids(static_cast<size_t>(batch));
-  int64_t next = 0;
+  size_t next = 0;
   double data_secs = 0, forward_secs = 0, backward_secs = 0, optimizer_secs = 0, total_secs = 0;
   for (auto _ : state) {
-    for (auto& i : ids) i = next++ % task.n_samples;
+    for (auto& i : ids) i = order[next++ % order.size()];
     const auto t0 = std::chrono::steady_clock::now();
     train::Batch b = task.make_batch(ids.data(), ids.size(), rng);
     const auto t1 = std::chrono::steady_clock::now();
@@ -254,6 +261,24 @@ void BM_Linear(benchmark::State& state, bool torch_module) {
   }
 }
 
+// The OD-Rec teacher's two attention products (scores Q K^T and context A V over 100 sessions x 40
+// positions, d 128) forward + backward, 2 torch threads: torch::matmul vs parallel_bmm.
+void BM_AttentionProducts(benchmark::State& state, bool torch_calls) {
+  set_compute_threads(2, 1);
+  torch::manual_seed(1);
+  torch::Tensor q = torch::randn({100, 40, 128}).requires_grad_(true), k = torch::randn({100, 40, 128});
+  torch::Tensor v = torch::randn({100, 40, 128}).requires_grad_(true);
+  for (auto _ : state) {
+    auto bmm = [&](const torch::Tensor& a, const torch::Tensor& b) {
+      return torch_calls ? torch::matmul(a, b) : kernels::parallel_bmm(a, b);
+    };
+    torch::Tensor attn = torch::softmax(bmm(q, k.transpose(1, 2)), -1);
+    bmm(attn, v).sum().backward();
+    q.mutable_grad().reset();
+    v.mutable_grad().reset();
+  }
+}
+
 // One Adam step with coupled L2 on Caser-T's 1.71 M parameters (as one tensor), 1 thread:
 // FusedAdam against torch::optim::Adam, side by side in one run.
 void BM_AdamStep(benchmark::State& state, bool fused) {
@@ -338,6 +363,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("Dropout/ours", BM_Dropout, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Linear/torch", BM_Linear, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Linear/ours", BM_Linear, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("AttentionProducts/torch", BM_AttentionProducts, true)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("AttentionProducts/ours", BM_AttentionProducts, false)->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

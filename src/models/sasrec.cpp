@@ -31,6 +31,7 @@
 #include "eval/dot_scorer.h"
 #include "kernels/counter_based_dropout.h"
 #include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_bmm.h"
 #include "kernels/parallel_linear.h"
 #include "models/sampled_item_task.h"
 #include "models/sasrec.h"
@@ -56,25 +57,37 @@ struct BlockImpl : torch::nn::Module {
     dropout = register_module("dropout", kernels::CounterBasedDropout(drop));
   }
 
-  // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf)
-  torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask) {
+  // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf), keys: the flat indices (into
+  // [B*L]) of the real key positions. Padded keys are masked out of every attention row, so their
+  // keys and values are never computed (zero rows instead): on Tmall's 40-position prefixes that is
+  // most of the K and V products.
+  torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask,
+                          const torch::Tensor& keys) {
     const int64_t B = query_in.size(0), L = query_in.size(1), d = query_in.size(2), dh = d / heads;
     auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads, dh}).transpose(1, 2); };  // [B,h,L,dh]
-    torch::Tensor Q = split(kernels::parallel_linear(q, query_in)), K = split(kernels::parallel_linear(k, kv_in)),
-                  V = split(kernels::parallel_linear(v, kv_in));
-    torch::Tensor scores = torch::matmul(Q, K.transpose(2, 3)) / std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
-    torch::Tensor attn = dropout->forward(torch::softmax(scores, -1));
-    return kernels::parallel_linear(o, torch::matmul(attn, V).transpose(1, 2).reshape({B, L, d}));
+    const torch::Tensor kv_rows = kv_in.reshape({B * L, d}).index_select(0, keys);
+    auto at_keys = [&](torch::nn::Linear& lin) {
+      return torch::zeros({B * L, d}, kv_in.options()).index_copy(0, keys, kernels::parallel_linear(lin, kv_rows));
+    };
+    // [B*h, L, dh]: one small product per (session, head), spread over the threads (parallel_bmm.h).
+    auto per_head = [&](const torch::Tensor& t) { return split(t).reshape({B * heads, L, dh}); };
+    torch::Tensor Q = per_head(kernels::parallel_linear(q, query_in)), K = per_head(at_keys(k)),
+                  V = per_head(at_keys(v));
+    torch::Tensor scores = kernels::parallel_bmm(Q, K.transpose(1, 2)).view({B, heads, L, L}) /
+                               std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
+    torch::Tensor attn = dropout->forward(torch::softmax(scores, -1)).view({B * heads, L, L});
+    torch::Tensor context = kernels::parallel_bmm(attn, V).view({B, heads, L, dh});
+    return kernels::parallel_linear(o, context.transpose(1, 2).reshape({B, L, d}));
   }
 
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask) {
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask, const torch::Tensor& keys) {
     if (post_ln) {
-      torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask)));
+      torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask, keys)));
       torch::Tensor inner = torch::gelu(kernels::parallel_linear(ff1, h));
       return ln_ffn->forward(h + dropout->forward(kernels::parallel_linear(ff2, inner)));
     }
     torch::Tensor qn = ln_attn->forward(x);
-    x = qn + dropout->forward(attention(qn, x, mask));
+    x = qn + dropout->forward(attention(qn, x, mask, keys));
     torch::Tensor xn = ln_ffn->forward(x);
     torch::Tensor inner = dropout->forward(torch::relu(kernels::parallel_linear(ff1, xn)));
     return xn + dropout->forward(kernels::parallel_linear(ff2, inner));
@@ -158,8 +171,9 @@ struct SasNetImpl : torch::nn::Module {
     torch::Tensor causal = torch::ones({L, L}, torch::kBool).tril();
     torch::Tensor allowed = causal.unsqueeze(0) & valid.unsqueeze(1);  // [B,L(query),L(key)]
     torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
+    const torch::Tensor keys = valid.reshape({-1}).nonzero().squeeze(1);
     for (const auto& b : *blocks) {
-      x = b->as<Block>()->forward(x, mask);
+      x = b->as<Block>()->forward(x, mask, keys);
       if (!odrec) x = x * valid.unsqueeze(2);
     }
     if (!odrec) {
@@ -179,7 +193,8 @@ struct SasNetImpl : torch::nn::Module {
     x = x * valid.unsqueeze(2);
     torch::Tensor allowed = torch::ones({L, L}, torch::kBool).tril().unsqueeze(0) & valid.unsqueeze(1);
     torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
-    for (const auto& b : *blocks) x = b->as<Block>()->forward(x, mask) * valid.unsqueeze(2);
+    const torch::Tensor keys = valid.reshape({-1}).nonzero().squeeze(1);
+    for (const auto& b : *blocks) x = b->as<Block>()->forward(x, mask, keys) * valid.unsqueeze(2);
     return ln_in->forward(x);  // [B,L,d]
   }
 

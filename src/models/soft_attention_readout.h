@@ -2,7 +2,7 @@
 // also used on raw item embeddings by OD-Rec's hot/cold sub-session heads (§3.2):
 //   hs  = (sum of all L rows of H) / length          (padded rows included; see sasrec.cpp)
 //   a_l = w2 . sigmoid(glu1(tanh(H_l)) + glu2(hs))
-//   s   = sum_l a_l * mask_l * H_l
+//   s   = sum_l a_l * mask_l * H_l                    (a_l computed at the real rows only)
 #pragma once
 
 #include <torch/torch.h>

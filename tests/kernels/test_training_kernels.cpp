@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "kernels/counter_based_dropout.h"
 #include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/parallel_bmm.h"
 #include "kernels/parallel_linear.h"
 
 using namespace pocketrec;
@@ -282,4 +283,47 @@ TEST(ParallelLinear, RefusesMismatchedShapes) {
   torch::nn::Linear layer(8, 4);
   EXPECT_THROW(kernels::parallel_linear(layer, torch::randn({3, 7})), Error);
   EXPECT_THROW(kernels::parallel_linear(torch::randn({3, 8}), layer->weight, torch::randn({5})), Error);
+}
+
+namespace {
+
+// parallel_bmm (or torch::bmm) of a and b, and the gradients of sum(out * upstream) w.r.t. a and b.
+std::vector<torch::Tensor> run_bmm(const torch::Tensor& a0, const torch::Tensor& b0, const torch::Tensor& upstream,
+                                   bool torch_call) {
+  torch::Tensor a = a0.detach().requires_grad_(true), b = b0.detach().requires_grad_(true);
+  torch::Tensor out = torch_call ? torch::bmm(a, b) : kernels::parallel_bmm(a, b);
+  out.backward(upstream);
+  return {out.detach(), a.grad(), b.grad()};
+}
+
+}  // namespace
+
+TEST(ParallelBmm, MatchesTorchBmmOnContiguousAndTransposedOperands) {
+  torch::manual_seed(11);
+  for (auto [n, m, k, p] : {std::array<int64_t, 4>{1, 1, 1, 1}, {7, 5, 3, 4}, {100, 40, 16, 40}}) {
+    torch::Tensor a = torch::randn({n, m, k}, torch::kFloat64), upstream = torch::randn({n, m, p}, torch::kFloat64);
+    // b contiguous, and b as the transposed view attention passes (K^T)
+    for (const torch::Tensor& b : {torch::randn({n, k, p}, torch::kFloat64),
+                                   torch::randn({n, p, k}, torch::kFloat64).transpose(1, 2)}) {
+      const auto ours = run_bmm(a, b, upstream, false), ref = run_bmm(a, b, upstream, true);
+      for (size_t i = 0; i < ours.size(); ++i) {
+        EXPECT_EQ(ours[i].sizes(), ref[i].sizes()) << i;
+        EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-12, 1e-12)) << "output " << i << " n " << n;
+      }
+    }
+  }
+}
+
+TEST(ParallelBmm, SameResultOnOneAndTwoThreads) {
+  torch::manual_seed(12);
+  torch::Tensor a = torch::randn({33, 40, 128}), b = torch::randn({33, 128, 40}), upstream = torch::randn({33, 40, 40});
+  const auto one = on_threads(1, [&] { return run_bmm(a, b, upstream, false); });
+  const auto two = on_threads(2, [&] { return run_bmm(a, b, upstream, false); });
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << i;
+}
+
+TEST(ParallelBmm, RefusesMismatchedShapes) {
+  EXPECT_THROW(kernels::parallel_bmm(torch::randn({2, 3, 4}), torch::randn({2, 5, 6})), Error);
+  EXPECT_THROW(kernels::parallel_bmm(torch::randn({2, 3, 4}), torch::randn({3, 4, 6})), Error);
+  EXPECT_THROW(kernels::parallel_bmm(torch::randn({3, 4}), torch::randn({4, 6})), Error);
 }

@@ -11,6 +11,7 @@
 #include "data/readers.h"
 #include "eval/evaluator.h"
 #include "models/sampled_item_task.h"
+#include "models/soft_attention_readout.h"
 #include "models/torch_models.h"
 #include "models/torch_recommender.h"
 #include "synthetic_data.h"
@@ -223,4 +224,26 @@ TEST(Trainer, ResumeConfigComparisonFillsKeysAddedLater) {
   EXPECT_EQ(train::resumable_config(old_run), train::resumable_config(c.to_json()));
   old_run["train"]["lr"] = 0.5;  // a real difference is still one
   EXPECT_NE(train::resumable_config(old_run), train::resumable_config(c.to_json()));
+}
+
+// The soft-attention readout computes its gate at the real rows only; the result equals the
+// formula over all rows with padded weights zeroed (soft_attention_readout.h), for masks with
+// holes (OD-Rec's hot/cold sub-sessions), a full row and a row with one real item, and so do the
+// gradients.
+TEST(SoftAttentionReadout, RealRowsOnlyEqualsTheMaskedFormula) {
+  torch::manual_seed(3);
+  models::SoftAttentionReadout r(6);
+  r->to(torch::kFloat64);
+  const int64_t B = 3, L = 5, d = 6;
+  torch::Tensor H = torch::randn({B, L, d}, torch::kFloat64).requires_grad_(true);
+  torch::Tensor valid = torch::tensor({1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0}, torch::kBool).view({B, L});
+  torch::Tensor lengths = torch::tensor({3, 5, 1}, torch::kInt64);
+  torch::Tensor got = r->forward(H, valid, lengths);
+  torch::Tensor hs = H.sum(1) / lengths.to(torch::kFloat64).unsqueeze(1);
+  torch::Tensor gate = torch::sigmoid(r->glu1->forward(torch::tanh(H)) + r->glu2->forward(hs).unsqueeze(1));
+  torch::Tensor want = (r->w2->forward(gate) * valid.unsqueeze(2).to(torch::kFloat64) * H).sum(1);
+  EXPECT_TRUE(torch::allclose(got, want, 1e-12, 1e-12)) << got - want;
+  auto gh_got = torch::autograd::grad({got.sum()}, {H, r->glu1->weight});
+  auto gh_want = torch::autograd::grad({want.sum()}, {H, r->glu1->weight});
+  for (size_t i = 0; i < gh_got.size(); ++i) EXPECT_TRUE(torch::allclose(gh_got[i], gh_want[i], 1e-12, 1e-12)) << i;
 }
