@@ -8,8 +8,9 @@
 //   score(i) = W2[i] . x + b2[i]
 // Loss: -sum_t log sigmoid(s_target_t) - sum_neg log(1 - sigmoid(s_neg)), summed per instance, mean
 // over the batch (sigmoid_loss_task); T = model.caser_targets next items per window (the RD
-// reference: T = 1; the Caser paper's skip behaviour: T > 1, n_neg negatives per target). Item index n_items is the padding row
-// (RD's row 0); it is an ordinary learnable row, as in the reference, and is never ranked.
+// reference: T = 1; the Caser paper's skip behaviour: T > 1, n_neg negatives per target).
+// Item index n_items is the padding row (RD's row 0); it is an ordinary learnable row, as in the
+// reference, and is never ranked.
 // #params = U*d + 3*I*d + I + (nv*L + nv) + sum_h (nh*h*d + nh) + (nv*d + nh*L)*d + d, I = n_items + 1.
 #include "core/log.h"
 #include "data/negative_sampler.h"
