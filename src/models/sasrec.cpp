@@ -42,6 +42,21 @@
 namespace pocketrec::models {
 namespace {
 
+// What the attention rows of a right-padded batch may see, from valid [B,L] (real positions):
+// `additive` [B,L,L] is 0 where a query may attend (causal, real keys) and -inf elsewhere; `keys`
+// holds the flat indices (into [B*L]) of the real positions, the only ones whose keys and values
+// are computed. A padded query attends to every real key before it, so no row is fully masked.
+struct AttentionMask {
+  torch::Tensor additive, keys;
+
+  static AttentionMask causal_over(const torch::Tensor& valid) {
+    const int64_t B = valid.size(0), L = valid.size(1);
+    torch::Tensor allowed = torch::ones({L, L}, torch::kBool).tril().unsqueeze(0) & valid.unsqueeze(1);
+    return {torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY),
+            valid.reshape({-1}).nonzero().squeeze(1)};
+  }
+};
+
 struct BlockImpl : torch::nn::Module {
   BlockImpl(int64_t d, int64_t heads, int64_t inner, double drop, bool post_ln)
       : heads(heads), post_ln(post_ln) {
@@ -57,37 +72,35 @@ struct BlockImpl : torch::nn::Module {
     dropout = register_module("dropout", kernels::CounterBasedDropout(drop));
   }
 
-  // query_in [B,L,d], kv_in [B,L,d], mask [B,L,L] additive (0 or -inf), keys: the flat indices (into
-  // [B*L]) of the real key positions. Padded keys are masked out of every attention row, so their
+  // query_in [B,L,d], kv_in [B,L,d]. Padded keys are masked out of every attention row, so their
   // keys and values are never computed (zero rows instead): on Tmall's 40-position prefixes that is
   // most of the K and V products.
-  torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const torch::Tensor& mask,
-                          const torch::Tensor& keys) {
+  torch::Tensor attention(const torch::Tensor& query_in, const torch::Tensor& kv_in, const AttentionMask& mask) {
     const int64_t B = query_in.size(0), L = query_in.size(1), d = query_in.size(2), dh = d / heads;
     auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads, dh}).transpose(1, 2); };  // [B,h,L,dh]
-    const torch::Tensor kv_rows = kv_in.reshape({B * L, d}).index_select(0, keys);
+    const torch::Tensor kv_rows = kv_in.reshape({B * L, d}).index_select(0, mask.keys);
     auto at_keys = [&](torch::nn::Linear& lin) {
-      return torch::zeros({B * L, d}, kv_in.options()).index_copy(0, keys, kernels::parallel_linear(lin, kv_rows));
+      return torch::zeros({B * L, d}, kv_in.options()).index_copy(0, mask.keys, kernels::parallel_linear(lin, kv_rows));
     };
     // [B*h, L, dh]: one small product per (session, head), spread over the threads (parallel_bmm.h).
     auto per_head = [&](const torch::Tensor& t) { return split(t).reshape({B * heads, L, dh}); };
     torch::Tensor Q = per_head(kernels::parallel_linear(q, query_in)), K = per_head(at_keys(k)),
                   V = per_head(at_keys(v));
     torch::Tensor scores = kernels::parallel_bmm(Q, K.transpose(1, 2)).view({B, heads, L, L}) /
-                               std::sqrt(static_cast<double>(dh)) + mask.unsqueeze(1);
+                               std::sqrt(static_cast<double>(dh)) + mask.additive.unsqueeze(1);
     torch::Tensor attn = dropout->forward(torch::softmax(scores, -1)).view({B * heads, L, L});
     torch::Tensor context = kernels::parallel_bmm(attn, V).view({B, heads, L, dh});
     return kernels::parallel_linear(o, context.transpose(1, 2).reshape({B, L, d}));
   }
 
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask, const torch::Tensor& keys) {
+  torch::Tensor forward(torch::Tensor x, const AttentionMask& mask) {
     if (post_ln) {
-      torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask, keys)));
+      torch::Tensor h = ln_attn->forward(x + dropout->forward(attention(x, x, mask)));
       torch::Tensor inner = torch::gelu(kernels::parallel_linear(ff1, h));
       return ln_ffn->forward(h + dropout->forward(kernels::parallel_linear(ff2, inner)));
     }
     torch::Tensor qn = ln_attn->forward(x);
-    x = qn + dropout->forward(attention(qn, x, mask, keys));
+    x = qn + dropout->forward(attention(qn, x, mask));
     torch::Tensor xn = ln_ffn->forward(x);
     torch::Tensor inner = dropout->forward(torch::relu(kernels::parallel_linear(ff1, xn)));
     return xn + dropout->forward(kernels::parallel_linear(ff2, inner));
@@ -168,12 +181,9 @@ struct SasNetImpl : torch::nn::Module {
       x = dropout->forward(input * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
       x = x * valid.unsqueeze(2);
     }
-    torch::Tensor causal = torch::ones({L, L}, torch::kBool).tril();
-    torch::Tensor allowed = causal.unsqueeze(0) & valid.unsqueeze(1);  // [B,L(query),L(key)]
-    torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
-    const torch::Tensor keys = valid.reshape({-1}).nonzero().squeeze(1);
+    const AttentionMask mask = AttentionMask::causal_over(valid);
     for (const auto& b : *blocks) {
-      x = b->as<Block>()->forward(x, mask, keys);
+      x = b->as<Block>()->forward(x, mask);
       if (!odrec) x = x * valid.unsqueeze(2);
     }
     if (!odrec) {
@@ -191,10 +201,8 @@ struct SasNetImpl : torch::nn::Module {
     torch::Tensor positions = torch::arange(L, torch::kInt64).unsqueeze(0).expand({B, L});
     torch::Tensor x = dropout->forward(item_rows(seq) * std::sqrt(static_cast<double>(d)) + pos->forward(positions));
     x = x * valid.unsqueeze(2);
-    torch::Tensor allowed = torch::ones({L, L}, torch::kBool).tril().unsqueeze(0) & valid.unsqueeze(1);
-    torch::Tensor mask = torch::zeros({B, L, L}).masked_fill(allowed.logical_not(), -INFINITY);
-    const torch::Tensor keys = valid.reshape({-1}).nonzero().squeeze(1);
-    for (const auto& b : *blocks) x = b->as<Block>()->forward(x, mask, keys) * valid.unsqueeze(2);
+    const AttentionMask mask = AttentionMask::causal_over(valid);
+    for (const auto& b : *blocks) x = b->as<Block>()->forward(x, mask) * valid.unsqueeze(2);
     return ln_in->forward(x);  // [B,L,d]
   }
 

@@ -278,7 +278,11 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
       const double v = r.get(sum.metric);
       line["valid"] = r.to_json()["metrics"];
       msg += fmt::format(", valid {} {:.4f}", sum.metric, v);
-      if (v > best_value) {
+      // No validation queries (e.g. split.ratios [0.8, 0, 0.2], a refit on train + validation):
+      // nothing to select on, so the latest epoch is kept and training never stops early.
+      const bool no_validation = r.n_queries == 0;
+      if (no_validation) msg += " (no validation queries: keeping the latest epoch)";
+      if (no_validation || v > best_value) {
         best_value = v;
         sum.best_epoch = epoch;
         bad_rounds = 0;

@@ -247,3 +247,22 @@ TEST(SoftAttentionReadout, RealRowsOnlyEqualsTheMaskedFormula) {
   auto gh_want = torch::autograd::grad({want.sum()}, {H, r->glu1->weight});
   for (size_t i = 0; i < gh_got.size(); ++i) EXPECT_TRUE(torch::allclose(gh_got[i], gh_want[i], 1e-12, 1e-12)) << i;
 }
+
+// Without validation queries (a refit on train + validation: split.ratios [0.8, 0, 0.2]) nothing can
+// be selected: the trainer keeps the latest epoch and never stops early (it used to keep epoch 1,
+// whose empty-set metric 0 nothing later exceeded, and stop after `patience` epochs).
+TEST(Trainer, NoValidationQueriesKeepTheLatestEpoch) {
+  ProgressBar::set_enabled(false);
+  data::Dataset d = pocketrec::testing::community_users();
+  d.valid = data::EvalSet{};
+  Config c = small_config("bpr");
+  c.set("train.epochs", 4, "t");
+  c.set("train.patience", 1, "t");
+  auto m = make(c, d);
+  train::TrainTask task = m->training_task(d, c);
+  models::FitContext ctx{c, "", pocketrec::testing::validation_on(d, c)};
+  const train::TrainSummary s = train::run_training(task, *m, ctx);
+  EXPECT_EQ(s.epochs_run, 4);
+  EXPECT_EQ(s.best_epoch, 4);
+  EXPECT_FALSE(s.stopped_early);
+}
