@@ -23,6 +23,7 @@
 #include "models/caser_convolutions.h"
 #include "kernels/counter_based_dropout.h"
 #include "kernels/full_softmax_cross_entropy.h"
+#include "kernels/gemm.h"
 #include "kernels/parallel_bmm.h"
 #include "kernels/parallel_linear.h"
 #include "models/torch_models.h"
@@ -261,6 +262,35 @@ void BM_Linear(benchmark::State& state, bool torch_module) {
   }
 }
 
+// The products of one tile of the Tmall teacher's full-softmax loss (B 100, d 128, item chunks of
+// 4096 of the 40,727 items), one thread, through ATen (at::mm_out: the BLAS libblas.so.3 points to,
+// with the kernels OPENBLAS_CORETYPE selects) and through kernels::matmul_out (oneDNN's sgemm).
+//   scores    S = Q W_c^T     [100 x 128] x [128 x 4096] (a transposed view)
+//   items     dW_c = P_c^T Q  [4096 x 100] (a transposed view of the score rows) x [100 x 128]
+//   queries   dQ = P W_j      [100 x 40727] x [40727 x 32] (a column block of the table)
+void BM_Gemm(benchmark::State& state, const std::string& which, bool aten) {
+  set_compute_threads(1, 1);
+  torch::manual_seed(1);
+  const int64_t N = 40727;
+  const torch::Tensor Q = torch::randn({100, 128}), W = torch::randn({N, 128}), P = torch::randn({100, N});
+  const std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> operands = {
+      {"scores", {Q, W.slice(0, 0, 4096).t()}},
+      {"items", {P.slice(1, 0, 4096).t(), Q}},
+      {"queries", {P, W.slice(1, 0, 32)}}};
+  const auto& [a, b] = operands.at(which);
+  torch::Tensor out = torch::empty({a.size(0), b.size(1)});
+  for (auto _ : state) {
+    if (aten)
+      at::mm_out(out, a, b);
+    else
+      kernels::matmul_out(out, a, b);
+    benchmark::DoNotOptimize(out.data_ptr<float>());
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * a.size(0) * a.size(1) * b.size(1),
+                                                benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.SetLabel(aten ? blas_description() : "oneDNN sgemm");
+}
+
 // The OD-Rec teacher's two attention products (scores Q K^T and context A V over 100 sessions x 40
 // positions, d 128) forward + backward, 2 torch threads: torch::matmul vs parallel_bmm.
 void BM_AttentionProducts(benchmark::State& state, bool torch_calls) {
@@ -363,6 +393,11 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("Dropout/ours", BM_Dropout, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Linear/torch", BM_Linear, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("Linear/ours", BM_Linear, false)->Unit(benchmark::kMillisecond);
+  for (const char* which : {"scores", "items", "queries"})
+    for (bool aten : {true, false})
+      benchmark::RegisterBenchmark(fmt::format("Gemm/{}/{}", which, aten ? "aten" : "ours").c_str(), BM_Gemm,
+                                   std::string(which), aten)
+          ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("AttentionProducts/torch", BM_AttentionProducts, true)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("AttentionProducts/ours", BM_AttentionProducts, false)->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);

@@ -10,6 +10,7 @@ packages=(
   g++ cmake make pkg-config
   libtorch-dev          # LibTorch 1.13 C++ frontend (training)
   libopenblas-dev       # without it libtorch-dev uses the netlib reference BLAS (~9x slower, docs/stack notes)
+  libdnnl-dev           # oneDNN's sgemm for the training kernels' products (src/kernels/gemm.h)
   libeigen3-dev
   libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,5 +1,5 @@
 // Work split into fixed-size blocks for torch's intra-op threads. Block sizes are constants of the
-// caller, never derived from the thread count, so a value computed inside one block (one BLAS call on
+// caller, never derived from the thread count, so a value computed inside one block (one product on
 // the same operands) is the same whatever the number of threads. Why at all: LibTorch runs a matrix
 // product as one BLAS call, single-threaded beside torch's own threads (stack.md §3).
 #pragma once
@@ -9,6 +9,8 @@
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include "kernels/gemm.h"
 
 namespace pocketrec::kernels {
 
@@ -31,9 +33,9 @@ void parallel_tasks(int64_t n_tasks, const Task& task) {
   });
 }
 
-// out = a b (+ bias added to every row), as fixed tiles of out (row_tile x col_tile), one BLAS call
-// each, in parallel. out may be a strided view (BLAS writes with its row stride); a and b may be
-// transposed views.
+// out = a b (+ bias added to every row), as fixed tiles of out (row_tile x col_tile), one product
+// (matmul_out) each, in parallel. out may be a strided view (written with its row stride); a and b may
+// be transposed views.
 inline void tiled_matmul_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
                              int64_t row_tile, int64_t col_tile, const torch::Tensor& bias = {}) {
   const int64_t rows = out.size(0), cols = out.size(1), row_blocks = block_count(rows, row_tile);
@@ -41,10 +43,7 @@ inline void tiled_matmul_out(const torch::Tensor& out, const torch::Tensor& a, c
     const Block r = block(t % row_blocks, row_tile, rows), c = block(t / row_blocks, col_tile, cols);
     torch::Tensor o = out.slice(0, r.begin, r.end).slice(1, c.begin, c.end);
     const torch::Tensor ar = a.slice(0, r.begin, r.end), bc = b.slice(1, c.begin, c.end);
-    if (bias.defined())
-      at::addmm_out(o, bias.slice(0, c.begin, c.end), ar, bc);
-    else
-      at::mm_out(o, ar, bc);
+    matmul_out(o, ar, bc, bias.defined() ? bias.slice(0, c.begin, c.end) : torch::Tensor());
   });
 }
 
