@@ -82,7 +82,7 @@ void matmul_out(const torch::Tensor& out, const torch::Tensor& a, const torch::T
     onednn_sgemm(out, a, b, bias);
     return;
   }
-  torch::Tensor o = out;  // at::mm_out / at::addmm_out resize a non-conforming out, so pass a real view
+  torch::Tensor o = out;  // the ATen out= calls take a mutable handle; o shares out's storage
   if (bias.defined())
     at::addmm_out(o, bias, a, b);
   else

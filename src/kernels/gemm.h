@@ -2,10 +2,10 @@
 //
 // Float products run on oneDNN's sgemm, single-threaded (the callers spread their tiles over torch's
 // threads), others (double, in gradient checks) on at::mm_out. Why oneDNN: it picks its kernels from
-// the CPU's instruction sets, while OpenBLAS 0.3.21 (Debian 12) picks them from a list of CPU models
-// that predates our machines' AVX-512 CPUs, and these machines' environment pins it to its Haswell
-// (AVX2) kernels anyway (OPENBLAS_CORETYPE=Haswell). On the Tmall teacher's full-softmax tiles
-// oneDNN is 1.6-2.6x faster (bench_training Gemm/*), the teacher's whole step 1.4-1.6x.
+// the CPU's instruction sets, while OpenBLAS follows OPENBLAS_CORETYPE, which these machines'
+// environment sets to Haswell: AVX2 kernels on CPUs with AVX-512. On the Tmall teacher's
+// full-softmax tiles oneDNN is 1.6-2.6x faster (bench_training Gemm/*), the teacher's whole step
+// 1.4-1.6x.
 // Deterministic: one call is one single-threaded product, whatever torch's thread count.
 #pragma once
 
