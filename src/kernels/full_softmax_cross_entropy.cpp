@@ -14,7 +14,8 @@ using torch::autograd::variable_list;
 // Tile sizes. Fixed (never derived from the thread count), so each value is always computed by the
 // same single-threaded product (matmul_out) on the same operands. Tried on bench_training
 // FullSoftmaxCE/* (the Tmall and ML-1M shapes): 128-256 rows x 2048-4096 items were within noise of
-// each other; 64 x 4096 was 27% slower on Tmall. Column blocks of 32 give the query-gradient pass four tasks even for one row block.
+// each other; 64 x 4096 was 27% slower on Tmall. Column blocks of 32 give the query-gradient pass
+// four tasks even for one row block.
 constexpr int64_t kRows = 128;     // query rows per tile
 constexpr int64_t kItems = 4096;   // items per tile (forward and item-gradient passes)
 constexpr int64_t kDimBlock = 32;  // embedding columns per tile of the query-gradient pass

@@ -380,7 +380,8 @@ TEST(MatmulOut, EmptyInnerDimensionGivesZerosOrTheBias) {
   EXPECT_TRUE(torch::equal(out, bias.expand({3, 4})));
 }
 
-TEST(MatmulOut, DoubleOperandsUseATen) {
+// Double operands (the gradient checks) are not rounded through float: at::mm_out computes them.
+TEST(MatmulOut, DoubleOperandsKeepDoublePrecision) {
   torch::manual_seed(15);
   const torch::Tensor a = torch::randn({6, 5}, torch::kFloat64), b = torch::randn({5, 4}, torch::kFloat64);
   torch::Tensor out = torch::empty({6, 4}, torch::kFloat64);
