@@ -264,7 +264,7 @@ void BM_Linear(benchmark::State& state, bool torch_module) {
 
 // The products of one tile of the Tmall teacher's full-softmax loss (B 100, d 128, item chunks of
 // 4096 of the 40,727 items), one thread, through ATen (at::mm_out: the BLAS libblas.so.3 points to,
-// with the kernels OPENBLAS_CORETYPE selects) and through kernels::matmul_out (oneDNN's sgemm).
+// with the kernels OPENBLAS_CORETYPE selects) and through kernels::gemm_out (oneDNN's sgemm).
 //   scores    S = Q W_c^T     [100 x 128] x [128 x 4096] (a transposed view)
 //   items     dW_c = P_c^T Q  [4096 x 100] (a transposed view of the score rows) x [100 x 128]
 //   queries   dQ = P W_j      [100 x 40727] x [40727 x 32] (a column block of the table)
@@ -283,7 +283,7 @@ void BM_Gemm(benchmark::State& state, const std::string& which, bool aten) {
     if (aten)
       at::mm_out(out, a, b);
     else
-      kernels::matmul_out(out, a, b);
+      kernels::gemm_out(out, a, b);
     benchmark::DoNotOptimize(out.data_ptr<float>());
   }
   state.counters["GFLOPS"] = benchmark::Counter(2.0 * a.size(0) * a.size(1) * b.size(1),

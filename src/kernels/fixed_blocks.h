@@ -34,16 +34,16 @@ void parallel_tasks(int64_t n_tasks, const Task& task) {
 }
 
 // out = a b (+ bias added to every row), as fixed tiles of out (row_tile x col_tile), one product
-// (matmul_out) each, in parallel. out may be a strided view (written with its row stride); a and b may
+// (gemm_out) each, in parallel. out may be a strided view (written with its row stride); a and b may
 // be transposed views.
-inline void tiled_matmul_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
+inline void tiled_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
                              int64_t row_tile, int64_t col_tile, const torch::Tensor& bias = {}) {
   const int64_t rows = out.size(0), cols = out.size(1), row_blocks = block_count(rows, row_tile);
   parallel_tasks(row_blocks * block_count(cols, col_tile), [&](int64_t t) {
     const Block r = block(t % row_blocks, row_tile, rows), c = block(t / row_blocks, col_tile, cols);
     torch::Tensor o = out.slice(0, r.begin, r.end).slice(1, c.begin, c.end);
     const torch::Tensor ar = a.slice(0, r.begin, r.end), bc = b.slice(1, c.begin, c.end);
-    matmul_out(o, ar, bc, bias.defined() ? bias.slice(0, c.begin, c.end) : torch::Tensor());
+    gemm_out(o, ar, bc, bias.defined() ? bias.slice(0, c.begin, c.end) : torch::Tensor());
   });
 }
 

@@ -12,7 +12,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // Tile sizes. Fixed (never derived from the thread count), so each value is always computed by the
-// same single-threaded product (matmul_out) on the same operands. Tried on bench_training
+// same single-threaded product (gemm_out) on the same operands. Tried on bench_training
 // FullSoftmaxCE/* (the Tmall and ML-1M shapes): 128-256 rows x 2048-4096 items were within noise of
 // each other; 64 x 4096 was 27% slower on Tmall. Column blocks of 32 give the query-gradient pass
 // four tasks even for one row block.
@@ -44,7 +44,7 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
       const Block r = block(t % row_blocks, kRows, B), n = block(c, kItems, N);
       auto stat = [&](int64_t i) { return stats[i][c].slice(0, r.begin, r.end); };
       torch::Tensor S = scores.slice(0, r.begin, r.end).slice(1, n.begin, n.end);  // row stride N
-      matmul_out(S, Q.slice(0, r.begin, r.end), W.slice(0, n.begin, n.end).t());
+      gemm_out(S, Q.slice(0, r.begin, r.end), W.slice(0, n.begin, n.end).t());
       torch::Tensor m = stat(0), shifted = S - at::amax_out(m, S, 1).unsqueeze(1);
       if (!distil) {
         torch::Tensor s = stat(1);
@@ -124,11 +124,11 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
           if (yp[r] >= n.begin && yp[r] < n.end) p[r * N + yp[r]] -= static_cast<scalar_t>(a);
       });
       if (want_w) {
-        matmul_out(dW.slice(0, n.begin, n.end), Pc.t(), Q);
+        gemm_out(dW.slice(0, n.begin, n.end), Pc.t(), Q);
       }
     });
     // Pass 2: dQ = P W, with column blocks so that a batch of one row block still gives several tiles.
-    if (want_q) tiled_matmul_out(dQ, P, W, kRows, kDimBlock);
+    if (want_q) tiled_gemm_out(dQ, P, W, kRows, kDimBlock);
     variable_list result{dQ, dW, torch::Tensor()};  // targets: no gradient
     if (distil) result.push_back(torch::Tensor());   // the teacher's scores are constants
     result.push_back(torch::Tensor());               // temperature

@@ -61,19 +61,19 @@ void onednn_sgemm(const torch::Tensor& out, const torch::Tensor& a, const torch:
   const OneOmpThread one_thread;
   const dnnl_status_t status = dnnl_sgemm(oa.trans, ob.trans, M, N, K, 1.0f, ac.data_ptr<float>(), oa.ld,
                                           bc.data_ptr<float>(), ob.ld, beta, out.data_ptr<float>(), ldc);
-  PR_CHECK(status == dnnl_success, ErrorCode::kInternal, "matmul_out: dnnl_sgemm failed with status {} ({}x{}x{})",
+  PR_CHECK(status == dnnl_success, ErrorCode::kInternal, "gemm_out: dnnl_sgemm failed with status {} ({}x{}x{})",
            static_cast<int>(status), M, N, K);
 }
 
 }  // namespace
 
-void matmul_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
+void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
   PR_CHECK(a.dim() == 2 && b.dim() == 2 && out.dim() == 2 && a.size(1) == b.size(0) && out.size(0) == a.size(0) &&
                out.size(1) == b.size(1),
-           ErrorCode::kInvalidArgument, "matmul_out: shapes [{}] = [{}] x [{}] do not match",
+           ErrorCode::kInvalidArgument, "gemm_out: shapes [{}] = [{}] x [{}] do not match",
            fmt::join(out.sizes(), ","), fmt::join(a.sizes(), ","), fmt::join(b.sizes(), ","));
   PR_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out.size(1)), ErrorCode::kInvalidArgument,
-           "matmul_out: the bias must have {} values", out.size(1));
+           "gemm_out: the bias must have {} values", out.size(1));
   const bool all_float = a.scalar_type() == torch::kFloat && b.scalar_type() == torch::kFloat &&
                          out.scalar_type() == torch::kFloat && (!bias.defined() || bias.scalar_type() == torch::kFloat);
   // oneDNN writes rows with a leading dimension: out needs unit column stride (or one column).

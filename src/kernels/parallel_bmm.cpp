@@ -11,9 +11,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// out[i] = x[i] y[i] for every i, one matmul_out per product, spread over torch's threads.
+// out[i] = x[i] y[i] for every i, one gemm_out per product, spread over torch's threads.
 void batched_products_out(const torch::Tensor& out, const torch::Tensor& x, const torch::Tensor& y) {
-  parallel_tasks(out.size(0), [&](int64_t i) { matmul_out(out[i], x[i], y[i]); });
+  parallel_tasks(out.size(0), [&](int64_t i) { gemm_out(out[i], x[i], y[i]); });
 }
 
 class ParallelBmm : public torch::autograd::Function<ParallelBmm> {

@@ -27,7 +27,7 @@ class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
     const int64_t out_features = W.size(0), in_features = W.size(1);
     const torch::Tensor X = x.reshape({-1, in_features}).contiguous();
     torch::Tensor Y = torch::empty({X.size(0), out_features}, X.options());
-    tiled_matmul_out(Y, X, W.t(), kRows, kOutTile, bias);  // BLAS takes the weight as a transposed operand
+    tiled_gemm_out(Y, X, W.t(), kRows, kOutTile, bias);  // BLAS takes the weight as a transposed operand
     ctx->save_for_backward({X, W});
     ctx->saved_data["has_bias"] = bias.defined();
     std::vector<int64_t> shape = x.sizes().vec();
@@ -43,14 +43,14 @@ class ParallelLinear : public torch::autograd::Function<ParallelLinear> {
     torch::Tensor dX, dW, db;
     if (ctx->needs_input_grad(0)) {  // dX = G W
       dX = torch::empty_like(X);
-      tiled_matmul_out(dX, G, W, kRows, kInTile);
+      tiled_gemm_out(dX, G, W, kRows, kInTile);
       std::vector<int64_t> shape = grads[0].sizes().vec();
       shape.back() = in_features;
       dX = dX.view(shape);
     }
     if (ctx->needs_input_grad(1)) {  // dW = G^T X, one tile per block of weight rows
       dW = torch::empty_like(W);
-      tiled_matmul_out(dW, G.t(), X, kWeightRows, in_features);
+      tiled_gemm_out(dW, G.t(), X, kWeightRows, in_features);
     }
     if (!ctx->saved_data["has_bias"].toBool()) return {dX, dW};
     if (ctx->needs_input_grad(2)) db = G.sum(0);

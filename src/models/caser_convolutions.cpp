@@ -99,7 +99,7 @@ struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
       });
       for (int64_t h = 1; h <= L; ++h) {
         const torch::Tensor o = torch::empty({nb * (L - h + 1), Wt[h].size(1)}, X.options());  // [nb*(L-h+1), nh]
-        kernels::matmul_out(o, windows(Xb, h), Wt[h], params[2 * h + 1]);
+        kernels::gemm_out(o, windows(Xb, h), Wt[h], params[2 * h + 1]);
         out[h].slice(0, blk.begin, blk.end).copy_(o.view({nb, L - h + 1, -1}).transpose(1, 2));  // Conv2d's layout
       }
     });
@@ -145,10 +145,10 @@ struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {
             G[h].slice(0, blk.begin, blk.end).transpose(1, 2).contiguous().view({-1, W[h].size(0)});
         const torch::Tensor win = windows(Xb, h);  // [nb*(L-h+1), h*d]
         torch::Tensor dW = dW_part[h][i], db = db_part[h][i];
-        kernels::matmul_out(dW, Gb.t(), win);
+        kernels::gemm_out(dW, Gb.t(), win);
         at::sum_out(db, Gb, 0);
         const torch::Tensor dwin = torch::empty({Gb.size(0), W[h].size(1)}, X.options());
-        kernels::matmul_out(dwin, Gb, W[h]);
+        kernels::gemm_out(dwin, Gb, W[h]);
         AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "caser_convolutions_backward", [&] {
           add_window_gradients(dwin.data_ptr<scalar_t>(), nb, L, d, h, dXb.data_ptr<scalar_t>());
         });

@@ -329,11 +329,11 @@ TEST(ParallelBmm, RefusesMismatchedShapes) {
   EXPECT_THROW(kernels::parallel_bmm(torch::randn({3, 4}), torch::randn({4, 6})), Error);
 }
 
-// ---- matmul_out (gemm.h): oneDNN's sgemm for float, at::mm_out otherwise ----------------------
+// ---- gemm_out (gemm.h): oneDNN's sgemm for float, at::mm_out otherwise ----------------------
 
 namespace {
 
-// The product in double, the reference for a float matmul_out.
+// The product in double, the reference for a float gemm_out.
 torch::Tensor product_in_double(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias = {}) {
   torch::Tensor p = torch::mm(a.to(torch::kFloat64), b.to(torch::kFloat64));
   return bias.defined() ? p + bias.to(torch::kFloat64) : p;
@@ -341,7 +341,7 @@ torch::Tensor product_in_double(const torch::Tensor& a, const torch::Tensor& b, 
 
 }  // namespace
 
-TEST(MatmulOut, FloatMatchesDoubleForEveryOperandLayout) {
+TEST(GemmOut, FloatMatchesDoubleForEveryOperandLayout) {
   torch::manual_seed(13);
   for (auto [m, k, n] : {std::array<int64_t, 3>{1, 1, 1}, {1, 37, 5}, {9, 1, 6}, {33, 70, 1}, {130, 128, 257}}) {
     const torch::Tensor a_rows = torch::randn({m, k}), a_cols = torch::randn({k, m}).t();
@@ -351,7 +351,7 @@ TEST(MatmulOut, FloatMatchesDoubleForEveryOperandLayout) {
     for (const torch::Tensor& a : {a_rows, a_cols, a_odd}) {
       for (const torch::Tensor& b : {b_rows, b_cols}) {
         torch::Tensor out = torch::full({m, n}, 7.0f);
-        kernels::matmul_out(out, a, b);
+        kernels::gemm_out(out, a, b);
         EXPECT_TRUE(torch::allclose(out.to(torch::kFloat64), product_in_double(a, b), 1e-5, 1e-4))
             << m << "x" << k << "x" << n << " a strides " << a.strides() << " b strides " << b.strides();
       }
@@ -359,58 +359,58 @@ TEST(MatmulOut, FloatMatchesDoubleForEveryOperandLayout) {
   }
 }
 
-TEST(MatmulOut, WritesIntoAStridedViewWithBiasAndLeavesTheRestAlone) {
+TEST(GemmOut, WritesIntoAStridedViewWithBiasAndLeavesTheRestAlone) {
   torch::manual_seed(14);
   const torch::Tensor a = torch::randn({20, 64}), b = torch::randn({64, 300}), bias = torch::randn({100});
   torch::Tensor big = torch::full({30, 500}, -3.0f);
   const torch::Tensor view = big.slice(0, 5, 25).slice(1, 200, 300);  // row stride 500
-  kernels::matmul_out(view, a, b.slice(1, 100, 200), bias);
+  kernels::gemm_out(view, a, b.slice(1, 100, 200), bias);
   EXPECT_TRUE(torch::allclose(view.to(torch::kFloat64), product_in_double(a, b.slice(1, 100, 200), bias), 1e-5, 1e-4));
   torch::Tensor outside = big.clone();
   outside.slice(0, 5, 25).slice(1, 200, 300).fill_(-3.0f);
   EXPECT_TRUE(torch::equal(outside, torch::full({30, 500}, -3.0f)));
 }
 
-TEST(MatmulOut, EmptyInnerDimensionGivesZerosOrTheBias) {
+TEST(GemmOut, EmptyInnerDimensionGivesZerosOrTheBias) {
   torch::Tensor out = torch::full({3, 4}, 5.0f);
-  kernels::matmul_out(out, torch::empty({3, 0}), torch::empty({0, 4}));
+  kernels::gemm_out(out, torch::empty({3, 0}), torch::empty({0, 4}));
   EXPECT_TRUE(torch::equal(out, torch::zeros({3, 4})));
   const torch::Tensor bias = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f});
-  kernels::matmul_out(out, torch::empty({3, 0}), torch::empty({0, 4}), bias);
+  kernels::gemm_out(out, torch::empty({3, 0}), torch::empty({0, 4}), bias);
   EXPECT_TRUE(torch::equal(out, bias.expand({3, 4})));
 }
 
 // Double operands (the gradient checks) are not rounded through float: at::mm_out computes them.
-TEST(MatmulOut, DoubleOperandsKeepDoublePrecision) {
+TEST(GemmOut, DoubleOperandsKeepDoublePrecision) {
   torch::manual_seed(15);
   const torch::Tensor a = torch::randn({6, 5}, torch::kFloat64), b = torch::randn({5, 4}, torch::kFloat64);
   torch::Tensor out = torch::empty({6, 4}, torch::kFloat64);
-  kernels::matmul_out(out, a, b);
+  kernels::gemm_out(out, a, b);
   EXPECT_TRUE(torch::allclose(out, torch::mm(a, b), 1e-14, 1e-14));
 }
 
 // Outside a parallel region oneDNN would thread one product over every OpenMP thread (and could split
-// its sums differently): matmul_out keeps it on one, so the bits never depend on the thread count.
-TEST(MatmulOut, SameBitsOnOneAndTwoThreadsOutsideAParallelRegion) {
+// its sums differently): gemm_out keeps it on one, so the bits never depend on the thread count.
+TEST(GemmOut, SameBitsOnOneAndTwoThreadsOutsideAParallelRegion) {
   torch::manual_seed(16);
   // A long dot product: oneDNN splits its sum over the threads it is given (checked: other bits on 2).
   const torch::Tensor a = torch::randn({1, 2000000}), b = torch::randn({2000000, 1});
   auto run = [&] {
     torch::Tensor out = torch::empty({1, 1});
-    kernels::matmul_out(out, a, b);
+    kernels::gemm_out(out, a, b);
     return out;
   };
   EXPECT_TRUE(torch::equal(on_threads(1, run), on_threads(2, run)));
   on_threads(2, [&] {
     run();
-    EXPECT_EQ(torch::get_num_threads(), 2);  // matmul_out restores the OpenMP thread count
+    EXPECT_EQ(torch::get_num_threads(), 2);  // gemm_out restores the OpenMP thread count
     return 0;
   });
 }
 
-TEST(MatmulOut, RefusesMismatchedShapes) {
+TEST(GemmOut, RefusesMismatchedShapes) {
   torch::Tensor out = torch::empty({3, 4});
-  EXPECT_THROW(kernels::matmul_out(out, torch::randn({3, 5}), torch::randn({6, 4})), Error);
-  EXPECT_THROW(kernels::matmul_out(out, torch::randn({3, 5}), torch::randn({5, 5})), Error);
-  EXPECT_THROW(kernels::matmul_out(out, torch::randn({3, 5}), torch::randn({5, 4}), torch::randn({3})), Error);
+  EXPECT_THROW(kernels::gemm_out(out, torch::randn({3, 5}), torch::randn({6, 4})), Error);
+  EXPECT_THROW(kernels::gemm_out(out, torch::randn({3, 5}), torch::randn({5, 5})), Error);
+  EXPECT_THROW(kernels::gemm_out(out, torch::randn({3, 5}), torch::randn({5, 4}), torch::randn({3})), Error);
 }
