@@ -37,7 +37,7 @@ void parallel_tasks(int64_t n_tasks, const Task& task) {
 // (gemm_out) each, in parallel. out may be a strided view (written with its row stride); a and b may
 // be transposed views.
 inline void tiled_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
-                             int64_t row_tile, int64_t col_tile, const torch::Tensor& bias = {}) {
+                           int64_t row_tile, int64_t col_tile, const torch::Tensor& bias = {}) {
   const int64_t rows = out.size(0), cols = out.size(1), row_blocks = block_count(rows, row_tile);
   parallel_tasks(row_blocks * block_count(cols, col_tile), [&](int64_t t) {
     const Block r = block(t % row_blocks, row_tile, rows), c = block(t / row_blocks, col_tile, cols);

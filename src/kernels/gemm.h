@@ -19,6 +19,6 @@ namespace pocketrec::kernels {
 // out [M,N] = a [M,K] b [K,N] (+ bias [N] added to every row). Each of a, b and out may be a strided
 // view with one unit stride (a slice, a transposed view); other layouts are copied first.
 void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
-                const torch::Tensor& bias = {});
+              const torch::Tensor& bias = {});
 
 }  // namespace pocketrec::kernels
