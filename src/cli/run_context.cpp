@@ -95,6 +95,16 @@ void write_run(const std::string& dir, const Config& config, const data::Dataset
   log_info("wrote {}/results.json", dir);
 }
 
+// The run's output.dir, created. A finished run already there (its results.json) is replaced, with a
+// warning: re-running a config is how a run is redone, but it also silently replaced trained teachers.
+std::string open_output_dir(const Config& c) {
+  const std::string dir = c.str("output.dir");
+  if (!c.boolean("train.resume") && std::filesystem::exists(dir + "/results.json"))
+    log_warn("output.dir {} holds a finished run; this run replaces its model, checkpoints and results", dir);
+  make_dirs(dir);
+  return dir;
+}
+
 // Threads and progress bars as the run's config says.
 void setup_run(const Config& c) {
   ProgressBar::set_enabled(c.boolean("output.progress"));
@@ -118,8 +128,7 @@ nlohmann::json train_and_evaluate(const Config& config) {
            "model.stt_item_order: 'teacher' orders the items by a teacher's table; use pocketrec distill");
   auto model = registry.get(name).create(config, d);
 
-  const std::string dir = config.str("output.dir");
-  make_dirs(dir);
+  const std::string dir = open_output_dir(config);
   models::FitContext ctx{config, dir, [&](const models::Recommender& m) { return evaluate_split(m, d, config, "valid"); }};
   log_info("train: {} on {} ({} parameters)", name, d.name, model->n_parameters());
   model->fit(d, ctx);
@@ -233,8 +242,7 @@ nlohmann::json distill_and_evaluate(const Config& config) {
   auto* student_torch = dynamic_cast<models::TorchRecommender*>(student.get());
   PR_CHECK(student_torch != nullptr, ErrorCode::kInvalidArgument, "model.name: {} is not trained by gradient descent",
            config.str("model.name"));
-  const std::string dir = config.str("output.dir");
-  make_dirs(dir);
+  const std::string dir = open_output_dir(config);
   std::shared_ptr<void> keep;
   train::TrainTask task = distillation_task(config, teacher_dir, teacher_config, *teacher, *student, d, keep);
   log_info("distill ({}): {} ({} parameters) -> {} ({} parameters)", config.str("distill.method"), teacher_dir,
