@@ -96,7 +96,7 @@ void write_run(const std::string& dir, const Config& config, const data::Dataset
 }
 
 // The run's output.dir, created. A finished run already there (its results.json) is replaced, with a
-// warning: re-running a config is how a run is redone, but it also silently replaced trained teachers.
+// warning: re-running a config is how a run is redone, but a trained teacher is as easily replaced by mistake.
 std::string open_output_dir(const Config& c) {
   const std::string dir = c.str("output.dir");
   if (!c.boolean("train.resume") && std::filesystem::exists(dir + "/results.json"))
