@@ -42,7 +42,9 @@ class OneOmpThread {
   int saved_;
 };
 
-void onednn_sgemm(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
+// out's leading dimension ldc: oneDNN writes rows, so out must be an 'N' view (blas_view).
+void onednn_sgemm(const torch::Tensor& out, int64_t ldc, const torch::Tensor& a, const torch::Tensor& b,
+                  const torch::Tensor& bias) {
   const int64_t M = out.size(0), N = out.size(1), K = a.size(1);
   float beta = 0.0f;
   if (bias.defined()) {
@@ -57,7 +59,6 @@ void onednn_sgemm(const torch::Tensor& out, const torch::Tensor& a, const torch:
   const auto va = blas_view(a), vb = blas_view(b);
   const torch::Tensor ac = va ? a : a.contiguous(), bc = vb ? b : b.contiguous();
   const Operand oa = va ? *va : Operand{'N', K}, ob = vb ? *vb : Operand{'N', N};
-  const int64_t ldc = M == 1 ? N : out.stride(0);
   const OneOmpThread one_thread;
   const dnnl_status_t status = dnnl_sgemm(oa.trans, ob.trans, M, N, K, 1.0f, ac.data_ptr<float>(), oa.ld,
                                           bc.data_ptr<float>(), ob.ld, beta, out.data_ptr<float>(), ldc);
@@ -76,10 +77,10 @@ void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Ten
            "gemm_out: the bias must have {} values", out.size(1));
   const bool all_float = a.scalar_type() == torch::kFloat && b.scalar_type() == torch::kFloat &&
                          out.scalar_type() == torch::kFloat && (!bias.defined() || bias.scalar_type() == torch::kFloat);
-  // oneDNN writes rows with a leading dimension: out needs unit column stride (or one column).
-  const bool out_rows = (out.size(1) <= 1 || out.stride(1) == 1) && (out.size(0) <= 1 || out.stride(0) >= out.size(1));
-  if (all_float && out_rows && a.device().is_cpu()) {
-    onednn_sgemm(out, a, b, bias);
+  // oneDNN writes rows with a leading dimension: out must be a row view, not a transposed one.
+  const std::optional<Operand> vout = blas_view(out);
+  if (all_float && vout && vout->trans == 'N' && a.device().is_cpu()) {
+    onednn_sgemm(out, vout->ld, a, b, bias);
     return;
   }
   torch::Tensor o = out;  // the ATen out= calls take a mutable handle; o shares out's storage

@@ -371,6 +371,16 @@ TEST(GemmOut, WritesIntoAStridedViewWithBiasAndLeavesTheRestAlone) {
   EXPECT_TRUE(torch::equal(outside, torch::full({30, 500}, -3.0f)));
 }
 
+// A transposed out cannot be written by a row-major sgemm: gemm_out falls back to ATen for it.
+TEST(GemmOut, WritesIntoATransposedOutView) {
+  torch::manual_seed(17);
+  const torch::Tensor a = torch::randn({7, 12}), b = torch::randn({12, 9}), bias = torch::randn({9});
+  torch::Tensor storage = torch::full({9, 7}, 2.0f);
+  const torch::Tensor out = storage.t();  // [7, 9], column-major
+  kernels::gemm_out(out, a, b, bias);
+  EXPECT_TRUE(torch::allclose(out.to(torch::kFloat64), product_in_double(a, b, bias), 1e-5, 1e-4));
+}
+
 TEST(GemmOut, EmptyInnerDimensionGivesZerosOrTheBias) {
   torch::Tensor out = torch::full({3, 4}, 5.0f);
   kernels::gemm_out(out, torch::empty({3, 0}), torch::empty({0, 4}));
