@@ -115,7 +115,8 @@ pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::str
 
 // Maps the history to item indices and scores every item into ctx->scores.
 pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, size_t n) {
-  if (!ctx || (!history && n > 0)) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context or history is NULL"));
+  if (!ctx) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context is NULL"));
+  if (!history && n > 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "history is NULL"));
   if (n == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "empty history: at least one item is needed"));
   const pocketrec_model* m = ctx->model;
   if (m->net->needs_user() && ctx->user < 0)
@@ -229,7 +230,9 @@ int64_t pocketrec_model_item_id(const pocketrec_model* m, size_t index) {
 
 pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_context** out_context) {
   API_BEGIN
-  if (!model || !out_context) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "model or out_context is NULL"));
+  if (out_context) *out_context = nullptr;
+  if (!model) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "model is NULL"));
+  if (!out_context) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_context is NULL"));
   auto c = std::make_unique<pocketrec_context>();
   c->model = model;
   c->scratch.resize(std::max(model->net->scratch_floats(), model->net->scorer().scratch_floats()));
@@ -262,9 +265,10 @@ pocketrec_status pocketrec_recommend(pocketrec_context* ctx, const int64_t* hist
                                      int exclude_history, int64_t* out_items, float* out_scores,
                                      size_t* out_n) {
   API_BEGIN
-  if (!out_items || !out_scores || !out_n || k == 0)
-    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "outputs are NULL or k = 0"));
+  if (!out_items || !out_scores || !out_n)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_items, out_scores or out_n is NULL"));
   *out_n = 0;
+  if (k == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "k = 0: at least one item must be asked for"));
   return recommend_one(ctx, history, n_history, k, exclude_history, out_items, out_scores, out_n);
   API_END
 }
@@ -273,12 +277,21 @@ pocketrec_status pocketrec_recommend_batch(pocketrec_context* ctx, const int64_t
                                            size_t n_queries, size_t k, int exclude_history, int64_t* out_items,
                                            float* out_scores, size_t* out_n) {
   API_BEGIN
-  if (!offsets || !out_items || !out_scores || !out_n || k == 0)
-    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets or outputs are NULL, or k = 0"));
+  if (!offsets) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets is NULL"));
+  if (!out_items || !out_scores || !out_n)
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_items, out_scores or out_n is NULL"));
+  if (k == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "k = 0: at least one item must be asked for"));
+  // Checked before any query runs, so that nothing is written for a malformed batch (and a NULL
+  // history is never offset into a pointer).
   for (size_t q = 0; q < n_queries; ++q) {
     out_n[q] = 0;
     if (offsets[q + 1] < offsets[q])
-      return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets[%zu] > offsets[%zu]", q, q + 1));
+      return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "offsets[%zu] = %zu > offsets[%zu] = %zu", q,
+                              offsets[q], q + 1, offsets[q + 1]));
+  }
+  if (!history && n_queries > 0 && offsets[n_queries] > offsets[0])
+    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "history is NULL"));
+  for (size_t q = 0; q < n_queries; ++q) {
     pocketrec_status s = recommend_one(ctx, history + offsets[q], offsets[q + 1] - offsets[q], k, exclude_history,
                                        out_items + q * k, out_scores + q * k, out_n + q);
     if (s != POCKETREC_STATUS_OK) {

@@ -69,6 +69,12 @@ class Cursor {
 
 }  // namespace
 
+uint64_t fnv1a64(const void* data, size_t n, uint64_t h) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
 uint32_t crc32_of(const void* data, size_t n) {
   uLong c = crc32(0L, Z_NULL, 0);
   const auto* p = static_cast<const Bytef*>(data);

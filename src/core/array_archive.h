@@ -22,6 +22,10 @@ namespace pocketrec {
 
 // CRC-32 (zlib polynomial) of a byte range; also seals training checkpoints.
 uint32_t crc32_of(const void* data, size_t n);
+// 64-bit FNV-1a of the bytes, continuing from `h` (chain calls to hash several buffers as one):
+// a content hash for identities (a weights file, a set of training samples), not a checksum.
+inline constexpr uint64_t kFnv1aOffset = 14695981039346656037ull;
+uint64_t fnv1a64(const void* data, size_t n, uint64_t h = kFnv1aOffset);
 
 enum class DType : uint8_t { kF32 = 0, kF64 = 1, kI32 = 2, kI64 = 3 };
 

@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <filesystem>
 #include <set>
 
 #include "core/error.h"
@@ -121,6 +122,8 @@ Config Config::from_json(const nlohmann::json& object, const std::string& source
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
   Config c;
   if (!path.empty()) {
+    PR_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kInvalidArgument, "{}: cannot open the config file",
+             path);
     std::string text = read_file(path);
     // Duplicate keys inside one object are an error (JSON parsers silently keep the last one).
     std::vector<std::set<std::string>> open_objects;

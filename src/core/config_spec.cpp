@@ -157,9 +157,6 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "identical to an uninterrupted run."},
       {"train.checkpoint", T::kBool, true,
        "Write checkpoint_last.ckpt (every epoch) and checkpoint_best.ckpt (best validation) into output.dir."},
-      {"train.abort_after_steps", T::kInt, 0,
-       "Fault injection for tests: the process kills itself (SIGKILL) after this many optimizer steps (0 = off).",
-       {}, 0.0},
       // ---- evaluation ----
       {"eval.ks", T::kIntList, J::array({5, 10, 20}), "Cut-offs k of the @k metrics.", {}, 1.0},
       {"eval.metrics", T::kStringList, J::array({"prec", "recall", "hr", "ndcg", "mrr", "map"}),

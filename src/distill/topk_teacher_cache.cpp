@@ -20,17 +20,18 @@ namespace pocketrec::distill {
 const char* exclusion_name(TopKExclusion e) { return e == TopKExclusion::kHistory ? "history" : "target"; }
 
 std::string file_hash(const std::string& path) {
-  uint64_t h = 14695981039346656037ull;
-  for (const char c : read_file(path)) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
-  return fmt::format("{:016x}", h);
+  const std::string bytes = read_file(path);
+  return fmt::format("{:016x}", fnv1a64(bytes.data(), bytes.size()));
 }
 
 std::string samples_fingerprint(const data::Dataset& d, const models::SampledItemTask& task) {
-  uint32_t crc = crc32_of(d.train.items.data(), d.train.items.size() * sizeof(int32_t));
-  const uint32_t seq = crc32_of(task.samples->seq.data(), task.samples->seq.size() * sizeof(int32_t));
-  const uint32_t pos = crc32_of(task.samples->pos.data(), task.samples->pos.size() * sizeof(int64_t));
-  crc ^= seq * 31u ^ pos * 131u;
-  return fmt::format("{} samples={} crc={:08x}", models::data_fingerprint(d), task.size(), crc);
+  // One hash over the training items, then every sample's (sequence, target position) in sample
+  // order: any change to the data, the samples or their order changes it.
+  uint64_t h = fnv1a64(d.train.items.data(), d.train.items.size() * sizeof(int32_t));
+  h = fnv1a64(d.train.offsets.data(), d.train.offsets.size() * sizeof(d.train.offsets[0]), h);
+  h = fnv1a64(task.samples->seq.data(), task.samples->seq.size() * sizeof(task.samples->seq[0]), h);
+  h = fnv1a64(task.samples->pos.data(), task.samples->pos.size() * sizeof(task.samples->pos[0]), h);
+  return fmt::format("{} samples={} hash={:016x}", models::data_fingerprint(d), task.size(), h);
 }
 
 TopKTeacherCache TopKTeacherCache::build(const models::SampledItemTask& teacher, const TopKCacheKey& key,
@@ -96,19 +97,25 @@ TopKTeacherCache TopKTeacherCache::load(const std::string& path, const TopKCache
   cache.key_ = key;
   const NamedArray& a = ar.get("items");
   PR_CHECK(a.shape.size() == 2 && a.shape[1] == static_cast<uint64_t>(key.k), ErrorCode::kBadFormat,
-           "{}: items has the wrong shape", path);
+           "{}: items has shape [{}], expected [n_samples, {}]", path, fmt::join(a.shape, ","), key.k);
+  PR_CHECK(key.n_samples < 0 || a.shape[0] == static_cast<uint64_t>(key.n_samples), ErrorCode::kBadFormat,
+           "{}: {} rows for {} training samples", path, a.shape[0], key.n_samples);
   cache.items_ = ar.get_vector<int32_t>("items", a.shape);
+  if (key.n_items > 0)
+    for (size_t i = 0; i < cache.items_.size(); ++i)
+      PR_CHECK(cache.items_[i] >= 0 && cache.items_[i] < key.n_items, ErrorCode::kBadFormat,
+               "{}: row {} holds item {}, outside [0, {})", path, i / static_cast<size_t>(key.k), cache.items_[i],
+               key.n_items);
   return cache;
 }
 
 TopKTeacherCache TopKTeacherCache::load_or_build(const std::string& path, const models::SampledItemTask& teacher,
                                                  const TopKCacheKey& key) {
   if (std::filesystem::exists(path)) {
-    TopKTeacherCache cache = load(path, key);
-    PR_CHECK(cache.size() == teacher.size(), ErrorCode::kBadFormat, "{}: {} rows for {} training samples", path,
-             cache.size(), teacher.size());
-    for (int32_t item : cache.items_)
-      PR_CHECK(item >= 0 && item < teacher.n_items, ErrorCode::kBadFormat, "{}: item {} out of range", path, item);
+    TopKCacheKey expected = key;
+    expected.n_samples = teacher.size();
+    expected.n_items = teacher.n_items;
+    TopKTeacherCache cache = load(path, expected);
     log_info("distill: teacher top-{} cache {} ({} samples)", key.k, path, cache.size());
     return cache;
   }

@@ -25,6 +25,10 @@ struct TopKCacheKey {
   std::string data_fingerprint;  // id maps, training sequences and sample index
   int64_t k = 10;
   TopKExclusion exclusion = TopKExclusion::kHistory;
+  // What load() checks the rows against (not stored): the sample count and the catalogue size;
+  // -1 / 0 skip the check.
+  int64_t n_samples = -1;
+  int32_t n_items = 0;
 };
 
 class TopKTeacherCache {
@@ -33,7 +37,8 @@ class TopKTeacherCache {
   // best first (ties: the smaller item id).
   static TopKTeacherCache build(const models::SampledItemTask& teacher, const TopKCacheKey& key, size_t batch = 256);
   // Reads `path` and checks it against `key`: a cache of another teacher, data, K or exclusion is
-  // refused with an error naming the file and what differs.
+  // refused with an error naming the file and what differs, and so is one whose row count differs
+  // from key.n_samples or that names an item outside [0, key.n_items).
   static TopKTeacherCache load(const std::string& path, const TopKCacheKey& key);
   // The cache at `path` if it exists (checked as load() does), else built and saved there.
   static TopKTeacherCache load_or_build(const std::string& path, const models::SampledItemTask& teacher,
@@ -53,7 +58,8 @@ class TopKTeacherCache {
 // 64-bit FNV-1a of a file's bytes, in hex: the teacher's identity in a cache key. (Not a CRC-32:
 // the weights file ends with its own CRC, which makes the CRC of the whole file a constant.)
 std::string file_hash(const std::string& path);
-// Fingerprint of the data a sampled-item task trains on: its id maps and every sample's (user, target position).
+// Fingerprint of the data a sampled-item task trains on: its id maps, and one 64-bit hash of the
+// training sequences and of every sample's (user, target position) in order.
 std::string samples_fingerprint(const data::Dataset& data, const models::SampledItemTask& task);
 const char* exclusion_name(TopKExclusion e);
 

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <numeric>
 #include <sstream>
@@ -101,7 +100,6 @@ nlohmann::json resumable_config(const nlohmann::json& config) {
   nlohmann::json j = Config::from_json(config, "checkpoint config").to_json();
   j["train"].erase("resume");
   j["train"].erase("epochs");
-  j["train"].erase("abort_after_steps");
   j["output"].erase("progress");
   j.erase("threads");
   for (const char* k : {"batch_size", "item_chunk", "threads"}) j["eval"].erase(k);
@@ -148,7 +146,6 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   const Config& c = ctx.config;
   const int64_t epochs = c.integer("train.epochs"), batch = c.integer("train.batch_size");
   const int64_t eval_every = c.integer("train.eval_every"), patience = c.integer("train.patience");
-  const int64_t abort_after = c.integer("train.abort_after_steps");
   const bool checkpoints = c.boolean("train.checkpoint") && !ctx.run_dir.empty();
   const std::string last_path = ctx.run_dir + "/checkpoint_last.ckpt", best_path = ctx.run_dir + "/checkpoint_best.ckpt";
   TrainSummary sum;
@@ -169,12 +166,12 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
   };
   std::string log_text;
   double best_value = -INFINITY;
-  int64_t bad_rounds = 0, first_epoch = 1, steps = 0;
+  int64_t bad_rounds = 0, first_epoch = 1;
   bool finished = false;
   const std::string config_text = resumable_config(c.to_json()).dump();
 
   if (c.boolean("train.resume")) {
-    PR_CHECK(std::filesystem::exists(last_path), ErrorCode::kNotFound, "train.resume: no checkpoint to resume: {}",
+    PR_CHECK(std::filesystem::exists(last_path), ErrorCode::kInvalidArgument, "train.resume: no checkpoint to resume: {}",
              last_path);
     auto ar = read_checkpoint(last_path);
     // A fresh tensor per key: InputArchive::read into a defined tensor calls set_(), which keeps the
@@ -251,7 +248,6 @@ TrainSummary run_training(TrainTask& task, const models::Recommender& model, con
       loss_sum += l;
       ++n_batches;
       bar.advance(static_cast<int64_t>(n), fmt::format("loss {:.4f}", loss_sum / n_batches));
-      if (abort_after > 0 && ++steps == abort_after) std::raise(SIGKILL);  // fault injection (tests)
     }
     bar.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

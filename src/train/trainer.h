@@ -61,7 +61,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config, st
 TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx);
 
 // The part of a run's config (as JSON) that its resumption must repeat: everything but train.resume,
-// train.epochs (may be raised), train.abort_after_steps, output.progress, threads.* and the eval
+// train.epochs (may be raised), output.progress, threads.* and the eval
 // batching and threads, which do not change results. Keys missing from `config` (added to PocketRec
 // after it was written) take their defaults.
 nlohmann::json resumable_config(const nlohmann::json& config);

@@ -2,12 +2,17 @@
 // metrics from the saved model, and bad input giving a clear message, the right exit code and no
 // output files.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
@@ -32,6 +37,61 @@ CliRun run(const std::string& args) {
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Starts `pocketrec args` and sends it SIGKILL as soon as `watch` exists (polled every millisecond),
+// the way a machine dies under a run. Returns true if the process was killed before it finished;
+// false if it finished first (then nothing was interrupted and the caller retries with a new run).
+bool run_killed_when(const std::string& args, const std::string& watch) {
+  const std::string cmd = "exec " + std::string(POCKETREC_BINARY_DIR) + "/pocketrec " + args + " > /dev/null 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (fs::exists(watch)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+// Kills `args --output.dir=DIR` right after its first checkpoint, then resumes it with --resume:
+// the resumed run must end exactly as the uninterrupted one in `full_dir`. Retries (a new DIR each
+// time) if the run finished before the signal landed, which only a very loaded machine allows.
+void expect_killed_run_resumes_exactly(const std::string& args, const std::string& dir_prefix,
+                                       const std::string& full_dir, std::string* resumed_dir = nullptr) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string dir = dir_prefix + std::to_string(attempt);
+    if (!run_killed_when(args + " --output.dir=" + dir, dir + "/checkpoint_last.ckpt")) continue;
+    ASSERT_FALSE(fs::exists(dir + "/results.json")) << "killed, yet finished";
+    ASSERT_TRUE(fs::exists(dir + "/checkpoint_last.ckpt"));
+    CliRun r = run(args + " --output.dir=" + dir + " --resume");
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto a = nlohmann::json::parse(pocketrec::read_file(full_dir + "/results.json"));
+    auto b = nlohmann::json::parse(pocketrec::read_file(dir + "/results.json"));
+    EXPECT_TRUE(b["fit"]["resumed"].get<bool>());
+    EXPECT_EQ(a["valid"]["metrics"], b["valid"]["metrics"]);
+    EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
+    EXPECT_EQ(a["fit"]["best_epoch"], b["fit"]["best_epoch"]);
+    EXPECT_EQ(a["fit"]["best_valid"], b["fit"]["best_valid"]);
+    if (resumed_dir) *resumed_dir = dir;
+    return;
+  }
+  FAIL() << "the run finished every time before it could be killed: " << args;
+}
+
+// Each epoch's training loss in a run's train_log.jsonl.
+std::vector<double> epoch_losses(const std::string& path) {
+  std::vector<double> v;
+  for (const auto& line : pocketrec::split(pocketrec::read_file(path), '\n'))
+    if (!line.empty()) v.push_back(nlohmann::json::parse(line)["loss"].get<double>());
+  return v;
 }
 
 // 40 users with 10 check-ins each over 30 items, timestamps increasing.
@@ -79,9 +139,13 @@ TEST(Cli, TrainWritesARunDirectoryAndEvalReproducesIt) {
   auto rj = nlohmann::json::parse(pocketrec::read_file(out + "/eval_test.json"))["test"];
   EXPECT_EQ(rj["groups"]["repeat"]["n_queries"], 0);
   EXPECT_EQ(rj["groups"]["new"]["n_queries"], rj["n_queries"]);
-  CliRun rep = run("report " + out + " " + out);
-  EXPECT_EQ(rep.code, 0);
-  EXPECT_NE(rep.out.find("| itemcf |"), std::string::npos) << rep.out;
+  // The report's row holds the run's test metrics, each to 4 decimals, in the configured order.
+  CliRun rep = run("report " + out + " " + out + " --metrics ndcg@5,map");
+  ASSERT_EQ(rep.code, 0) << rep.out;
+  const std::string row = fmt::format("| itemcf | {:.4f} | {:.4f} |\n", res["test"]["metrics"]["ndcg@5"].get<double>(),
+                                      res["test"]["metrics"]["map"].get<double>());
+  EXPECT_NE(rep.out.find("| | ndcg@5 | map |\n"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find(row + row), std::string::npos) << rep.out << "\nexpected twice: " << row;
 }
 
 TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
@@ -110,8 +174,9 @@ TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
   EXPECT_NE(missing.out.find("nothing: no such file or folder"), std::string::npos);
 
   CliRun cfg = run("train -c " + t.path() + "/none.json");
-  EXPECT_NE(cfg.code, 0);
-  EXPECT_NE(cfg.out.find("none.json: cannot open file"), std::string::npos);
+  EXPECT_EQ(cfg.code, 2);  // a usage error: the config file named on the command line is missing
+  EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the config file"),
+            std::string::npos) << cfg.out;
 
   CliRun usage = run("frobnicate");
   EXPECT_EQ(usage.code, 2);
@@ -142,65 +207,81 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   t.file("d/x_checkins.txt", checkins());
   const std::string common = "train --data.path=" + t.path() +
                              "/d --model.name=caser --model.dim=8 --model.window=3 --model.caser_nh=4 "
-                             "--train.epochs=4 --train.batch_size=16 --train.neg_samples=2 --train.patience=0 "
+                             "--train.batch_size=16 --train.neg_samples=2 --train.patience=0 "
                              "--eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false ";
-  const std::string full = t.path() + "/full", killed = t.path() + "/killed";
-  ASSERT_EQ(run(common + "--output.dir=" + full).code, 0);
-  // 160 windows per epoch in batches of 16: step 25 is in the middle of epoch 3.
-  CliRun k = run(common + "--output.dir=" + killed + " --train.abort_after_steps=25");
-  EXPECT_NE(k.code, 0);
-  EXPECT_TRUE(fs::exists(killed + "/checkpoint_last.ckpt"));
-  EXPECT_FALSE(fs::exists(killed + "/results.json"));
-  const std::string good_ckpt = pocketrec::read_file(killed + "/checkpoint_last.ckpt");
+  const std::string full = t.path() + "/full";
+  ASSERT_EQ(run(common + "--train.epochs=12 --output.dir=" + full).code, 0);
+  // Killed by a signal right after its first checkpoint, resumed: the same result.
+  expect_killed_run_resumes_exactly(common + "--train.epochs=12", t.path() + "/killed", full);
+  EXPECT_EQ(epoch_losses(full + "/train_log.jsonl").size(), 12u);
+
+  // The closing path: resuming a finished run (train.epochs equal to or below the epochs it ran)
+  // trains nothing and ends with the same result.
+  for (const char* epochs : {"--train.epochs=12", "--train.epochs=5"}) {
+    CliRun again = run(common + epochs + " --output.dir=" + full + " --resume");
+    ASSERT_EQ(again.code, 0) << again.out;
+    EXPECT_EQ(again.out.find("epoch 13"), std::string::npos) << again.out;
+    auto a = nlohmann::json::parse(pocketrec::read_file(full + "/results.json"));
+    EXPECT_EQ(a["fit"]["epochs_run"], 12) << epochs;
+    EXPECT_EQ(epoch_losses(full + "/train_log.jsonl").size(), 12u) << epochs;
+  }
 
   // A truncated or bit-flipped checkpoint is refused with a clear error.
-  t.file("killed/checkpoint_last.ckpt", good_ckpt.substr(0, good_ckpt.size() / 2));
-  CliRun cut = run(common + "--output.dir=" + killed + " --resume");
+  const std::string killed = t.path() + "/broken";
+  ASSERT_EQ(run(common + "--train.epochs=2 --output.dir=" + killed).code, 0);
+  const std::string good_ckpt = pocketrec::read_file(killed + "/checkpoint_last.ckpt");
+  t.file("broken/checkpoint_last.ckpt", good_ckpt.substr(0, good_ckpt.size() / 2));
+  CliRun cut = run(common + "--train.epochs=4 --output.dir=" + killed + " --resume");
   EXPECT_EQ(cut.code, 1);
   EXPECT_NE(cut.out.find("checkpoint_last.ckpt: not a PocketRec checkpoint, or truncated"), std::string::npos) << cut.out;
   std::string flipped = good_ckpt;
   flipped[flipped.size() / 3] ^= 0x40;
-  t.file("killed/checkpoint_last.ckpt", flipped);
-  CliRun flip = run(common + "--output.dir=" + killed + " --resume");
+  t.file("broken/checkpoint_last.ckpt", flipped);
+  CliRun flip = run(common + "--train.epochs=4 --output.dir=" + killed + " --resume");
   EXPECT_EQ(flip.code, 1);
   EXPECT_NE(flip.out.find("checksum mismatch: corrupt checkpoint"), std::string::npos) << flip.out;
   // A different config is refused too.
-  t.file("killed/checkpoint_last.ckpt", good_ckpt);
-  CliRun other = run(common + "--output.dir=" + killed + " --resume --train.lr=0.5");
+  t.file("broken/checkpoint_last.ckpt", good_ckpt);
+  CliRun other = run(common + "--train.epochs=4 --output.dir=" + killed + " --resume --train.lr=0.5");
   EXPECT_EQ(other.code, 2);
   EXPECT_NE(other.out.find("different config (first difference at '/train/lr')"), std::string::npos) << other.out;
 
-  CliRun r = run(common + "--output.dir=" + killed + " --resume");
-  ASSERT_EQ(r.code, 0) << r.out;
-  auto a = nlohmann::json::parse(pocketrec::read_file(full + "/results.json"));
-  auto b = nlohmann::json::parse(pocketrec::read_file(killed + "/results.json"));
-  EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
-  EXPECT_EQ(a["valid"]["metrics"], b["valid"]["metrics"]);
-  EXPECT_TRUE(b["fit"]["resumed"].get<bool>());
-  EXPECT_EQ(a["fit"]["best_epoch"], b["fit"]["best_epoch"]);
-  EXPECT_EQ(a["fit"]["best_valid"], b["fit"]["best_valid"]);  // the restored best value, not a reinterpreted one
-  EXPECT_LT(b["fit"]["best_valid"].get<double>(), 1.0);
-  // The per-epoch losses of the resumed log equal the uninterrupted ones.
-  auto losses = [](const std::string& path) {
-    std::vector<double> v;
-    for (const auto& line : pocketrec::split(pocketrec::read_file(path), '\n'))
-      if (!line.empty()) v.push_back(nlohmann::json::parse(line)["loss"].get<double>());
-    return v;
-  };
-  EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(killed + "/train_log.jsonl"));
-  EXPECT_EQ(losses(full + "/train_log.jsonl").size(), 4u);
-
   // A run that ended at its epoch count continues when train.epochs is raised, to the same result.
-  const std::string two = t.path() + "/two";
-  std::string common2 = common;
-  common2.replace(common2.find("--train.epochs=4"), 16, "--train.epochs=2");
-  ASSERT_EQ(run(common2 + "--output.dir=" + two).code, 0);
-  CliRun more = run(common + "--output.dir=" + two + " --resume");
+  const std::string four = t.path() + "/four", two = t.path() + "/two";
+  ASSERT_EQ(run(common + "--train.epochs=4 --output.dir=" + four).code, 0);
+  ASSERT_EQ(run(common + "--train.epochs=2 --output.dir=" + two).code, 0);
+  CliRun more = run(common + "--train.epochs=4 --output.dir=" + two + " --resume");
   ASSERT_EQ(more.code, 0) << more.out;
+  auto a = nlohmann::json::parse(pocketrec::read_file(four + "/results.json"));
   auto c = nlohmann::json::parse(pocketrec::read_file(two + "/results.json"));
   EXPECT_EQ(a["test"]["metrics"], c["test"]["metrics"]);
-  EXPECT_EQ(a["fit"]["best_valid"], c["fit"]["best_valid"]);
-  EXPECT_EQ(losses(full + "/train_log.jsonl"), losses(two + "/train_log.jsonl"));
+  EXPECT_EQ(a["fit"]["best_valid"], c["fit"]["best_valid"]);  // the restored best value, not a reinterpreted one
+  EXPECT_LT(c["fit"]["best_valid"].get<double>(), 1.0);
+  EXPECT_EQ(epoch_losses(four + "/train_log.jsonl"), epoch_losses(two + "/train_log.jsonl"));
+  EXPECT_EQ(epoch_losses(four + "/train_log.jsonl").size(), 4u);
+}
+
+// A run that stopped early is finished: resuming it (even with more epochs allowed) trains nothing
+// more and gives the same result.
+TEST(Cli, ResumingAnEarlyStoppedRunTrainsNothingMore) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string args = "train --data.path=" + t.path() +
+                           "/d --model.name=bpr --model.dim=4 --train.lr=0.2 --train.batch_size=8 --train.patience=1 "
+                           "--eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" + t.path() +
+                           "/run";
+  ASSERT_EQ(run(args + " --train.epochs=40").code, 0);
+  const auto first = nlohmann::json::parse(pocketrec::read_file(t.path() + "/run/results.json"));
+  ASSERT_TRUE(first["fit"]["stopped_early"].get<bool>()) << first["fit"].dump();
+  const int64_t epochs_run = first["fit"]["epochs_run"];
+  ASSERT_LT(epochs_run, 40);
+  CliRun again = run(args + " --train.epochs=60 --resume");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.out.find("epoch " + std::to_string(epochs_run + 1) + ":"), std::string::npos) << again.out;
+  const auto second = nlohmann::json::parse(pocketrec::read_file(t.path() + "/run/results.json"));
+  EXPECT_EQ(second["fit"]["epochs_run"], epochs_run);
+  EXPECT_EQ(second["test"]["metrics"], first["test"]["metrics"]);
+  EXPECT_EQ(second["fit"]["best_epoch"], first["fit"]["best_epoch"]);
 }
 
 TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
@@ -232,19 +313,16 @@ TEST(Cli, RankDistillationResumesExactlyAndRefusesAStaleCache) {
                            "--eval.metrics=prec,ndcg_rd,map --eval.valid_metric=map --output.progress=false";
   const std::string teacher = t.path() + "/teacher";
   ASSERT_EQ(run("train --model.dim=12 --train.epochs=3 --output.dir=" + teacher + data).code, 0);
-  const std::string student = "distill --method rd --model.dim=4 --train.epochs=3 --distill.teacher=" + teacher +
+  const std::string student = "distill --method rd --model.dim=4 --train.epochs=8 --distill.teacher=" + teacher +
                               " --distill.rd_k=4 --distill.rd_samples=10 --distill.rd_start_epoch=1" + data;
   CliRun full = run(student + " --output.dir=" + t.path() + "/full");
   ASSERT_EQ(full.code, 0) << full.out;
   EXPECT_NE(full.out.find("built the teacher top-4 cache"), std::string::npos) << full.out;
   EXPECT_TRUE(fs::exists(teacher + "/topk_K4_history.prarr"));
-  // 160 windows per epoch in batches of 16: step 15 is in the middle of epoch 2.
-  const std::string killed = t.path() + "/killed";
-  EXPECT_NE(run(student + " --output.dir=" + killed + " --train.abort_after_steps=15").code, 0);
-  CliRun resumed = run(student + " --output.dir=" + killed + " --resume");
-  ASSERT_EQ(resumed.code, 0) << resumed.out;
-  EXPECT_NE(resumed.out.find("teacher top-4 cache " + teacher + "/topk_K4_history.prarr"), std::string::npos)
-      << resumed.out;  // reused, not rebuilt
+  // Killed by a signal after its first checkpoint and resumed: the same result, the cache reused.
+  std::string killed;
+  expect_killed_run_resumes_exactly(student, t.path() + "/killed", t.path() + "/full", &killed);
+  ASSERT_FALSE(killed.empty());
   auto a = nlohmann::json::parse(pocketrec::read_file(t.path() + "/full/results.json"));
   auto b = nlohmann::json::parse(pocketrec::read_file(killed + "/results.json"));
   EXPECT_EQ(a["test"]["metrics"], b["test"]["metrics"]);
@@ -336,4 +414,139 @@ TEST(Cli, TeacherGuidedItemOrderIsSavedReloadedAndExported) {
   ASSERT_EQ(x.code, 0) << x.out;
   const auto json = nlohmann::json::parse(x.out.substr(x.out.find('{')));
   EXPECT_EQ(json["verify"]["top20_overlap"].get<double>(), 1.0) << x.out;
+}
+
+// RD settings the method refuses, each with its message and the usage exit code, and the reference's
+// top-K exclusion (only the sample's own target) end to end: its own cache file, other rows.
+TEST(Cli, RankDistillationRefusalsAndTheReferenceExclusion) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string data = " --data.path=" + t.path() + "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
+                           "--train.batch_size=16 --train.neg_samples=2 --eval.ks=5 --eval.metrics=prec,map "
+                           "--eval.valid_metric=map --output.progress=false";
+  const std::string teacher = t.path() + "/teacher";
+  ASSERT_EQ(run("train --model.dim=12 --train.epochs=2 --output.dir=" + teacher + data).code, 0);
+  const std::string student = "distill --method rd --model.dim=4 --train.epochs=1 --distill.teacher=" + teacher +
+                              " --distill.rd_k=4 --distill.rd_samples=10" + data;
+  CliRun alpha = run(student + " --distill.rd_loss_form=paper --distill.rd_alpha=2 --output.dir=" + t.path() + "/a");
+  EXPECT_EQ(alpha.code, 2) << alpha.out;
+  EXPECT_NE(alpha.out.find("distill.rd_alpha: the paper's loss form (1 - alpha) L_R + alpha L_D needs alpha <= 1, "
+                           "got 2"), std::string::npos) << alpha.out;
+  CliRun window = run(student + " --model.window=4 --output.dir=" + t.path() + "/w");
+  EXPECT_EQ(window.code, 2) << window.out;
+  EXPECT_NE(window.out.find("trains on other samples than the student (caser): the models' sample windows differ"),
+            std::string::npos) << window.out;
+  for (const char* d : {"/a", "/w"}) EXPECT_FALSE(fs::exists(t.path() + d + "/results.json")) << d;
+
+  CliRun ours = run(student + " --output.dir=" + t.path() + "/ours");
+  ASSERT_EQ(ours.code, 0) << ours.out;
+  CliRun ref = run(student + " --distill.as_published=true --output.dir=" + t.path() + "/ref");
+  ASSERT_EQ(ref.code, 0) << ref.out;
+  EXPECT_NE(ref.out.find("built the teacher top-4 cache " + teacher + "/topk_K4_target.prarr"), std::string::npos)
+      << ref.out;
+  // The two caches hold the same samples; the reference's may name the user's own training items,
+  // so some rows differ, and the runs differ.
+  const std::string hist = pocketrec::read_file(teacher + "/topk_K4_history.prarr");
+  const std::string targ = pocketrec::read_file(teacher + "/topk_K4_target.prarr");
+  EXPECT_NE(hist, targ);
+  auto a = nlohmann::json::parse(pocketrec::read_file(t.path() + "/ours/results.json"));
+  auto b = nlohmann::json::parse(pocketrec::read_file(t.path() + "/ref/results.json"));
+  EXPECT_NE(a["valid"]["metrics"], b["valid"]["metrics"]);
+}
+
+// An OD-Rec distillation (SASRec teacher -> STT student with the self-supervised KD) killed by a
+// signal after its first checkpoint resumes to exactly the uninterrupted result.
+TEST(Cli, OdRecDistillationKilledAndResumedEndsLikeTheUninterruptedRun) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string data = " --data.path=" + t.path() + "/d --model.name=sasrec --model.sasrec_variant=odrec "
+                           "--model.dim=8 --model.max_len=5 --train.batch_size=16 --train.patience=0 --eval.ks=5 "
+                           "--eval.valid_metric=ndcg@5 --output.progress=false";
+  const std::string teacher = t.path() + "/teacher";
+  ASSERT_EQ(run("train --train.epochs=2 --output.dir=" + teacher + data).code, 0);
+  const std::string student = "distill --method odrec --model.item_table=stt --model.stt_rank=4 --train.epochs=10 "
+                              "--distill.hot_fraction=0.5 --distill.teacher=" + teacher + data;
+  ASSERT_EQ(run(student + " --output.dir=" + t.path() + "/full").code, 0);
+  expect_killed_run_resumes_exactly(student, t.path() + "/killed", t.path() + "/full");
+}
+
+// Bad command lines: each gives its message naming the option, key or file, exit code 2 (usage or
+// configuration error) and no output.
+TEST(Cli, BadCommandLinesNameTheProblemAndExitWithTwo) {
+  TempDir t;
+  t.file("d/x_checkins.txt", checkins());
+  const std::string run_dir = t.path() + "/run";
+  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=pop --eval.ks=5 --output.progress=false "
+                "--output.dir=" + run_dir).code, 0);
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"eval " + run_dir + " --model.dim=4", "command line: 'model.dim': only eval.* and threads.* keys can change "
+                                             "when re-evaluating a run"},
+      {"eval " + run_dir + " --split train", "--split: expected test or valid, got 'train'"},
+      {"distill --method rd --data.path=" + t.path() + "/d --output.dir=" + t.path() + "/s",
+       "distill.teacher: the teacher's run directory is required"},
+      {"train --data.path=" + t.path() + "/d --model.name=bpr --output.dir=" + t.path() + "/empty --resume",
+       "train.resume: no checkpoint to resume: " + t.path() + "/empty/checkpoint_last.ckpt"},
+      {"report " + run_dir + " --best-by hr@7", "--best-by: " + run_dir + "/results.json has no validation metric "
+                                                "'hr@7'"},
+      {"export " + run_dir + " -o " + t.path() + "/x.pocket --dtype int4", "--dtype: int4 not in {fp32,fp16,int8}"},
+      {"recommend -m " + t.path() + "/x.pocket --history \"12 x 7\"", "--history: 'x' is not an integer item id"},
+  };
+  for (const Case& c : cases) {
+    CliRun r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << "\n" << r.out;
+  }
+  EXPECT_FALSE(fs::exists(t.path() + "/s"));
+  EXPECT_FALSE(fs::exists(t.path() + "/x.pocket"));
+  EXPECT_FALSE(fs::exists(t.path() + "/empty/results.json"));
+}
+
+namespace {
+
+// A run directory holding only what the reports read: results.json with the given metrics and a
+// model file of the given size.
+void fake_run(const TempDir& t, const std::string& name, const std::string& model, int64_t n_parameters,
+              size_t model_bytes, const nlohmann::json& valid, const nlohmann::json& test) {
+  nlohmann::json r = {{"model", model},
+                      {"dataset", "toy"},
+                      {"n_parameters", n_parameters},
+                      {"valid", {{"metrics", valid}}},
+                      {"test", {{"metrics", test}}},
+                      {"config", nlohmann::json::object()}};
+  t.file(name + "/results.json", r.dump());
+  t.file(name + "/model.prarr", std::string(model_bytes, 'x'));
+}
+
+}  // namespace
+
+// `report --best-by` picks the run with the best validation value, never the best test value;
+// `distill-report` gives mean ± sample standard deviation per group and the size ratios.
+TEST(Cli, ReportsOnHandMadeResults) {
+  TempDir t;
+  // b validates best; c tests best.
+  fake_run(t, "a", "caser", 100, 400, {{"map", 0.10}}, {{"map", 0.20}, {"prec@5", 0.30}});
+  fake_run(t, "b", "caser", 100, 400, {{"map", 0.30}}, {{"map", 0.10}, {"prec@5", 0.20}});
+  fake_run(t, "c", "caser", 100, 400, {{"map", 0.20}}, {{"map", 0.40}, {"prec@5", 0.10}});
+  const std::string a = t.path() + "/a", b = t.path() + "/b", c = t.path() + "/c";
+  CliRun best = run("report " + a + " " + b + " " + c + " --best-by map --metrics map");
+  ASSERT_EQ(best.code, 0) << best.out;
+  EXPECT_NE(best.out.find("selected on validation map: " + b + " (0.3000)"), std::string::npos) << best.out;
+  EXPECT_NE(best.out.find("| " + b + " | 0.3000 | 0.1000 |"), std::string::npos) << best.out;  // valid, then test
+
+  // Teacher 1000 parameters / 4000 bytes; two RD runs of 500 / 2000; one plain student.
+  fake_run(t, "T", "caser", 1000, 4000, {{"map", 0.5}}, {{"map", 0.30}, {"prec@5", 0.50}});
+  fake_run(t, "R1", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.28}, {"prec@5", 0.40}});
+  fake_run(t, "R2", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.32}, {"prec@5", 0.46}});
+  fake_run(t, "S", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.25}, {"prec@5", 0.35}});
+  CliRun dr = run("distill-report --teacher " + t.path() + "/T --rd " + t.path() + "/R1 " + t.path() + "/R2 --student " +
+                  t.path() + "/S --metrics map,prec@5 --time-queries 0");
+  ASSERT_EQ(dr.code, 0) << dr.out;
+  // R: map mean 0.30, sample std sqrt(((0.02)^2 + (0.02)^2) / 1) = 0.0283; prec@5 0.43 ± 0.0424.
+  EXPECT_NE(dr.out.find("| Caser-T | 1 | 0.3000 | 0.5000 | 1000 | 100.0% | 100.0% |"), std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("| Caser-RD | 2 | 0.3000 ± 0.0283 | 0.4300 ± 0.0424 | 500 | 50.0% | 50.0% |"),
+            std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("| Caser-S | 1 | 0.2500 | 0.3500 | 500 | 50.0% | 50.0% |"), std::string::npos) << dr.out;
 }

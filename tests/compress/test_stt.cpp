@@ -9,7 +9,10 @@
 #include "compress/item_order.h"
 #include "compress/semi_tensor_train.h"
 #include "compress/stt_shape.h"
+#include "core/config.h"
 #include "core/error.h"
+#include "models/sasrec.h"
+#include "models/torch_models.h"
 
 using namespace pocketrec;
 using compress::SttLayout;
@@ -49,7 +52,6 @@ TEST(SemiTensorProduct, EqualsTheKroneckerForm) {
 TEST(SttShape, ParameterCountsOfTheOdRecConfigurations) {
   // odrec.md §2.3: Tmall default, Tmall 3 cores, RetailRocket 2 and 3 cores.
   EXPECT_EQ(shape({169, 241}, {16, 8}, 60, 2, SttLayout::kCanonical).n_parameters(), 191160);
-  EXPECT_EQ(40729LL * 128, 5213312);
   EXPECT_EQ(shape({13, 13, 241}, {8, 4, 4}, 60, 2, SttLayout::kCanonical).n_parameters(), 67500);
   EXPECT_EQ(shape({117, 316}, {16, 16}, 60, 2, SttLayout::kCanonical).n_parameters(), 188160);
   EXPECT_EQ(shape({18, 26, 79}, {8, 8, 4}, 60, 2, SttLayout::kCanonical).n_parameters(), 200580);
@@ -58,6 +60,29 @@ TEST(SttShape, ParameterCountsOfTheOdRecConfigurations) {
   EXPECT_EQ(cs.core_shape(0), (std::pair<int64_t, int64_t>{144, 60}));
   EXPECT_EQ(cs.core_shape(1), (std::pair<int64_t, int64_t>{30, 6240}));
   EXPECT_EQ(cs.core_shape(2), (std::pair<int64_t, int64_t>{30, 158}));
+}
+
+// The Tmall item tables as the models build them (40,728 items, d = 128): the dense teacher's
+// 40,729 x 128 rows (the padding row included) against the 2-core STT student's cores, 27.3x fewer.
+TEST(SttShape, TmallTablesAsTheModelsBuildThem) {
+  data::Dataset d;
+  d.n_items = 40728;
+  d.has_users = false;
+  Config c;
+  c.set("model.name", "sasrec", "t");
+  c.set("model.sasrec_variant", "odrec", "t");
+  c.set("model.dim", 128, "t");
+  c.set("model.layers", 1, "t");
+  auto teacher = models::default_model_registry().get("sasrec").create(c, d);
+  c.set("model.item_table", "stt", "t");
+  c.set("model.stt_items", nlohmann::json::array({169, 241}), "t");
+  c.set("model.stt_dims", nlohmann::json::array({16, 8}), "t");
+  auto student = models::default_model_registry().get("sasrec").create(c, d);
+  const int64_t dense = dynamic_cast<models::SessionEncoder&>(*teacher).item_table_parameters();
+  const int64_t cores = dynamic_cast<models::SessionEncoder&>(*student).item_table_parameters();
+  EXPECT_EQ(dense, 5213312);
+  EXPECT_EQ(cores, 191160);
+  EXPECT_NEAR(static_cast<double>(dense) / static_cast<double>(cores), 27.27, 0.01);
 }
 
 TEST(SttShape, ChoosesBalancedFactorsAndValidates) {
@@ -200,5 +225,32 @@ TEST(SemiTensorTrainEmbedding, AnItemOrderPermutesTheRows) {
     EXPECT_THROW(ordered->set_item_order(slots), Error);
     EXPECT_THROW(ordered->set_item_order(std::vector<int64_t>(34, 0)), Error);
     EXPECT_THROW(plain->set_item_order(std::vector<int64_t>(35, 0)), Error);
+  }
+}
+
+// Three cores in the canonical layout against an independent formula: the chain written with
+// explicit Kronecker products, M = reshape(core0 (core1 ⊗ I_t), -1, R) (core2 ⊗ I_t), whose rows and
+// columns run over (i1, j1, i2, j2) and (i3, j3), permuted to the item-major layout
+// E[(i1, i2, i3), (j1, j2, j3)] (docs/design/odrec.md §2.2), for plain TT (t = 1) and t = 2.
+TEST(SemiTensorTrainEmbedding, ThreeCanonicalCoresEqualTheKroneckerChain) {
+  for (int64_t t : {1, 2}) {
+    const int64_t I1 = 2, I2 = 3, I3 = 2, J1 = 2, J2 = 2, J3 = 4, R = 4;
+    torch::manual_seed(11);
+    compress::SemiTensorTrainEmbedding e(shape({I1, I2, I3}, {J1, J2, J3}, R, t, SttLayout::kCanonical), 0.5);
+    e->to(torch::kFloat64);
+    torch::NoGradGuard g;
+    const auto cores = e->cores();
+    ASSERT_EQ(cores.size(), 3u);
+    const torch::Tensor eye = torch::eye(t, torch::kFloat64);
+    const torch::Tensor m1 = torch::matmul(cores[0], torch::kron(cores[1], eye));       // (I1 J1) x (I2 J2 R)
+    const torch::Tensor m = torch::matmul(m1.reshape({-1, R}), torch::kron(cores[2], eye));  // (I1 J1 I2 J2) x (I3 J3)
+    const torch::Tensor expected = m.reshape({I1, J1, I2, J2, I3, J3})
+                                       .permute({0, 2, 4, 1, 3, 5})
+                                       .reshape({I1 * I2 * I3, J1 * J2 * J3});
+    const torch::Tensor table = e->full_table();
+    ASSERT_EQ(table.sizes(), expected.sizes());
+    EXPECT_TRUE(torch::allclose(table, expected, 1e-12, 1e-12)) << "t=" << t;
+    const torch::Tensor ids = torch::tensor({int64_t{0}, int64_t{7}, int64_t{11}, int64_t{5}});
+    EXPECT_TRUE(torch::allclose(e->forward(ids), expected.index_select(0, ids), 1e-12, 1e-12)) << "t=" << t;
   }
 }

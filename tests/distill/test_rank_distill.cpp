@@ -213,6 +213,54 @@ TEST(TopKTeacherCache, ExcludesTheHistoryOrOnlyTheTargetAndRoundTrips) {
   EXPECT_NE(msg.find("cut.prarr"), std::string::npos) << msg;
 }
 
+// load() checks every cached item against the catalogue and the row count against the samples.
+TEST(TopKTeacherCache, LoadRefusesItemsOutsideTheCatalogueAndAnotherSampleCount) {
+  ProgressBar::set_enabled(false);
+  FixedTeacher t;
+  TopKCacheKey key{"teacher", "hash-1", "data-A", 3, TopKExclusion::kHistory};
+  pocketrec::testing::TempDir dir;
+  const std::string path = dir.path() + "/topk.prarr";
+  TopKTeacherCache::build(t.task, key).save(path);
+  key.n_items = 12;
+  key.n_samples = 4;
+  EXPECT_EQ(TopKTeacherCache::load(path, key).size(), 4);
+  TopKCacheKey fewer_items = key;
+  fewer_items.n_items = 2;  // the cache names items 0..3
+  std::string msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(path, fewer_items); });
+  EXPECT_NE(msg.find(path + ": row 0 holds item 2, outside [0, 2)"), std::string::npos) << msg;
+  TopKCacheKey more_samples = key;
+  more_samples.n_samples = 5;
+  msg = pocketrec::testing::error_of([&] { TopKTeacherCache::load(path, more_samples); });
+  EXPECT_NE(msg.find(path + ": 4 rows for 5 training samples"), std::string::npos) << msg;
+}
+
+// The samples' fingerprint hashes the training data and every sample in order: swapping two
+// samples, moving one target position or changing one training item each change it.
+TEST(TopKTeacherCache, SamplesFingerprintSeesEverySampleInOrder) {
+  data::Dataset d = pocketrec::testing::community_users();
+  FixedTeacher t;
+  models::SampledItemTask task = t.task;
+  data::SampleIndex samples = data::make_next_item_samples(d.train, 1);
+  task.samples = &samples;
+  const std::string base = samples_fingerprint(d, task);
+  EXPECT_NE(base.find(" hash="), std::string::npos) << base;
+  EXPECT_EQ(base.size() - base.find(" hash=") - 6, 16u) << base;  // 64 bits in hex
+  data::SampleIndex swapped = samples;
+  std::swap(swapped.seq[3], swapped.seq[40]);
+  std::swap(swapped.pos[3], swapped.pos[40]);
+  task.samples = &swapped;
+  EXPECT_NE(samples_fingerprint(d, task), base);
+  data::SampleIndex moved = samples;
+  moved.pos[7] += 1;
+  task.samples = &moved;
+  EXPECT_NE(samples_fingerprint(d, task), base);
+  task.samples = &samples;
+  data::Dataset changed = d;
+  changed.train.items[5] = (changed.train.items[5] + 1) % changed.n_items;
+  EXPECT_NE(samples_fingerprint(changed, task), base);
+  EXPECT_EQ(samples_fingerprint(d, task), base);
+}
+
 namespace {
 
 Config rd_config(const std::string& model, int64_t dim) {
@@ -241,27 +289,72 @@ class RankDistillStudent : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
 
-// Trained from the teacher's top-K with the hybrid weights (the discrepancy on for the last 20
-// epochs), a small student learns the community structure: well above POP on test.
-TEST_P(RankDistillStudent, LearnsFromTheTeachersTopK) {
+// Knowledge the labels do not carry: each user's training sequence mixes 3 items of the user's own
+// community with 4 random items of others (noisy_community_users); validation and test items are
+// the community's. A teacher that knows the communities (its top-K for a user: the community's
+// items the user has not seen) makes the distilled student (alpha = 1) rank the test items well
+// above the same student trained on the labels alone (alpha = 0), in the same number of epochs
+// (measured: nDCG@5 0.26 vs 0.05 for Caser, 0.30 vs 0.08 for Fossil, 0.16 vs 0.05 for SASRec).
+TEST_P(RankDistillStudent, DistillationTeachesWhatTheNoisyLabelsDoNot) {
   ProgressBar::set_enabled(false);
-  data::Dataset d = pocketrec::testing::community_users();
+  data::Dataset d = pocketrec::testing::noisy_community_users();
   pocketrec::testing::TempDir dir;
-  Config tc = rd_config(GetParam(), 16), sc = rd_config(GetParam(), 4);
-  auto teacher = make(tc, d);
-  teacher->fit(d, models::FitContext{tc, dir.path(), pocketrec::testing::validation_on(d, tc)});
-  models::SampledItemTask tt = dynamic_cast<models::PointwiseModel&>(*teacher).sampled_item_task(d, tc);
-  TopKTeacherCache cache = TopKTeacherCache::build(tt, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
-  // The teacher's top-K never contains one of the user's training items.
-  for (int64_t s = 0; s < cache.size(); ++s)
-    for (int64_t j = 0; j < 5; ++j) EXPECT_FALSE(tt.sampler->excluded(tt.user(s), cache.row(s)[j]));
+  const TopKCacheKey key{"t", "h", "d", 5, TopKExclusion::kHistory};
+  auto student_ndcg = [&](double alpha) {
+    Config sc = rd_config(GetParam(), 8);
+    sc.set("distill.rd_alpha", alpha, "t");
+    auto student = make(sc, d);
+    models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+    models::SampledItemTask knowing = st;
+    knowing.score_all = [&d, &st](const int64_t* ids, size_t n) {
+      torch::Tensor s = torch::zeros({static_cast<int64_t>(n), st.n_items});
+      for (size_t b = 0; b < n; ++b) {
+        const int64_t c = pocketrec::testing::community_of_user(st.user(ids[b]));
+        s[static_cast<int64_t>(b)].slice(0, c * 10, c * 10 + 10).fill_(1.0f);
+      }
+      return s;
+    };
+    TopKTeacherCache cache = TopKTeacherCache::build(knowing, key);
+    student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
+                      rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
+    return test_ndcg(*student, d, sc);
+  };
+  const double with_kd = student_ndcg(1.0), without = student_ndcg(0.0);
+  std::printf("%s: test nDCG@5 %.3f with the teacher's top-K, %.3f without\n", GetParam().c_str(), with_kd, without);
+  EXPECT_GT(with_kd, 2 * without) << GetParam();
+  EXPECT_GT(with_kd - without, 0.05) << GetParam();
+}
+
+// The hybrid weights' discrepancy factor (and its rank samples) starts in the epoch after
+// distill.rd_start_epoch: the batches of epochs 1 and 2 score 1 + n_neg + K items per sample, those
+// of epoch 3 also the eps rank samples; position weighting never draws them.
+TEST(RankDistillTask, DiscrepancyStartsAfterTheStartEpoch) {
+  data::Dataset d = pocketrec::testing::community_users();
+  Config sc = rd_config("caser", 4);
+  sc.set("distill.rd_start_epoch", 2, "t");
+  sc.set("distill.rd_samples", 7, "t");
   auto student = make(sc, d);
   models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
-  student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
-                    rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
-  auto pop = models::default_model_registry().get("pop").create(sc, d);
-  pop->fit(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)});
-  EXPECT_GT(test_ndcg(*student, d, sc), test_ndcg(*pop, d, sc) + 0.1) << GetParam();
+  const TopKTeacherCache cache = TopKTeacherCache::build(st, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
+  int64_t columns = 0;
+  models::SampledItemTask recorded = st;
+  recorded.make_batch = [&](const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m) {
+    columns = m;
+    return st.make_batch(ids, n, items, m);
+  };
+  const int64_t n_neg = 2;
+  for (const std::string weighting : {"hybrid", "position"}) {
+    sc.set("distill.rd_weighting", weighting, "t");
+    train::TrainTask task = rank_distill_task(recorded, cache, n_neg, RankDistillOptions::from_config(sc));
+    const std::vector<int64_t> ids = {0, 1, 2};
+    for (int64_t epoch = 1; epoch <= 3; ++epoch) {
+      task.on_epoch_begin(epoch);
+      std::mt19937_64 rng(1);
+      task.make_batch(ids.data(), ids.size(), rng);
+      const bool discrepancy = weighting == "hybrid" && epoch > 2;
+      EXPECT_EQ(columns, 1 + n_neg + 5 + (discrepancy ? 7 : 0)) << weighting << " epoch " << epoch;
+    }
+  }
 }
 
 // The distillation term does the pulling: a "teacher" that ranks first, for every user, the items of

@@ -1,5 +1,6 @@
 // libFuzzer target over the runtime's model loader and one query: any byte string must give a
-// status, never a crash or an out-of-bounds read (run under ASan + UBSan by tools/runtime_sanitize.sh).
+// status, never a crash or an out-of-bounds read (run under ASan + UBSan by tools/runtime_sanitize.sh;
+// its saved finds and seeds are replayed by tests/fuzz/test_fuzz_corpus.cpp in every build).
 // With POCKETREC_FUZZ_WRITE_SEEDS defined it is instead a program writing valid seed files.
 #include <cstddef>
 #include <cstdint>
@@ -39,29 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 #else
-#include <string>
-
-#include "runtime/tiny_pocket.h"
+#include "fuzz/fuzz_seeds.h"
 
 int main(int argc, char** argv) {
-  const std::string dir = argc > 1 ? argv[1] : ".";
-  int i = 0;
-  for (bool odrec : {true, false})
-    for (bool stt : {true, false}) {
-      pocketrec::testing::TinySasRec spec;
-      spec.odrec = odrec;
-      spec.stt = stt;
-      spec.n_items = 12, spec.dim = 4, spec.inner = 4, spec.max_len = 3;
-      spec.I1 = 3, spec.I2 = 4, spec.J1 = 2, spec.J2 = 2, spec.rank = 2, spec.t = 2;
-      spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
-      spec.int8 = true;
-      spec.id_base = 1;
-      spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
-    }
-  pocketrec::testing::TinyCaser caser;
-  caser.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
-  pocketrec::testing::TinyFossil fossil;
-  fossil.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
+  pocketrec::testing::write_fuzz_seeds(argc > 1 ? argv[1] : ".");
   return 0;
 }
 #endif

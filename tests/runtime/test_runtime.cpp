@@ -325,6 +325,58 @@ TEST(CApi, ErrorsNameTheProblem) {
   pocketrec_context_free(nullptr);
 }
 
+// Every NULL pointer and malformed argument the C API can be handed: INVALID_ARGUMENT and a message
+// naming it, never a crash (tools/runtime_sanitize.sh runs this under ASan + UBSan).
+TEST(CApi, BadArgumentsReturnInvalidArgumentAndNameTheProblem) {
+  Loaded l(TinySasRec{}.bytes());
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  const int64_t h[] = {1000, 1007, 1014};
+  int64_t items[8];
+  float scores[8];
+  size_t n = 99, n3[3] = {9, 9, 9};
+  auto expect = [](pocketrec_status s, const char* message) {
+    EXPECT_EQ(s, POCKETREC_STATUS_INVALID_ARGUMENT) << message;
+    EXPECT_STREQ(pocketrec_last_error(), message);
+  };
+  expect(pocketrec_recommend(l.ctx, h, 3, 4, 1, nullptr, scores, &n), "out_items, out_scores or out_n is NULL");
+  expect(pocketrec_recommend(l.ctx, h, 3, 4, 1, items, nullptr, &n), "out_items, out_scores or out_n is NULL");
+  expect(pocketrec_recommend(l.ctx, h, 3, 4, 1, items, scores, nullptr), "out_items, out_scores or out_n is NULL");
+  expect(pocketrec_recommend(l.ctx, nullptr, 3, 4, 1, items, scores, &n), "history is NULL");
+  EXPECT_EQ(n, 0u);  // reset before the failure
+  expect(pocketrec_recommend(nullptr, h, 3, 4, 1, items, scores, &n), "context is NULL");
+  expect(pocketrec_recommend(l.ctx, h, 3, 0, 1, items, scores, &n), "k = 0: at least one item must be asked for");
+  expect(pocketrec_score_all(l.ctx, h, 3, nullptr), "out_scores is NULL");
+  expect(pocketrec_score_all(l.ctx, nullptr, 2, scores), "history is NULL");
+
+  const size_t offsets[] = {0, 2, 3}, decreasing[] = {0, 2, 1};
+  expect(pocketrec_recommend_batch(l.ctx, h, nullptr, 2, 2, 1, items, scores, n3), "offsets is NULL");
+  expect(pocketrec_recommend_batch(l.ctx, h, offsets, 2, 2, 1, nullptr, scores, n3),
+         "out_items, out_scores or out_n is NULL");
+  expect(pocketrec_recommend_batch(l.ctx, h, offsets, 2, 2, 1, items, scores, nullptr),
+         "out_items, out_scores or out_n is NULL");
+  expect(pocketrec_recommend_batch(l.ctx, h, decreasing, 2, 2, 1, items, scores, n3),
+         "offsets[1] = 2 > offsets[2] = 1");
+  EXPECT_EQ(n3[0], 0u);  // nothing was recommended: the offsets are checked before any query runs
+  expect(pocketrec_recommend_batch(l.ctx, nullptr, offsets, 2, 2, 1, items, scores, n3), "history is NULL");
+  expect(pocketrec_recommend_batch(nullptr, h, offsets, 2, 2, 1, items, scores, n3), "query 0: context is NULL");
+
+  expect(pocketrec_context_set_user(nullptr, 3), "context is NULL");
+  expect(pocketrec_context_set_user(l.ctx, 3), "this sasrec-odrec model has no user embeddings");
+  pocketrec_context* ctx = reinterpret_cast<pocketrec_context*>(&n);  // must be overwritten
+  expect(pocketrec_context_init(nullptr, &ctx), "model is NULL");
+  EXPECT_EQ(ctx, nullptr);
+  expect(pocketrec_context_init(l.model, nullptr), "out_context is NULL");
+  pocketrec_model* m = reinterpret_cast<pocketrec_model*>(&n);
+  expect(pocketrec_model_load_buffer(nullptr, 16, nullptr, &m), "data is NULL");
+  EXPECT_EQ(m, nullptr);
+  expect(pocketrec_model_load_buffer(h, sizeof(h), nullptr, nullptr), "out_model is NULL");
+  expect(pocketrec_model_load_file(nullptr, nullptr, &m), "path is NULL");
+  // Getters that cannot fail answer 0 (or -1, "") for a NULL model.
+  EXPECT_EQ(pocketrec_model_n_items(nullptr), 0u);
+  EXPECT_EQ(pocketrec_model_item_id(nullptr, 0), -1);
+  EXPECT_STREQ(pocketrec_model_architecture(nullptr), "");
+}
+
 TEST(CApi, ContiguousIdsComeFromABase) {
   TinySasRec spec;
   spec.id_base = 1;
