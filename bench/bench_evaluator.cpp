@@ -56,8 +56,8 @@ void BM_BareScoreGemm(benchmark::State& state) {
   for (auto _ : state) {
     for (int32_t b = 0; b < kUsers; b += kBatch) {
       // scores[kBatch, kItems] = users[b:b+kBatch] * items^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kBatch, kItems, kDim, 1.0f, f.users.data() + b * kDim,
-                  kDim, f.items.data(), kDim, 0.0f, scores.data(), kItems);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kBatch, kItems, kDim, 1.0f, f.users.data() + b * kDim, kDim,
+                  f.items.data(), kDim, 0.0f, scores.data(), kItems);
       benchmark::DoNotOptimize(scores.data());
     }
   }

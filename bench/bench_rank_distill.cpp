@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <numeric>
 
+#include "app/options.h"
+#include "app/run_directory.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -19,8 +21,7 @@
 #include "distill/rank_distill.h"
 #include "distill/topk_teacher_cache.h"
 #include "models/sampled_item_task.h"
-#include "models/torch_models.h"
-#include "models/torch_recommender.h"
+#include "models/torch_model.h"
 #include "train/fused_adam.h"
 #include "train/process_setup.h"
 #include "train/trainer.h"
@@ -33,16 +34,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::unique_ptr<models::Recommender> create(const Config& c, const data::Dataset& d) {
-  return models::default_model_registry().get(c.str("model.name")).create(c, d);
-}
-
 // Seconds per training step of `task` (batch, forward, backward, the trainer's optimizer for the
 // student config `c`), over `steps` steps.
-double step_seconds(train::TrainTask& task, const Config& c, int64_t batch, int64_t steps, int64_t epoch) {
+double step_seconds(train::TrainTask& task, const train::TrainOptions& c, int64_t batch, int64_t steps, int64_t epoch) {
   if (task.on_epoch_begin) task.on_epoch_begin(epoch);
-  auto opt_ptr = train::make_optimizer(c, task.module.parameters());
-  torch::optim::Optimizer& opt = *opt_ptr;
+  train::Optimizer opt = train::make_optimizer(c, task.module.parameters());
   task.module.train();
   std::mt19937_64 rng(1);
   std::vector<int64_t> ids(static_cast<size_t>(batch));
@@ -50,9 +46,9 @@ double step_seconds(train::TrainTask& task, const Config& c, int64_t batch, int6
   auto step = [&] {
     for (auto& i : ids) i = next++ % task.n_samples;
     torch::Tensor loss = task.loss(task.make_batch(ids.data(), ids.size(), rng));
-    train::clear_gradients(opt);
+    opt.clear_gradients();
     loss.backward();
-    opt.step();
+    opt.optimizer->step();
   };
   step();  // warm-up
   const auto t0 = std::chrono::steady_clock::now();
@@ -67,23 +63,25 @@ int main(int argc, char** argv) {
   set_log_level(LogLevel::kWarn);
   ProgressBar::set_enabled(false);
   const std::string model = argc > 1 ? argv[1] : "caser", data_name = argc > 2 ? argv[2] : "gowalla-lbsn1k";
-  std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // configs name data relative to the repo
-  const Config tc = Config::load("configs/teachers/" + model + "-" + data_name + ".json", {"--output.progress=false"});
-  const Config sc = Config::load("configs/rd/" + model + "-" + data_name + "-student.json", {"--output.progress=false"});
-  if (!std::filesystem::exists(tc.str("data.path"))) {
-    std::fprintf(stderr, "bench_rank_distill: %s not found (needs ../shared/data)\n", tc.str("data.path").c_str());
+  std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // a relative data root is relative to the repo
+  const app::RunSettings tc = app::run_settings(
+      Config::load("configs/teachers/" + model + "-" + data_name + ".json", {"--output.progress=false"}));
+  const app::RunSettings sc = app::run_settings(
+      Config::load("configs/rd/" + model + "-" + data_name + "-student.json", {"--output.progress=false"}));
+  if (!std::filesystem::exists(tc.data.path)) {
+    std::fprintf(stderr, "bench_rank_distill: %s not found (needs ../shared/data)\n", tc.data.path.c_str());
     return 0;
   }
   set_compute_threads(1, 1);
-  data::Dataset d = data::build_dataset(tc);
-  auto teacher = create(tc, d), student = create(sc, d);
-  models::SampledItemTask tt = dynamic_cast<models::PointwiseModel&>(*teacher).sampled_item_task(d, tc);
-  models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
-  const distill::RankDistillOptions o = distill::RankDistillOptions::from_config(sc);
+  data::Dataset d = data::build_dataset(tc.data, tc.split);
+  models::ModelInstance teacher = app::create_model(tc.model, d), student = app::create_model(sc.model, d);
+  models::SampledItemTask tt = teacher.sampled_items->sampled_item_task(d);
+  models::SampledItemTask st = student.sampled_items->sampled_item_task(d);
+  const distill::RankDistillOptions o = sc.distill.rd;
 
   auto t0 = std::chrono::steady_clock::now();
-  distill::TopKTeacherCache cache =
-      distill::TopKTeacherCache::build(tt, distill::TopKCacheKey{"bench", "", "", o.k, distill::TopKExclusion::kHistory});
+  distill::TopKTeacherCache cache = distill::TopKTeacherCache::build(
+      tt, distill::TopKCacheKey{"bench", "", "", o.k, distill::TopKExclusion::kHistory});
   const double build_s = seconds_since(t0);
   std::printf("%s on %s: %lld training samples, %d items; teacher %lld parameters, student %lld\n", model.c_str(),
               data_name.c_str(), static_cast<long long>(tt.size()), tt.n_items,
@@ -91,15 +89,15 @@ int main(int argc, char** argv) {
   std::printf("teacher top-%lld cache build: %.2f s (%.1f us per sample)\n\n", static_cast<long long>(o.k), build_s,
               1e6 * build_s / static_cast<double>(tt.size()));
 
-  const int64_t batch = sc.integer("train.batch_size"), n_neg = sc.integer("train.neg_samples"), steps = 20;
+  const int64_t batch = sc.train.batch_size, n_neg = sc.model.sampling.neg_samples, steps = 20;
   train::TrainTask plain = models::sigmoid_loss_task(st, n_neg);
   train::TrainTask rd = distill::rank_distill_task(st, cache, n_neg, o);
   // Three interleaved rounds; the median of each.
   std::vector<double> p, r0, r1;
   for (int round = 0; round < 3; ++round) {
-    p.push_back(step_seconds(plain, sc, batch, steps, 1));
-    r0.push_back(step_seconds(rd, sc, batch, steps, 1));                           // before w^b starts
-    r1.push_back(step_seconds(rd, sc, batch, steps, o.dynamic_start_epoch + 1));  // with the rank samples
+    p.push_back(step_seconds(plain, sc.train, batch, steps, 1));
+    r0.push_back(step_seconds(rd, sc.train, batch, steps, 1));                          // before w^b starts
+    r1.push_back(step_seconds(rd, sc.train, batch, steps, o.dynamic_start_epoch + 1));  // with the rank samples
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());

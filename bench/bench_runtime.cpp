@@ -1,14 +1,19 @@
 // Top-20 latency per query on one thread, Tmall-sized catalogue (40,727 items, OD-Rec shapes:
-// d = 128, max_len 40, 1 layer; student item table = STT cores [[169,241],[16,8]] R = 60 t = 2),
-// all in one run on the same 1,000 random histories (lengths 1..40):
+// d = 128, max_len 40, 1 layer; STT student item table = cores [[169,241],[16,8]] R = 60 t = 2; PQ
+// student item table = M = 16 sub-spaces of K = 256 codewords), all in one run on the same 1,000
+// random histories (lengths 1..40):
 //   (a) the teacher in LibTorch          session vector, then scores against its dense table, topk
-//   (b) the student in LibTorch          the same, against its table reconstructed once and cached
-//   (c) the student in the runtime       scored straight from the cores
-//   (d) the student in the runtime       against an int8 table (rebuilt and quantised at load)
-//   (e) the student in the runtime       against a dense fp32 table of the same logical size
-// plus the peak RSS of a process doing only (a), only (b) (this binary again, --torch-rss), or only
+//   (b) the STT student in LibTorch      the same, against its table reconstructed once and cached
+//   (c) the STT student in the runtime   scored straight from the cores
+//   (d) the STT student in the runtime   against an int8 table (rebuilt and quantised at load)
+//   (e) the STT student in the runtime   against a dense fp32 table of the same logical size
+//   (f) the PQ student in LibTorch       against its table reconstructed once and cached
+//   (g) the PQ student in the runtime    scored from the codes (a lookup table per query)
+//   (h) the PQ student in the runtime    against its table rebuilt as dense fp32 at load
+// plus the peak RSS of a process doing only (a), (b) or (f) (this binary again, --torch-rss), or only
 // one runtime mode (runtime_rss, which links nothing but the runtime); the stripped size of the
-// runtime library; and the model files: the teacher at fp32, the student at fp32, fp16 and int8.
+// runtime library; and the model files: the teacher at fp32, the students at fp32 (STT also fp16
+// and int8).
 // Weights are random: latency does not depend on them.
 //   build/bench/bench_runtime [rounds=3]
 #include <sys/resource.h>
@@ -23,13 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "app/options.h"
+#include "app/run_directory.h"
 #include "bench_util.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "data/dataset.h"
-#include "export/export_model.h"
-#include "models/sasrec.h"
-#include "models/torch_models.h"
+#include "export/exporter.h"
+#include "models/session_encoder.h"
 #include "pocketrec/pocketrec.h"
 
 using namespace pocketrec;
@@ -39,7 +45,9 @@ namespace {
 
 constexpr int kItems = 40727, kMaxLen = 40, kQueries = 1000, kK = 20;
 
-Config odrec_config(bool stt) {
+enum class Table { kDense, kStt, kPq };
+
+models::ModelOptions odrec_options(Table table) {
   Config c;
   c.set("model.name", "sasrec", "b");
   c.set("model.sasrec_variant", "odrec", "b");
@@ -47,14 +55,20 @@ Config odrec_config(bool stt) {
   c.set("model.inner", 128, "b");
   c.set("model.max_len", kMaxLen, "b");
   c.set("model.layers", 1, "b");
-  if (stt) {
+  if (table == Table::kPq) {
+    c.set("model.item_table", "pq", "b");
+    c.set("model.pq_subspaces", 16, "b");
+    c.set("model.pq_codewords", 256, "b");
+    c.set("model.pq_codes", "random", "b");  // latency does not depend on the codes
+  }
+  if (table == Table::kStt) {
     c.set("model.item_table", "stt", "b");
     c.set("model.stt_items", nlohmann::json::array({169, 241}), "b");
     c.set("model.stt_dims", nlohmann::json::array({16, 8}), "b");
     c.set("model.stt_rank", 60, "b");
     c.set("model.stt_t", 2, "b");
   }
-  return c;
+  return app::run_settings(c).model;
 }
 
 struct Latency {
@@ -80,8 +94,8 @@ struct TorchScorer {
     std::vector<int64_t> seq(kMaxLen, kItems);
     std::copy(h.begin(), h.end(), seq.begin());
     const torch::Tensor ids = torch::tensor(seq).view({1, kMaxLen});
-    torch::Tensor s = enc->session_vectors(ids, torch::tensor({static_cast<int64_t>(h.size())}),
-                                           enc->item_rows(ids, table));
+    torch::Tensor s =
+        enc->session_vectors(ids, torch::tensor({static_cast<int64_t>(h.size())}), enc->item_rows(ids, table));
     auto top = torch::topk(torch::mv(table, s[0]), kK);
     return std::get<1>(top)[0].item<int64_t>();
   }
@@ -101,7 +115,11 @@ size_t file_size(const std::string& p) {
 
 }  // namespace
 
-// `--torch-rss teacher|student`: only build that LibTorch model and answer 1,000 queries, then print
+Table table_of(const std::string& which) {
+  return which == "teacher" ? Table::kDense : which == "pq" ? Table::kPq : Table::kStt;
+}
+
+// `--torch-rss teacher|student|pq`: only build that LibTorch model and answer 1,000 queries, then print
 // "<peak RSS bytes> <RSS before building>" (the parent runs this in a child process).
 int torch_rss(const std::string& which) {
   torch::set_num_threads(1);
@@ -111,8 +129,8 @@ int torch_rss(const std::string& which) {
   for (int i = 0; i < kItems; ++i) d.item_ids.get_or_add(std::to_string(i));
   d.n_items = kItems;
   d.has_users = false;
-  auto model = models::default_model_registry().get("sasrec").create(odrec_config(which == "student"), d);
-  TorchScorer scorer(dynamic_cast<models::SessionEncoder*>(model.get()));
+  auto model = app::create_model(odrec_options(table_of(which)), d);
+  TorchScorer scorer(model.session_encoder);
   std::mt19937 rng(1);
   std::uniform_int_distribution<int64_t> item(0, kItems - 1);
   int64_t sink = 0;
@@ -131,19 +149,20 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kItems; ++i) d.item_ids.get_or_add(std::to_string(i));
   d.n_items = kItems;
   d.has_users = false;
-  auto reg = models::default_model_registry();
-  Config tc = odrec_config(false), sc = odrec_config(true);
-  auto teacher = reg.get("sasrec").create(tc, d);
-  auto student = reg.get("sasrec").create(sc, d);
-  auto* t_enc = dynamic_cast<models::SessionEncoder*>(teacher.get());
-  auto* s_enc = dynamic_cast<models::SessionEncoder*>(student.get());
+  auto teacher = app::create_model(odrec_options(Table::kDense), d);
+  auto student = app::create_model(odrec_options(Table::kStt), d);
+  auto pq_student = app::create_model(odrec_options(Table::kPq), d);
+  models::SessionEncoder* t_enc = teacher.session_encoder;
+  models::SessionEncoder* s_enc = student.session_encoder;
   const std::string dir = std::filesystem::temp_directory_path() / "pocketrec_bench_runtime";
   std::filesystem::create_directories(dir);
-  const std::string s_path = dir + "/student.pocket", t_path = dir + "/teacher.pocket";
-  exporter::model_pocket(*student, sc, d, {}).save(s_path);
-  exporter::model_pocket(*teacher, tc, d, {}).save(t_path);
-  exporter::model_pocket(*student, sc, d, {}, exporter::WeightType::kF16).save(dir + "/student-fp16.pocket");
-  exporter::model_pocket(*student, sc, d, {}, exporter::WeightType::kI8).save(dir + "/student-int8.pocket");
+  const std::string s_path = dir + "/student.pocket", t_path = dir + "/teacher.pocket",
+                    pq_path = dir + "/student-pq.pocket";
+  exporter::pocket_of(student, d, {}, exporter::WeightType::kF32).save(s_path);
+  exporter::pocket_of(pq_student, d, {}, exporter::WeightType::kF32).save(pq_path);
+  exporter::pocket_of(teacher, d, {}, exporter::WeightType::kF32).save(t_path);
+  exporter::pocket_of(student, d, {}, exporter::WeightType::kF16).save(dir + "/student-fp16.pocket");
+  exporter::pocket_of(student, d, {}, exporter::WeightType::kI8).save(dir + "/student-int8.pocket");
 
   std::mt19937 rng(7);
   std::uniform_int_distribution<int64_t> item(0, kItems - 1);
@@ -154,23 +173,25 @@ int main(int argc, char** argv) {
     for (auto& x : h) x = item(rng);
   }
 
-  TorchScorer ta(t_enc), tb(s_enc);
+  TorchScorer ta(t_enc), tb(s_enc), tf(pq_student.session_encoder);
   struct Rt {
     pocketrec_model* m = nullptr;
     pocketrec_context* c = nullptr;
   };
-  auto open = [&](pocketrec_scoring mode) {
+  auto open = [&](const std::string& path, pocketrec_scoring mode) {
     Rt r;
     pocketrec_model_params p = pocketrec_model_default_params();
     p.scoring = mode;
-    if (pocketrec_model_load_file(s_path.c_str(), &p, &r.m) != POCKETREC_STATUS_OK ||
+    if (pocketrec_model_load_file(path.c_str(), &p, &r.m) != POCKETREC_STATUS_OK ||
         pocketrec_context_init(r.m, &r.c) != POCKETREC_STATUS_OK) {
       std::fprintf(stderr, "%s\n", pocketrec_last_error());
       std::exit(1);
     }
     return r;
   };
-  Rt rc = open(POCKETREC_SCORING_CORES), rd = open(POCKETREC_SCORING_INT8_TABLE), re = open(POCKETREC_SCORING_FP32_TABLE);
+  Rt rc = open(s_path, POCKETREC_SCORING_CORES), rd = open(s_path, POCKETREC_SCORING_INT8_TABLE),
+     re = open(s_path, POCKETREC_SCORING_FP32_TABLE), rg = open(pq_path, POCKETREC_SCORING_CORES),
+     rh = open(pq_path, POCKETREC_SCORING_FP32_TABLE);
   int64_t items[kK];
   float scores[kK];
   size_t n_out = 0;
@@ -182,7 +203,11 @@ int main(int argc, char** argv) {
                               {"(b) student, LibTorch (cached table)", {}},
                               {"(c) student, runtime, from the STT cores", {}},
                               {"(d) student, runtime, int8 table", {}},
-                              {"(e) student, runtime, fp32 table", {}}};
+                              {"(e) student, runtime, fp32 table", {}},
+                              {"(f) PQ student, LibTorch (cached table)", {}},
+                              {"(g) PQ student, runtime, from the codes", {}},
+                              {"(h) PQ student, runtime, fp32 table", {}}};
+  constexpr int kMethods = 8;
   int64_t sink = 0;
   auto run = [&](int which, const std::vector<int64_t>& h) {
     switch (which) {
@@ -190,13 +215,16 @@ int main(int argc, char** argv) {
       case 1: return tb.query(h);
       case 2: return rt_query(rc, h);
       case 3: return rt_query(rd, h);
-      default: return rt_query(re, h);
+      case 4: return rt_query(re, h);
+      case 5: return tf.query(h);
+      case 6: return rt_query(rg, h);
+      default: return rt_query(rh, h);
     }
   };
-  for (int w = 0; w < 5; ++w)
+  for (int w = 0; w < kMethods; ++w)
     for (int q = 0; q < 50; ++q) sink += run(w, hist[static_cast<size_t>(q)]);  // warm-up
   for (int r = 0; r < rounds; ++r)
-    for (int w = 0; w < 5; ++w)
+    for (int w = 0; w < kMethods; ++w)
       for (const auto& h : hist) {
         const auto t0 = Clock::now();
         sink += run(w, h);
@@ -205,9 +233,9 @@ int main(int argc, char** argv) {
 
   // Resident memory of the runtime alone, per scoring mode.
   const std::string bin = POCKETREC_BENCH_DIR;
-  auto rss = [&](const char* mode) {
+  auto rss = [&](const std::string& path, const char* mode) {
     const std::string out = dir + "/rss.txt";
-    const std::string cmd = bin + "/runtime_rss " + s_path + " " + mode + " > " + out;
+    const std::string cmd = bin + "/runtime_rss " + path + " " + mode + " > " + out;
     if (std::system(cmd.c_str()) != 0) return std::string("?");
     long peak = 0, base = 0;
     size_t weights = 0;
@@ -229,20 +257,30 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%.1f MB peak RSS", peak / 1e6);
     return std::string(buf);
   };
-  const std::string mem[5] = {torch_rss_of("teacher"), torch_rss_of("student"), rss("cores"), rss("int8"),
-                              rss("fp32")};
+  const std::string mem[kMethods] = {torch_rss_of("teacher"), torch_rss_of("student"), rss(s_path, "cores"),
+                                     rss(s_path, "int8"),     rss(s_path, "fp32"),     torch_rss_of("pq"),
+                                     rss(pq_path, "cores"),   rss(pq_path, "fp32")};
 
   const double b50 = lat[1].pct(0.5), e50 = lat[4].pct(0.5), c50 = lat[2].pct(0.5);
+  const double f50 = lat[5].pct(0.5), g50 = lat[6].pct(0.5), h50 = lat[7].pct(0.5);
   std::printf("| method | p50 µs | p99 µs | memory |\n|---|---|---|---|\n");
-  for (int w = 0; w < 5; ++w) {
+  for (int w = 0; w < kMethods; ++w) {
     auto& l = lat[static_cast<size_t>(w)];
     std::string m = mem[w];
     if (w == 0) m += " (" + std::to_string(teacher->n_parameters() * 4 / 1000) + " kB of weights)";
-    if (w == 1) m += " (" + std::to_string((student->n_parameters() + static_cast<int64_t>(kItems) * 128) * 4 / 1000) +
-                     " kB of weights + cached table)";
+    if (w == 1)
+      m += " (" + std::to_string((student->n_parameters() + static_cast<int64_t>(kItems) * 128) * 4 / 1000) +
+           " kB of weights + cached table)";
+    if (w == 5)
+      m += " (" + std::to_string((pq_student->n_parameters() + static_cast<int64_t>(kItems) * 128) * 4 / 1000) +
+           " kB of weights + cached table)";
     std::printf("| %s | %.0f | %.0f | %s |\n", l.name.c_str(), l.pct(0.5), l.pct(0.99), m.c_str());
   }
   std::printf("\nratios of p50: (c)/(b) = %.3f (goal <= 0.5), (c)/(e) = %.3f (goal <= 0.5)\n", c50 / b50, c50 / e50);
+  std::printf(
+      "PQ: (g)/(h) = %.3f (codes vs the dense product of the same table), (g)/(f) = %.3f (vs LibTorch), "
+      "(g)/(c) = %.3f (vs the STT student)\n",
+      g50 / h50, g50 / f50, g50 / c50);
   const std::string lib = bin + "/../runtime/libpocketrec_runtime.a", stripped = dir + "/stripped.a";
   const std::string strip = "strip --strip-unneeded -o " + stripped + " " + lib;
   if (std::system(strip.c_str()) == 0)
@@ -255,7 +293,8 @@ int main(int argc, char** argv) {
     std::printf("%s %s %zu bytes (%.1fx smaller)", *type ? "," : "", *type ? type + 1 : "fp32", n,
                 teacher_bytes / static_cast<double>(n));
   }
-  std::printf("\n");
+  std::printf("; PQ student fp32 %zu bytes (%.1fx smaller)\n", file_size(pq_path),
+              teacher_bytes / static_cast<double>(file_size(pq_path)));
   std::printf("(checksum %lld)\n", static_cast<long long>(sink));
   return 0;
 }

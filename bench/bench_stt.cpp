@@ -99,10 +99,14 @@ void BM_ReconstructWithGradient(benchmark::State& state, Reconstruction how) {
 }
 
 BENCHMARK_CAPTURE(BM_ReconstructWithGradient, batched_stp, Reconstruction::kBatchedStp)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours, Reconstruction::kOurs)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours, Reconstruction::kOurs)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_ReconstructWithGradient, ours_ordered, Reconstruction::kOursOrdered)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Lookup_Stt)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Lookup_Dense)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_FullSoftmax_Stt)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -14,22 +14,26 @@
 #include <map>
 #include <numeric>
 
+#include "app/options.h"
+#include "app/run_directory.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "distill/odrec_kd.h"
 #include "eval/scorer.h"
-#include "models/caser_convolutions.h"
 #include "kernels/counter_based_dropout.h"
 #include "kernels/full_softmax_cross_entropy.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel_bmm.h"
 #include "kernels/parallel_linear.h"
+#include "models/caser_convolutions.h"
+#include "models/session_encoder.h"
+#include "models/torch_model.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 #include "train/fused_adam.h"
 #include "train/process_setup.h"
+#include "train/trainer.h"
 
 using namespace pocketrec;
 
@@ -38,9 +42,9 @@ namespace {
 std::vector<std::string> g_overrides = {"--output.progress=false"};  // plus the --threads options given
 
 struct Setup {
-  Config config;
+  app::RunSettings settings;
   data::Dataset data;
-  std::unique_ptr<models::TorchRecommender> model;
+  models::ModelInstance model;
   std::unique_ptr<train::TrainTask> task;
 };
 
@@ -49,25 +53,25 @@ Setup* setup_for(const std::string& config_path) {
   auto& slot = cache[config_path];
   if (slot) return slot.get();
   const std::string path = std::string(POCKETREC_SOURCE_DIR) + "/" + config_path;
-  Config c = Config::load(path, g_overrides);
-  std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // configs name data relative to the repo
-  if (!std::filesystem::exists(c.str("data.path"))) return nullptr;
-  data::Dataset d = data::build_dataset(c);
-  auto reg = models::default_model_registry();
-  auto m = reg.get(c.str("model.name")).create(c, d);
-  auto* t = dynamic_cast<models::TorchRecommender*>(m.release());
-  auto s = std::unique_ptr<Setup>(new Setup{c, std::move(d), std::unique_ptr<models::TorchRecommender>(t), nullptr});
-  s->task = std::make_unique<train::TrainTask>(s->model->training_task(s->data, s->config));
+  std::filesystem::current_path(POCKETREC_SOURCE_DIR);  // a relative data root is relative to the repo
+  app::RunSettings settings = app::run_settings(Config::load(path, g_overrides));
+  if (!std::filesystem::exists(settings.data.path)) return nullptr;
+  data::Dataset d = data::build_dataset(settings.data, settings.split);
+  auto s = std::make_unique<Setup>();
+  s->settings = settings;
+  s->data = std::move(d);
+  s->model = app::create_model(settings.model, s->data);
+  s->task = std::make_unique<train::TrainTask>(s->model.trainable->training_task(s->data));
   slot = std::move(s);
   return slot.get();
 }
 
 // Full training steps of `task` with the trainer's optimizer at the config's threads and batch size:
 // the step time's shares (data pipeline, forward, backward, optimizer) and an epoch estimate.
-void time_training_steps(benchmark::State& state, const Config& config, train::TrainTask& task) {
-  set_compute_threads(static_cast<int>(config.integer("threads.torch")), static_cast<int>(config.integer("threads.blas")));
-  const int64_t batch = config.integer("train.batch_size");
-  auto opt = train::make_optimizer(config, task.module.parameters());  // as the trainer's
+void time_training_steps(benchmark::State& state, const app::RunSettings& settings, train::TrainTask& task) {
+  set_compute_threads(settings.process.torch_threads, settings.process.blas_threads);
+  const int64_t batch = settings.train.batch_size;
+  train::Optimizer opt = train::make_optimizer(settings.train, task.module.parameters());  // as the trainer's
   task.module.train();
   std::mt19937_64 rng(1);
   // Batches of shuffled samples, as the trainer draws them (in order, a batch would hold the
@@ -85,10 +89,10 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
     const auto t1 = std::chrono::steady_clock::now();
     torch::Tensor loss = task.loss(b);
     const auto t2 = std::chrono::steady_clock::now();
-    train::clear_gradients(*opt);  // as the trainer
+    opt.clear_gradients();  // as the trainer
     loss.backward();
     const auto t3 = std::chrono::steady_clock::now();
-    opt->step();
+    opt.optimizer->step();
     const auto t4 = std::chrono::steady_clock::now();
     data_secs += std::chrono::duration<double>(t1 - t0).count();
     forward_secs += std::chrono::duration<double>(t2 - t1).count();
@@ -99,7 +103,8 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
   state.counters["forward_fraction"] = forward_secs / total_secs;
   state.counters["backward_fraction"] = backward_secs / total_secs;
   state.counters["optimizer_fraction"] = optimizer_secs / total_secs;
-  state.counters["instances_per_s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["instances_per_s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["data_fraction"] = data_secs / total_secs;
   state.counters["epoch_s_estimate"] = total_secs / state.iterations() * task.n_samples / batch;
 }
@@ -107,7 +112,7 @@ void time_training_steps(benchmark::State& state, const Config& config, train::T
 void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
   Setup* s = setup_for(config_path);
   if (!s) return state.SkipWithError("data set not found (needs ../shared/data)");
-  time_training_steps(state, s->config, *s->task);
+  time_training_steps(state, s->settings, *s->task);
   state.counters["params"] = static_cast<double>(s->model->n_parameters());
 }
 
@@ -117,8 +122,8 @@ void BM_TrainStep(benchmark::State& state, const std::string& config_path) {
 // Its epoch estimate against TrainStep/sasrec_odrec_tmall's is the SSKD-vs-teacher epoch ratio.
 void BM_OdRecDistillStep(benchmark::State& state) {
   struct Distillation {
-    Config config;
-    std::unique_ptr<models::Recommender> teacher, student;
+    app::RunSettings settings;
+    models::ModelInstance teacher, student;
     std::unique_ptr<distill::OdRecKdTask> kd;
   };
   static std::unique_ptr<Distillation> s;
@@ -126,16 +131,15 @@ void BM_OdRecDistillStep(benchmark::State& state) {
     Setup* t = setup_for("configs/teachers/sasrec-odrec-tmall.json");
     if (!t) return state.SkipWithError("data set not found (needs ../shared/data)");
     s = std::make_unique<Distillation>();
-    s->config = Config::load(std::string(POCKETREC_SOURCE_DIR) + "/configs/odrec/tmall-student.json", g_overrides);
-    auto reg = models::default_model_registry();
-    s->teacher = reg.get(t->config.str("model.name")).create(t->config, t->data);
-    s->student = reg.get(s->config.str("model.name")).create(s->config, t->data);
-    auto& student = dynamic_cast<models::TorchRecommender&>(*s->student);
-    s->kd = std::make_unique<distill::OdRecKdTask>(distill::make_odrec_kd_task(
-        dynamic_cast<models::SessionEncoder&>(*s->teacher), dynamic_cast<models::SessionEncoder&>(*s->student),
-        student.training_task(t->data, s->config), t->data, distill::OdRecKdOptions::from_config(s->config)));
+    s->settings = app::run_settings(
+        Config::load(std::string(POCKETREC_SOURCE_DIR) + "/configs/odrec/tmall-student.json", g_overrides));
+    s->teacher = app::create_model(t->settings.model, t->data);
+    s->student = app::create_model(s->settings.model, t->data);
+    s->kd = std::make_unique<distill::OdRecKdTask>(
+        distill::make_odrec_kd_task(*s->teacher.session_encoder, *s->student.session_encoder,
+                                    s->student.trainable->training_task(t->data), t->data, s->settings.distill.odrec));
   }
-  time_training_steps(state, s->config, s->kd->task);
+  time_training_steps(state, s->settings, s->kd->task);
 }
 
 void BM_ScoreOneUser(benchmark::State& state, const std::string& config_path) {
@@ -286,8 +290,9 @@ void BM_Gemm(benchmark::State& state, const std::string& which, bool aten) {
       kernels::gemm_out(out, a, b);
     benchmark::DoNotOptimize(out.data_ptr<float>());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * a.size(0) * a.size(1) * b.size(1),
-                                                benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * a.size(0) * a.size(1) * b.size(1), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
   state.SetLabel(aten ? blas_description() : "oneDNN sgemm");
 }
 
@@ -378,8 +383,8 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
-  for (const auto& [name, shape] : {std::pair<const char*, std::array<int64_t, 3>>{"tmall", {100, 128, 40727}},
-                                    {"ml1m", {3500, 64, 3706}}}) {
+  for (const auto& [name, shape] :
+       {std::pair<const char*, std::array<int64_t, 3>>{"tmall", {100, 128, 40727}}, {"ml1m", {3500, 64, 3706}}}) {
     for (bool torch_calls : {true, false})
       benchmark::RegisterBenchmark(fmt::format("FullSoftmaxCE/{}/{}", name, torch_calls ? "torch" : "ours").c_str(),
                                    BM_FullSoftmaxCE, torch_calls, shape)

@@ -21,9 +21,9 @@ static long peak_rss_kb() {
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
   pocketrec_model_params p = pocketrec_model_default_params();
-  p.scoring = !std::strcmp(argv[2], "cores") ? POCKETREC_SCORING_CORES
+  p.scoring = !std::strcmp(argv[2], "cores")  ? POCKETREC_SCORING_CORES
               : !std::strcmp(argv[2], "int8") ? POCKETREC_SCORING_INT8_TABLE
-                                               : POCKETREC_SCORING_FP32_TABLE;
+                                              : POCKETREC_SCORING_FP32_TABLE;
   const long before = peak_rss_kb();
   pocketrec_model* m = nullptr;
   pocketrec_context* ctx = nullptr;

@@ -3,6 +3,7 @@
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 #   BUILD_DIR (default: build)   where to build
 #   JOBS      (default: nproc)   parallel compile jobs
+#   CI        (true in CI)       compiler warnings are errors
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,8 @@ fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# CI (CI=true) builds with warnings as errors.
+WERROR=OFF
+[ "${CI:-}" = "true" ] && WERROR=ON
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETREC_WERROR="$WERROR" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"

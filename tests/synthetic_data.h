@@ -29,7 +29,9 @@ inline data::Dataset community_users() {
 }
 
 // The community of user u in community_users() and noisy_community_users().
-inline int64_t community_of_user(int64_t u) { return u % 10; }
+inline int64_t community_of_user(int64_t u) {
+  return u % 10;
+}
 
 // 120 users in 10 communities of 10 items, like community_users, but the labels are noisy: each
 // user's first 7 items (the training part of the 70/10/20 split) are 3 of the user's community in

@@ -1,25 +1,48 @@
-// Helpers shared by the LibTorch tests.
+// Helpers shared by the LibTorch tests: models, options and training built from a Config the way a
+// run builds them (src/app/options.cpp), so tests set keys by name as a user does.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <gtest/gtest.h>
 
+#include "app/fit.h"
+#include "app/options.h"
+#include "app/run_directory.h"
 #include "core/config.h"
 #include "eval/evaluator.h"
+#include "models/sampled_item_task.h"
+#include "models/session_encoder.h"
+#include "models/torch_model.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 
 namespace pocketrec::testing {
 
-// The config's model (model.name), which must be a LibTorch one.
-inline std::unique_ptr<models::TorchRecommender> make_torch_model(const Config& c, const data::Dataset& d) {
-  auto m = models::default_model_registry().get(c.str("model.name")).create(c, d);
-  auto* t = dynamic_cast<models::TorchRecommender*>(m.get());
-  EXPECT_NE(t, nullptr) << c.str("model.name") << " is not a LibTorch model";
-  m.release();
-  return std::unique_ptr<models::TorchRecommender>(t);
+// The config's model (model.name) for d, every capability set.
+inline models::ModelInstance make_model(const Config& c, const data::Dataset& d) {
+  return app::create_model(app::run_settings(c).model, d);
+}
+
+inline eval::EvalOptions eval_options(const Config& c) {
+  return app::run_settings(c).eval.options;
+}
+
+// Fits m on d as `pocketrec train` does (the config's train.* keys; checkpoints and the training log
+// into run_dir when given), with `task` instead of the model's own when given.
+inline nlohmann::json fit(models::ModelInstance& m, const data::Dataset& d, const Config& c,
+                          const std::string& run_dir = "", train::TrainTask* task = nullptr) {
+  app::RunSettings s = app::run_settings(c);
+  s.train.run_dir = run_dir;
+  return app::fit_model(m, d, s, task);
+}
+
+// m's metrics on d's test split under c's evaluation settings.
+inline eval::EvalResult evaluate_test(const models::ModelInstance& m, const data::Dataset& d, const Config& c) {
+  auto s = m->make_scorer(d);
+  return eval::evaluate(d.test, *s, eval_options(c));
 }
 
 // A tiny model of the given name (d = 8) for the synthetic data sets of synthetic_data.h.
@@ -43,12 +66,22 @@ inline Config small_torch_config(const std::string& model) {
   return c;
 }
 
-// FitContext's validation: `c`'s metrics on d.valid (d must outlive the function; c is copied).
-inline std::function<eval::EvalResult(const models::Recommender&)> validation_on(const data::Dataset& d, Config c) {
-  return [&d, c](const models::Recommender& r) {
-    auto s = r.make_scorer(d);
-    return eval::evaluate(d.valid, *s, eval::EvalOptions::from_config(c));
-  };
+// A float64 parameter's gradient (already computed by loss().backward()) against central
+// differences of loss(), at most `samples` elements spread over the parameter.
+inline void expect_gradient_matches_central_differences(const torch::Tensor& parameter,
+                                                        const std::function<torch::Tensor()>& loss,
+                                                        const std::string& label, int64_t samples = 1 << 30) {
+  torch::Tensor flat = parameter.data().view({-1}), grad = parameter.grad().view({-1});
+  for (int64_t i = 0; i < flat.numel(); i += std::max<int64_t>(1, flat.numel() / samples)) {
+    torch::NoGradGuard g;
+    const double h = 1e-6, x0 = flat[i].item<double>();
+    flat[i] = x0 + h;
+    const double up = loss().item<double>();
+    flat[i] = x0 - h;
+    const double down = loss().item<double>();
+    flat[i] = x0;
+    EXPECT_NEAR(grad[i].item<double>(), (up - down) / (2 * h), 1e-6) << label << " element " << i;
+  }
 }
 
 }  // namespace pocketrec::testing

@@ -9,10 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build-sanitize}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-mkdir -p "$OUT/corpus"
+mkdir -p "$OUT/corpus" "$OUT/generated"
+# The version header CMake generates for the runtime (runtime/src/version.h.in), from VERSION.
+sed "s/@POCKETREC_VERSION@/$(head -1 VERSION)/" runtime/src/version.h.in > "$OUT/generated/version.h"
 CXX="clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all"
 SAN="-fsanitize=address,undefined"
-INC="-Iruntime/include -Iruntime/src -Isrc -Itests"
+INC="-Iruntime/include -Iruntime/src -I$OUT/generated -Isrc -Itests"
 RUNTIME=$(ls runtime/src/*.cpp)
 WRITER="src/export/pocket_writer.cpp src/core/atomic_file.cpp src/core/error.cpp"
 

@@ -2,20 +2,21 @@
 // the thread-local message. Loading allocates; pocketrec_recommend and friends never do.
 #include <algorithm>
 #include <cerrno>
-#include <memory>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "next_item_model.h"
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
-#include "next_item_model.h"
 #include "topk.h"
+#include "version.h"
 
 using pocketrec::runtime::make_status;
 using pocketrec::runtime::Status;
@@ -82,16 +83,16 @@ pocketrec_status fail(const Status& s) {
 }
 
 #define API_BEGIN try {
-#define API_END                                                                              \
-  }                                                                                          \
-  catch (const std::bad_alloc&) {                                                            \
-    return fail(make_status(POCKETREC_STATUS_OUT_OF_MEMORY, "out of memory"));               \
-  }                                                                                          \
-  catch (const std::exception& e) {                                                          \
-    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error: %s", e.what()));     \
-  }                                                                                          \
-  catch (...) {                                                                              \
-    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error"));                   \
+#define API_END                                                                          \
+  }                                                                                      \
+  catch (const std::bad_alloc&) {                                                        \
+    return fail(make_status(POCKETREC_STATUS_OUT_OF_MEMORY, "out of memory"));           \
+  }                                                                                      \
+  catch (const std::exception& e) {                                                      \
+    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error: %s", e.what())); \
+  }                                                                                      \
+  catch (...) {                                                                          \
+    return fail(make_status(POCKETREC_STATUS_INTERNAL, "internal error"));               \
   }
 
 pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::string& source,
@@ -155,9 +156,15 @@ pocketrec_status recommend_one(pocketrec_context* ctx, const int64_t* history, s
 
 extern "C" {
 
-const char* pocketrec_version(void) { return "0.1.0"; }
-uint32_t pocketrec_format_version_max(void) { return pocketrec::format::kVersion; }
-const char* pocketrec_last_error(void) { return g_last_error.c_str(); }
+const char* pocketrec_version(void) {
+  return POCKETREC_VERSION_STRING;
+}
+uint32_t pocketrec_format_version_max(void) {
+  return pocketrec::format::kVersion;
+}
+const char* pocketrec_last_error(void) {
+  return g_last_error.c_str();
+}
 
 const char* pocketrec_status_name(pocketrec_status status) {
   switch (status) {
@@ -214,16 +221,28 @@ pocketrec_status pocketrec_model_load_buffer(const void* data, size_t size, cons
   API_END
 }
 
-void pocketrec_model_free(pocketrec_model* model) { delete model; }
+void pocketrec_model_free(pocketrec_model* model) {
+  delete model;
+}
 
-size_t pocketrec_model_n_items(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->n_items()) : 0; }
-size_t pocketrec_model_n_users(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->n_users()) : 0; }
-size_t pocketrec_model_dim(const pocketrec_model* m) { return m ? static_cast<size_t>(m->net->dim()) : 0; }
+size_t pocketrec_model_n_items(const pocketrec_model* m) {
+  return m ? static_cast<size_t>(m->net->n_items()) : 0;
+}
+size_t pocketrec_model_n_users(const pocketrec_model* m) {
+  return m ? static_cast<size_t>(m->net->n_users()) : 0;
+}
+size_t pocketrec_model_dim(const pocketrec_model* m) {
+  return m ? static_cast<size_t>(m->net->dim()) : 0;
+}
 size_t pocketrec_model_max_history(const pocketrec_model* m) {
   return m ? static_cast<size_t>(m->net->max_history()) : 0;
 }
-const char* pocketrec_model_architecture(const pocketrec_model* m) { return m ? m->net->architecture().c_str() : ""; }
-size_t pocketrec_model_weight_bytes(const pocketrec_model* m) { return m ? m->net->weight_bytes() : 0; }
+const char* pocketrec_model_architecture(const pocketrec_model* m) {
+  return m ? m->net->architecture().c_str() : "";
+}
+size_t pocketrec_model_weight_bytes(const pocketrec_model* m) {
+  return m ? m->net->weight_bytes() : 0;
+}
 int64_t pocketrec_model_item_id(const pocketrec_model* m, size_t index) {
   return m && index < m->items.ids.size() ? m->items.ids[index] : -1;
 }
@@ -244,7 +263,9 @@ pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_
   API_END
 }
 
-void pocketrec_context_free(pocketrec_context* context) { delete context; }
+void pocketrec_context_free(pocketrec_context* context) {
+  delete context;
+}
 
 pocketrec_status pocketrec_context_set_user(pocketrec_context* ctx, int64_t user_id) {
   API_BEGIN
@@ -255,15 +276,15 @@ pocketrec_status pocketrec_context_set_user(pocketrec_context* ctx, int64_t user
                             m->net->architecture().c_str()));
   const int32_t index = m->users.find(user_id);
   if (index < 0)
-    return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "unknown user id %lld", static_cast<long long>(user_id)));
+    return fail(
+        make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "unknown user id %lld", static_cast<long long>(user_id)));
   ctx->user = index;
   return POCKETREC_STATUS_OK;
   API_END
 }
 
 pocketrec_status pocketrec_recommend(pocketrec_context* ctx, const int64_t* history, size_t n_history, size_t k,
-                                     int exclude_history, int64_t* out_items, float* out_scores,
-                                     size_t* out_n) {
+                                     int exclude_history, int64_t* out_items, float* out_scores, size_t* out_n) {
   API_BEGIN
   if (!out_items || !out_scores || !out_n)
     return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_items, out_scores or out_n is NULL"));

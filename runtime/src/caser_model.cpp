@@ -53,8 +53,9 @@ Status CaserModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 31) && n_users_ >= 1 && n_users_ < (int64_t{1} << 31) &&
                d_ >= 1 && d_ <= 4096 && L >= 1 && L <= 64 && nv_ >= 0 && nv_ <= 4096 && nh_ >= 0 && nh_ <= 4096 &&
                nv_ + nh_ >= 1,
-           POCKETREC_STATUS_BAD_FORMAT, "%s: implausible sizes (n_items %lld, n_users %lld, dim %lld, window %lld, nv %lld, nh %lld)",
-           src, static_cast<long long>(n_items_), static_cast<long long>(n_users_), static_cast<long long>(d_),
+           POCKETREC_STATUS_BAD_FORMAT,
+           "%s: implausible sizes (n_items %lld, n_users %lld, dim %lld, window %lld, nv %lld, nh %lld)", src,
+           static_cast<long long>(n_items_), static_cast<long long>(n_users_), static_cast<long long>(d_),
            static_cast<long long>(L), static_cast<long long>(nv_), static_cast<long long>(nh_));
   max_history_ = L;
   const size_t d = static_cast<size_t>(d_);

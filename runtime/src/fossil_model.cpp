@@ -15,8 +15,8 @@ Status FossilModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_TRY(f.get_i64("fossil.max_history", &max_history_));
   RT_TRY(f.get_f64("fossil.alpha", &alpha_));
   RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 24) && n_users_ >= 1 && n_users_ < (int64_t{1} << 31) &&
-               d_ >= 1 && d_ <= 4096 && L_ >= 1 && L_ <= 64 && max_history_ >= L_ && max_history_ <= (int64_t{1} << 20) &&
-               std::isfinite(alpha_),
+               d_ >= 1 && d_ <= 4096 && L_ >= 1 && L_ <= 64 && max_history_ >= L_ &&
+               max_history_ <= (int64_t{1} << 20) && std::isfinite(alpha_),
            POCKETREC_STATUS_BAD_FORMAT,
            "%s: implausible sizes (n_items %lld, n_users %lld, dim %lld, window %lld, max_history %lld, alpha %g)", src,
            static_cast<long long>(n_items_), static_cast<long long>(n_users_), static_cast<long long>(d_),

@@ -29,10 +29,10 @@ void ItemScorer::init_int8(const float* rows, int64_t n_items, int64_t d, const 
 
 Status SttCores::check(const char* source, int64_t n_items, int64_t d) const {
   RT_CHECK(I1 >= 1 && I2 >= 1 && J1 >= 1 && J2 >= 1 && R >= 1 && t >= 1 && I1 <= (1 << 20) && I2 <= (1 << 20) &&
-               J1 <= 4096 && J2 <= 4096 && R <= 4096 && R % t == 0 && J2 % t == 0 && I1 * I2 >= n_items &&
-               J1 * J2 == d,
-           POCKETREC_STATUS_BAD_FORMAT, "%s: STT shape [[%lld,%lld],[%lld,%lld]] R=%lld t=%lld does not fit %lld items x %lld",
-           source, static_cast<long long>(I1), static_cast<long long>(I2), static_cast<long long>(J1),
+               J1 <= 4096 && J2 <= 4096 && R <= 4096 && R % t == 0 && J2 % t == 0 && I1 * I2 >= n_items && J1 * J2 == d,
+           POCKETREC_STATUS_BAD_FORMAT,
+           "%s: STT shape [[%lld,%lld],[%lld,%lld]] R=%lld t=%lld does not fit %lld items x %lld", source,
+           static_cast<long long>(I1), static_cast<long long>(I2), static_cast<long long>(J1),
            static_cast<long long>(J2), static_cast<long long>(R), static_cast<long long>(t),
            static_cast<long long>(n_items), static_cast<long long>(d));
   if (slot_of_item) {
@@ -80,6 +80,50 @@ void SttCores::row(int64_t item, float* out) const {
       }
 }
 
+Status PqTable::check(const char* source, int64_t n_items, int64_t d) const {
+  RT_CHECK(M >= 1 && M <= 4096 && K >= 2 && K <= 256 && s >= 1 && M * s == d, POCKETREC_STATUS_BAD_FORMAT,
+           "%s: PQ shape M=%lld K=%lld does not fit dimension %lld", source, static_cast<long long>(M),
+           static_cast<long long>(K), static_cast<long long>(d));
+  for (int64_t i = 0; i < n_items * M; ++i)
+    RT_CHECK(codes[i] < K, POCKETREC_STATUS_BAD_FORMAT,
+             "%s: PQ code %u of item %lld, sub-space %lld, is not below %lld", source, static_cast<unsigned>(codes[i]),
+             static_cast<long long>(i / M), static_cast<long long>(i % M), static_cast<long long>(K));
+  return Status::Ok();
+}
+
+void PqTable::row(int64_t item, float* out) const {
+  const int64_t d = M * s;
+  const uint8_t* c = codes + item * M;
+  if (!rotation) {
+    for (int64_t m = 0; m < M; ++m) std::copy_n(codebooks + (m * K + c[m]) * s, s, out + m * s);
+    return;
+  }
+  std::fill(out, out + d, 0.0f);  // out = [codewords] R, accumulated row by row of R
+  for (int64_t m = 0; m < M; ++m) {
+    const float* w = codebooks + (m * K + c[m]) * s;
+    for (int64_t j = 0; j < s; ++j) {
+      const float x = w[j];
+      const float* r = rotation + (m * s + j) * d;
+      for (int64_t k = 0; k < d; ++k) out[k] += x * r[k];
+    }
+  }
+}
+
+Status ItemScorer::init_pq(const PqTable& pq, int64_t n_items, int64_t d) {
+  RT_TRY(pq.check("PQ codes", n_items, d));
+  kind_ = Kind::kPqCodes;
+  pq_ = pq;
+  n_items_ = n_items;
+  d_ = d;
+  return Status::Ok();
+}
+
+std::vector<float> ItemScorer::rebuild_table(const PqTable& pq, int64_t n_items, int64_t d) {
+  std::vector<float> table(static_cast<size_t>(n_items * d));
+  for (int64_t v = 0; v < n_items; ++v) pq.row(v, table.data() + v * d);
+  return table;
+}
+
 std::vector<float> ItemScorer::rebuild_table(const SttCores& c, int64_t n_items) {
   const int64_t d = c.J1 * c.J2;
   std::vector<float> table(static_cast<size_t>(n_items * d));
@@ -93,11 +137,11 @@ void ItemScorer::add_bias(float* out) const {
 }
 
 size_t ItemScorer::scratch_floats() const {
+  if (kind_ == Kind::kPqCodes) return static_cast<size_t>(d_ + pq_.M * pq_.K);  // q' and the LUT
   if (kind_ != Kind::kSttCores) return 0;
   const int64_t P = stt_.R / stt_.t, W = stt_.J2 / stt_.t;
   // Q'^T, G^T and G, and with an item order the scores in slot order
-  return static_cast<size_t>(stt_.J1 * stt_.t * W + 2 * stt_.I1 * P * W +
-                             (stt_.slot_of_item ? stt_.I1 * stt_.I2 : 0));
+  return static_cast<size_t>(stt_.J1 * stt_.t * W + 2 * stt_.I1 * P * W + (stt_.slot_of_item ? stt_.I1 * stt_.I2 : 0));
 }
 
 size_t ItemScorer::output_floats() const {
@@ -109,11 +153,52 @@ size_t ItemScorer::bytes() const {
     case Kind::kFp32Table: return static_cast<size_t>(n_items_ * d_) * 4;
     case Kind::kInt8Table: return q8_.size() + scale_.size() * 4;
     case Kind::kSttCores: return (a_.size() + b_.size()) * 4;
+    case Kind::kPqCodes:
+      return static_cast<size_t>(n_items_ * pq_.M + pq_.M * pq_.K * pq_.s * 4 + (pq_.rotation ? d_ * d_ * 4 : 0));
   }
   return 0;
 }
 
+// score[v] = sum_m LUT[m][codes[v][m]]: four items at a time, so that four independent chains of
+// loads and adds overlap; the LUT (M K floats, 16 KB at M = 16) stays in L1, the codes stream.
+void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
+  const PqTable& p = pq_;
+  const int64_t M = p.M, K = p.K, s = p.s;
+  float* qr = scratch;   // q' = R q, [d]
+  float* lut = qr + d_;  // [M, K]
+  if (p.rotation) {
+    for (int64_t j = 0; j < d_; ++j) qr[j] = dot(p.rotation + j * d_, q, static_cast<size_t>(d_));
+  } else {
+    std::copy_n(q, d_, qr);
+  }
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      lut[m * K + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
+  int64_t v = 0;
+  for (; v + 4 <= n_items_; v += 4) {
+    const uint8_t *c0 = p.codes + v * M, *c1 = c0 + M, *c2 = c1 + M, *c3 = c2 + M;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t m = 0; m < M; ++m) {
+      const float* l = lut + m * K;
+      s0 += l[c0[m]];
+      s1 += l[c1[m]];
+      s2 += l[c2[m]];
+      s3 += l[c3[m]];
+    }
+    out[v] = s0, out[v + 1] = s1, out[v + 2] = s2, out[v + 3] = s3;
+  }
+  for (; v < n_items_; ++v) {
+    float acc = 0;
+    for (int64_t m = 0; m < M; ++m) acc += lut[m * K + p.codes[v * M + m]];
+    out[v] = acc;
+  }
+}
+
 void ItemScorer::score(const float* q, float* scratch, float* out) const {
+  if (kind_ == Kind::kPqCodes) {
+    score_pq(q, scratch, out);
+    return;
+  }
   if (kind_ == Kind::kFp32Table) {
     for (int64_t v = 0; v < n_items_; ++v) out[v] = dot(rows_ + v * d_, q, static_cast<size_t>(d_));
     add_bias(out);
@@ -126,9 +211,9 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
   }
   const SttCores& c = stt_;
   const int64_t P = c.R / c.t, W = c.J2 / c.t, M = c.J1 * c.t, K = P * W, IP = c.I1 * P;
-  float* qt = scratch;         // Q'^T[j2a][(j1, c2)] = q[j1 J2 + j2a t + c2]
-  float* gt = qt + W * M;      // G^T[j2a][(i1, p)]
-  float* g = gt + W * IP;      // G[i1][(j2a, p)]
+  float* qt = scratch;     // Q'^T[j2a][(j1, c2)] = q[j1 J2 + j2a t + c2]
+  float* gt = qt + W * M;  // G^T[j2a][(i1, p)]
+  float* g = gt + W * IP;  // G[i1][(j2a, p)]
   for (int64_t j1 = 0; j1 < c.J1; ++j1)
     for (int64_t w = 0; w < W; ++w)
       for (int64_t c2 = 0; c2 < c.t; ++c2) qt[w * M + j1 * c.t + c2] = q[j1 * c.J2 + w * c.t + c2];

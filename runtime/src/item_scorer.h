@@ -1,9 +1,9 @@
 // Scores a query vector q [d] against every item (score[v] = q . E[v], plus b[v] when the model has an
-// item bias): one of three stored forms of the item table.
+// item bias): one of four stored forms of the item table.
 //   kFp32Table  n_items x d fp32 rows (the dense model's table, or an STT table rebuilt at load):
 //               one streaming pass over n_items * d * 4 bytes.
 //   kInt8Table  the same rows as int8 with one fp32 scale per row: a quarter of the bytes.
-//   kSttCores   straight from two canonical semi-tensor-train cores (odrec.md §2; t | R, t | J2),
+//   kSttCores   straight from two canonical semi-tensor-train cores (docs/design/odrec.md §2; t | R, t | J2),
 //               never decompressed. With v = i1 * I2 + i2 and the table's column (j1, j2a, c2)
 //               (j2 = j2a t + c2),
 //                 E[v, j1 J2 + j2a t + c2] = sum_p core0[i1 J1 + j1, p t + c2] * core1[p, i2 J2/t + j2a],
@@ -11,6 +11,7 @@
 //                 G[i1, p, j2a] = sum_{j1, c2} core0[i1 J1 + j1, p t + c2] * q[j1 J2 + j2a t + c2].
 //               Two small products (G^T: J2/t x J1 t x I1 R/t, then I1 x R J2/t^2 x I2: about 5.5M
 //               multiply-adds on Tmall) over 0.8 MB of cores that stay in cache.
+//   kPqCodes    from product-quantised codes with a lookup table (PqTable below).
 #pragma once
 
 #include <cstdint>
@@ -35,9 +36,24 @@ struct SttCores {
   void row(int64_t item, float* out) const;
 };
 
+// A product-quantised table (docs/design/pq.md): M sub-spaces of s = d / M dimensions, K codewords
+// each, item v's row [codebook[m][codes[v M + m]] for m = 0..M-1] (times the rotation R when given).
+// Scored from codes with a lookup table, the table itself never rebuilt:
+//   q' = R q,  LUT[m][k] = q'_m . codebook[m][k]   (K d multiply-adds)
+//   score[v] = sum_m LUT[m][codes[v M + m]]         (M byte-indexed loads and adds per item)
+struct PqTable {
+  int64_t M = 0, K = 0, s = 0;
+  const float* codebooks = nullptr;  // [M, K, s]
+  const uint8_t* codes = nullptr;    // [n_items, M]
+  const float* rotation = nullptr;   // [d, d] or null: row = c R
+  // BAD_FORMAT naming `source` unless the sizes are bounded and fit d, and every code is < K.
+  Status check(const char* source, int64_t n_items, int64_t d) const;
+  void row(int64_t item, float* out) const;  // E[item] (d floats; scratch-free)
+};
+
 class ItemScorer {
  public:
-  enum class Kind { kFp32Table, kInt8Table, kSttCores };
+  enum class Kind { kFp32Table, kInt8Table, kSttCores, kPqCodes };
 
   // Borrows `rows` (n_items x d) and `bias` (n_items, or null) until the scorer is destroyed.
   void init_fp32(const float* rows, int64_t n_items, int64_t d, const float* bias = nullptr);
@@ -45,8 +61,11 @@ class ItemScorer {
   void init_int8(const float* rows, int64_t n_items, int64_t d, const float* bias = nullptr);
   // Copies the cores into the scoring layout; stt must describe 2 canonical cores with n_items <= I1 I2.
   Status init_stt(const SttCores& stt, int64_t n_items, int64_t d);
+  // Borrows the codebooks, codes and rotation until the scorer is destroyed.
+  Status init_pq(const PqTable& pq, int64_t n_items, int64_t d);
   // Rebuilds the n_items x d fp32 table from STT cores (for the table modes and for tests).
   static std::vector<float> rebuild_table(const SttCores& stt, int64_t n_items);
+  static std::vector<float> rebuild_table(const PqTable& pq, int64_t n_items, int64_t d);
 
   Kind kind() const { return kind_; }
   size_t scratch_floats() const;  // what score() needs in `scratch`
@@ -57,6 +76,7 @@ class ItemScorer {
 
  private:
   void add_bias(float* out) const;
+  void score_pq(const float* q, float* scratch, float* out) const;
   Kind kind_ = Kind::kFp32Table;
   int64_t n_items_ = 0, d_ = 0;
   const float* rows_ = nullptr;
@@ -64,6 +84,7 @@ class ItemScorer {
   std::vector<int8_t> q8_;
   std::vector<float> scale_;
   SttCores stt_;
+  PqTable pq_;
   std::vector<float> a_;  // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
   std::vector<float> b_;  // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
 };

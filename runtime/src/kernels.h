@@ -98,13 +98,20 @@ inline void softmax_inplace(float* x, size_t n) {
 // tanh and the exact (erf) GELU of torch, written with expf: tanhf and erff cost 3x and 1.5x as much
 // and were a fifth of the OD-Rec encoder's time. Largest absolute errors on [-30, 30]: 1.8e-7 (tanh)
 // and 2.9e-7 (GELU, erf by Abramowitz & Stegun 7.1.26), far inside the 1e-4 parity with LibTorch.
-inline float tanh_approx(float x) { return 1.0f - 2.0f / (std::exp(2.0f * x) + 1.0f); }
+inline float tanh_approx(float x) {
+  return 1.0f - 2.0f / (std::exp(2.0f * x) + 1.0f);
+}
 inline float erf_approx(float x) {
   const float a = std::fabs(x), t = 1.0f / (1.0f + 0.3275911f * a);
-  const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float p =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
   return std::copysign(1.0f - p * std::exp(-a * a), x);
 }
-inline float gelu(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f)); }
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float gelu(float x) {
+  return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f));
+}
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
 
 }  // namespace pocketrec::runtime

@@ -13,14 +13,17 @@ Status NextItemModel::init_table_scorer(const char* source, pocketrec_scoring sc
     case POCKETREC_SCORING_FP32_TABLE: scorer_.init_fp32(rows, n_items_, dim, bias); return Status::Ok();
     case POCKETREC_SCORING_INT8_TABLE: scorer_.init_int8(rows, n_items_, dim, bias); return Status::Ok();
     case POCKETREC_SCORING_CORES:
-      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "%s: scoring from the cores needs an STT item table",
-                         source);
+      return make_status(POCKETREC_STATUS_INVALID_ARGUMENT,
+                         "%s: scoring from the compressed table needs an STT or PQ item table", source);
   }
   return make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "scoring mode %d is unknown", static_cast<int>(scoring));
 }
 
 void NextItemModel::set_weight_bytes(size_t extra) {
-  const bool scorer_owns = scorer_.kind() != ItemScorer::Kind::kFp32Table;
+  // The int8 table and the re-laid-out STT cores are the scorer's own copies; the fp32 table and the
+  // PQ codes and codebooks are the model's weights, borrowed.
+  const bool scorer_owns =
+      scorer_.kind() == ItemScorer::Kind::kInt8Table || scorer_.kind() == ItemScorer::Kind::kSttCores;
   weight_bytes_ = weights_.file_bytes + weights_.decoded_bytes() + extra + (scorer_owns ? scorer_.bytes() : 0);
 }
 

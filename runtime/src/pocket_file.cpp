@@ -44,6 +44,7 @@ const char* tensor_type_name(format::TensorType t) {
     case format::TensorType::kI8: return "i8";
     case format::TensorType::kI64: return "i64";
     case format::TensorType::kF16: return "f16";
+    case format::TensorType::kU8: return "u8";
   }
   return "?";
 }
@@ -77,7 +78,7 @@ Status PocketFile::parse(const uint8_t* bytes, size_t size, const std::string& s
   uint32_t version = 0, alignment = 0, n_meta = 0, n_tensors = 0;
   uint64_t file_size = 0, header_size = 0;
   (void)c.read(&version);
-  RT_CHECK(version >= 1, bad, "%s: format version 0 is invalid", src);
+  RT_CHECK(version >= format::kOldestVersion, bad, "%s: format version %u is invalid", src, version);
   RT_CHECK(version <= format::kVersion, POCKETREC_STATUS_UNSUPPORTED_VERSION,
            "%s: file format version %u is newer than this runtime (max %u)", src, version, format::kVersion);
   (void)c.read(&alignment);
@@ -142,8 +143,9 @@ Status PocketFile::parse(const uint8_t* bytes, size_t size, const std::string& s
                  h.read_bytes(name_len, &t.name) && h.read(&type) && h.read(&ndim),
              bad, "%s: tensor entry %u: truncated or bad name (length %u)", src, i, name_len);
     const char* name = t.name.c_str();
-    RT_CHECK(type <= static_cast<uint8_t>(format::kLastTensorType), bad, "%s: tensor '%s': unknown type %u", src,
-             name, type);
+    // The u8 type came with version 2.
+    const uint8_t last = static_cast<uint8_t>(version >= 2 ? format::kLastTensorType : format::TensorType::kF16);
+    RT_CHECK(type <= last, bad, "%s: tensor '%s': unknown type %u (format version %u)", src, name, type, version);
     RT_CHECK(ndim >= 1 && ndim <= format::kMaxDims, bad, "%s: tensor '%s': %u dimensions, expected 1..%zu", src, name,
              ndim, format::kMaxDims);
     t.type = static_cast<format::TensorType>(type);
@@ -163,7 +165,9 @@ Status PocketFile::parse(const uint8_t* bytes, size_t size, const std::string& s
              numel * format::tensor_type_size(t.type));
     RT_CHECK(offset % format::kAlignment == 0 && offset >= header_size && offset <= size - 4 &&
                  t.n_bytes <= size - 4 - offset,
-             bad, "%s: tensor '%s': offset %" PRIu64 " + size %" PRIu64 " is not an aligned range inside the data (%zu bytes)",
+             bad,
+             "%s: tensor '%s': offset %" PRIu64 " + size %" PRIu64
+             " is not an aligned range inside the data (%zu bytes)",
              src, name, offset, t.n_bytes, size - 4);
     RT_CHECK(offset >= data_end, bad, "%s: tensor '%s' overlaps the previous tensor", src, name);
     data_end = offset + t.n_bytes;
@@ -183,15 +187,15 @@ const MetaValue* PocketFile::find_meta(const std::string& key) const {
   return nullptr;
 }
 
-#define POCKET_GET(method, TYPE, field)                                                                          \
-  Status PocketFile::method(const std::string& key, decltype(MetaValue::field)* out) const {                    \
-    const MetaValue* v = find_meta(key);                                                                        \
-    RT_CHECK(v != nullptr, POCKETREC_STATUS_BAD_FORMAT, "%s: metadata key '%s' is missing", source_.c_str(),    \
-             key.c_str());                                                                                      \
+#define POCKET_GET(method, TYPE, field)                                                                              \
+  Status PocketFile::method(const std::string& key, decltype(MetaValue::field)* out) const {                         \
+    const MetaValue* v = find_meta(key);                                                                             \
+    RT_CHECK(v != nullptr, POCKETREC_STATUS_BAD_FORMAT, "%s: metadata key '%s' is missing", source_.c_str(),         \
+             key.c_str());                                                                                           \
     RT_CHECK(v->type == format::MetaType::TYPE, POCKETREC_STATUS_BAD_FORMAT, "%s: metadata '%s' is %s, expected %s", \
-             source_.c_str(), key.c_str(), meta_type_name(v->type), meta_type_name(format::MetaType::TYPE));    \
-    *out = v->field;                                                                                            \
-    return Status::Ok();                                                                                        \
+             source_.c_str(), key.c_str(), meta_type_name(v->type), meta_type_name(format::MetaType::TYPE));         \
+    *out = v->field;                                                                                                 \
+    return Status::Ok();                                                                                             \
   }
 POCKET_GET(get_i64, kI64, i64)
 POCKET_GET(get_f64, kF64, f64)
@@ -209,8 +213,8 @@ Status PocketFile::get_tensor(const std::string& name, const std::vector<uint64_
                               const TensorView** out) const {
   for (const auto& t : tensors_) {
     if (t.name != name) continue;
-    RT_CHECK(t.dims == dims, POCKETREC_STATUS_BAD_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
-             source_.c_str(), name.c_str(), dims_str(t.dims).c_str(), dims_str(dims).c_str());
+    RT_CHECK(t.dims == dims, POCKETREC_STATUS_BAD_FORMAT, "%s: tensor '%s' has shape %s, expected %s", source_.c_str(),
+             name.c_str(), dims_str(t.dims).c_str(), dims_str(dims).c_str());
     *out = &t;
     return Status::Ok();
   }

@@ -23,15 +23,18 @@
 namespace pocketrec::format {
 
 inline constexpr unsigned char kMagic[8] = {0x89, 'P', 'R', 'K', '\r', '\n', 0x1a, '\n'};
-inline constexpr uint32_t kVersion = 1;
+// Version 2 has the u8 tensor type (product-quantised codes); a writer stamps the oldest version
+// that can hold its file, and readers accept every version from kOldestVersion to kVersion.
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kOldestVersion = 1;
 inline constexpr uint32_t kAlignment = 64;
 inline constexpr size_t kFixedHeaderBytes = 40;
 inline constexpr size_t kMaxDims = 4;
 inline constexpr size_t kMaxNameBytes = 256;
 
 enum class MetaType : uint8_t { kI64 = 0, kF64 = 1, kString = 2, kI64Array = 3 };
-enum class TensorType : uint8_t { kF32 = 0, kI8 = 1, kI64 = 2, kF16 = 3 };
-inline constexpr TensorType kLastTensorType = TensorType::kF16;
+enum class TensorType : uint8_t { kF32 = 0, kI8 = 1, kI64 = 2, kF16 = 3, kU8 = 4 };
+inline constexpr TensorType kLastTensorType = TensorType::kU8;
 
 inline constexpr size_t tensor_type_size(TensorType t) {
   switch (t) {
@@ -39,6 +42,7 @@ inline constexpr size_t tensor_type_size(TensorType t) {
     case TensorType::kI8: return 1;
     case TensorType::kI64: return 8;
     case TensorType::kF16: return 2;
+    case TensorType::kU8: return 1;
   }
   return 0;
 }

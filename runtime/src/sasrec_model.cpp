@@ -23,9 +23,8 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
   RT_TRY(f.get_i64("sasrec.layers", &layers));
   RT_TRY(f.get_i64("sasrec.heads", &heads_));
   RT_TRY(f.get_i64("sasrec.inner", &inner_));
-  RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 31) && d_ >= 1 && d_ <= 4096 && max_len >= 1 &&
-               max_len <= 4096 && layers >= 0 && layers <= 64 && heads_ >= 1 && d_ % heads_ == 0 && inner_ >= 1 &&
-               inner_ <= 65536,
+  RT_CHECK(n_items_ >= 1 && n_items_ < (int64_t{1} << 31) && d_ >= 1 && d_ <= 4096 && max_len >= 1 && max_len <= 4096 &&
+               layers >= 0 && layers <= 64 && heads_ >= 1 && d_ % heads_ == 0 && inner_ >= 1 && inner_ <= 65536,
            POCKETREC_STATUS_BAD_FORMAT,
            "%s: implausible sizes (n_items %lld, dim %lld, max_len %lld, layers %lld, heads %lld, inner %lld)", src,
            static_cast<long long>(n_items_), static_cast<long long>(d_), static_cast<long long>(max_len),
@@ -56,14 +55,32 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
       const TensorView* order = nullptr;
       RT_TRY(f.get_tensor("stt_item.slot_of_item", format::TensorType::kI64, {U(cores_.I1 * cores_.I2)}, &order));
       cores_.slot_of_item = reinterpret_cast<const int64_t*>(order->data);
+      w->file_bytes += order->n_bytes;  // part of the table, used in place
       RT_TRY(cores_.check(src, n_items_, d_));
     }
     RT_TRY(f.get_weight("stt_item.core0", {U(cores_.I1 * cores_.J1), U(cores_.R)}, w, &cores_.core0));
     RT_TRY(f.get_weight("stt_item.core1", {U(cores_.R / cores_.t), U(cores_.I2 * cores_.J2 / cores_.t)}, w,
                         &cores_.core1));
     stt_ = true;
+  } else if (table == "pq") {
+    int64_t rotation = 0;
+    RT_TRY(f.get_i64("pq.subspaces", &pq_.M));
+    RT_TRY(f.get_i64("pq.codewords", &pq_.K));
+    RT_TRY(f.get_i64("pq.rotation", &rotation));
+    RT_CHECK(pq_.M >= 1 && pq_.M <= d_ && d_ % pq_.M == 0 && pq_.K >= 2 && pq_.K <= 256, POCKETREC_STATUS_BAD_FORMAT,
+             "%s: PQ shape M=%lld K=%lld does not fit dimension %lld", src, static_cast<long long>(pq_.M),
+             static_cast<long long>(pq_.K), static_cast<long long>(d_));
+    pq_.s = d_ / pq_.M;
+    const TensorView* codes = nullptr;
+    RT_TRY(f.get_tensor("pq_item.codes", format::TensorType::kU8, {U(n_items_), U(pq_.M)}, &codes));
+    pq_.codes = codes->data;
+    w->file_bytes += codes->n_bytes;  // the bulk of a PQ table, used in place
+    RT_TRY(f.get_weight("pq_item.codebooks", {U(pq_.M), U(pq_.K), U(pq_.s)}, w, &pq_.codebooks));
+    if (rotation) RT_TRY(f.get_weight("pq_item.rotation", {U(d_), U(d_)}, w, &pq_.rotation));
+    RT_TRY(pq_.check(src, n_items_, d_));
+    pq_table_ = true;
   } else {
-    return make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: sasrec.item_table '%s' (expected dense or stt)", src,
+    return make_status(POCKETREC_STATUS_BAD_FORMAT, "%s: sasrec.item_table '%s' (expected dense, stt or pq)", src,
                        table.c_str());
   }
   RT_TRY(f.get_weight("pos.weight", {U(max_len), U(d)}, w, &pos_));
@@ -87,21 +104,25 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
     RT_TRY(read_linear(f, "readout.w2", d, 1, false, w, &w2_));
   }
 
-  if (scoring == POCKETREC_SCORING_AUTO) scoring = stt_ ? POCKETREC_SCORING_CORES : POCKETREC_SCORING_FP32_TABLE;
+  const bool compressed = stt_ || pq_table_;
+  if (scoring == POCKETREC_SCORING_AUTO) scoring = compressed ? POCKETREC_SCORING_CORES : POCKETREC_SCORING_FP32_TABLE;
   if (stt_ && scoring == POCKETREC_SCORING_CORES) {
     RT_TRY(scorer_.init_stt(cores_, n_items_, d_));
+  } else if (pq_table_ && scoring == POCKETREC_SCORING_CORES) {
+    RT_TRY(scorer_.init_pq(pq_, n_items_, d_));
   } else {
     const bool table_mode = scoring == POCKETREC_SCORING_FP32_TABLE || scoring == POCKETREC_SCORING_INT8_TABLE;
     if (stt_ && table_mode) table_ = ItemScorer::rebuild_table(cores_, n_items_);
-    RT_TRY(init_table_scorer(src, scoring, stt_ ? table_.data() : item_, d_));
+    if (pq_table_ && table_mode) table_ = ItemScorer::rebuild_table(pq_, n_items_, d_);
+    RT_TRY(init_table_scorer(src, scoring, compressed ? table_.data() : item_, d_));
     if (scorer_.kind() == ItemScorer::Kind::kInt8Table) table_ = std::vector<float>();  // quantised: not needed
   }
-  if (odrec_) {  // the padded positions' first-block rows: padding row (zero for STT) + position, LN, Q
+  if (odrec_) {  // the padded positions' first-block rows: padding row (zero for STT and PQ) + position, LN, Q
     const size_t L = static_cast<size_t>(max_len);
     pad_x_.assign(L * d, 0.0f);
     for (size_t l = 0; l < L; ++l)
       for (size_t e = 0; e < d; ++e)
-        pad_x_[l * d + e] = (stt_ ? 0.0f : item_[static_cast<size_t>(n_items_) * d + e]) + pos_[l * d + e];
+        pad_x_[l * d + e] = (item_ ? item_[static_cast<size_t>(n_items_) * d + e] : 0.0f) + pos_[l * d + e];
     layer_norm(pad_x_.data(), L, d, ln_in_.gamma, ln_in_.beta, eps_);
     if (!blocks_.empty()) {
       pad_q_.resize(L * d);
@@ -120,8 +141,11 @@ Status SasRecModel::load(const PocketFile& f, pocketrec_scoring scoring) {
 void SasRecModel::item_row(int32_t item, float* out) const {
   if (stt_)
     cores_.row(item, out);
+  else if (pq_table_)
+    pq_.row(item, out);
   else
-    std::memcpy(out, item_ + static_cast<size_t>(item) * static_cast<size_t>(d_), static_cast<size_t>(d_) * sizeof(float));
+    std::memcpy(out, item_ + static_cast<size_t>(item) * static_cast<size_t>(d_),
+                static_cast<size_t>(d_) * sizeof(float));
 }
 
 // out[L x d] = o(softmax(Q K^T / sqrt(dh) + mask) V), Q from xq, K and V from xkv. Query l sees keys

@@ -1,6 +1,6 @@
 // SASRec inference without LibTorch: both variants of src/models/sasrec.cpp (the standard pre-LN
 // model read at the last position, and the OD-Rec post-LN model with its soft-attention readout),
-// with a dense or a 2-core canonical semi-tensor-train item table. The weights are views into the
+// with a dense, a 2-core canonical semi-tensor-train or a product-quantised item table. The weights are views into the
 // loaded file (or decoded copies of f16/i8 weights); the forward pass writes only into the caller's
 // scratch (scratch_floats()).
 #pragma once
@@ -31,12 +31,13 @@ class SasRecModel : public NextItemModel {
   void attention(const BlockView& b, const float* xq, const float* xkv, size_t L, size_t n_real, const float* q_pad,
                  float* scratch, float* out) const;
 
-  bool odrec_ = false, stt_ = false;
+  bool odrec_ = false, stt_ = false, pq_table_ = false;
   int64_t heads_ = 1, inner_ = 0;
   float eps_ = 1e-8f;
   const float* item_ = nullptr;  // dense [n_items + 1, d]
   SttCores cores_;
-  const float* pos_ = nullptr;   // [max_len, d]
+  PqTable pq_;
+  const float* pos_ = nullptr;  // [max_len, d]
   LayerNormView ln_in_;
   std::vector<BlockView> blocks_;
   LinearView glu1_, glu2_, w2_;  // OD-Rec readout

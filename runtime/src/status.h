@@ -20,7 +20,8 @@ struct [[nodiscard]] Status {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-inline Status make_status(pocketrec_status code, const char* fmt, ...) {
+inline Status
+make_status(pocketrec_status code, const char* fmt, ...) {
   char buf[512];
   va_list args;
   va_start(args, fmt);
@@ -32,12 +33,12 @@ inline Status make_status(pocketrec_status code, const char* fmt, ...) {
 }  // namespace pocketrec::runtime
 
 // Returns a Status with the formatted message from the enclosing function unless cond holds.
-#define RT_CHECK(cond, code, ...)                                              \
-  do {                                                                         \
+#define RT_CHECK(cond, code, ...)                                               \
+  do {                                                                          \
     if (!(cond)) return ::pocketrec::runtime::make_status((code), __VA_ARGS__); \
   } while (0)
-#define RT_TRY(expr)                                  \
-  do {                                                \
-    ::pocketrec::runtime::Status st_ = (expr);        \
-    if (!st_.ok()) return st_;                        \
+#define RT_TRY(expr)                           \
+  do {                                         \
+    ::pocketrec::runtime::Status st_ = (expr); \
+    if (!st_.ok()) return st_;                 \
   } while (0)

@@ -106,7 +106,8 @@ ItemOrder teacher_guided_item_order(const torch::Tensor& table, const SttShape& 
   for (int it = 0; it < iterations; ++it) {
     for (const auto& m : members) {
       if (m.empty()) continue;
-      const std::vector<int64_t> p = balanced_assignment(squared_distances(offsets.index_select(0, to_tensor(m)), positions), 1);
+      const std::vector<int64_t> p =
+          balanced_assignment(squared_distances(offsets.index_select(0, to_tensor(m)), positions), 1);
       for (size_t i = 0; i < m.size(); ++i) position[m[i]] = p[i];
     }
     positions = label_means(offsets, to_tensor(position), C, positions);

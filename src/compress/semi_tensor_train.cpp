@@ -16,7 +16,7 @@ torch::Tensor semi_tensor_product(const torch::Tensor& A, const torch::Tensor& B
   split.push_back(t);
   const int64_t nd = static_cast<int64_t>(split.size());
   torch::Tensor As = A.reshape(split).movedim(nd - 1, nd - 3);       // [..., t, h, P]
-  torch::Tensor C = torch::matmul(As, B.unsqueeze(-3));               // [..., t, h, Q]
+  torch::Tensor C = torch::matmul(As, B.unsqueeze(-3));              // [..., t, h, Q]
   std::vector<int64_t> out(A.sizes().begin(), A.sizes().end() - 1);  // [..., h]
   out.push_back(Q * t);
   return C.movedim(-3, -1).reshape(out);  // [..., h, Q, t] -> [..., h, Q*t]
@@ -28,7 +28,8 @@ SemiTensorTrainEmbeddingImpl::SemiTensorTrainEmbeddingImpl(SttShape shape, doubl
   torch::NoGradGuard g;
   for (size_t k = 0; k < shape_.n_cores(); ++k) {
     auto [r, c] = shape_.core_shape(k);
-    cores_.push_back(register_parameter("core" + std::to_string(k), torch::empty({r, c}).uniform_(-init_bound, init_bound)));
+    cores_.push_back(
+        register_parameter("core" + std::to_string(k), torch::empty({r, c}).uniform_(-init_bound, init_bound)));
   }
   if (ordered) slot_of_item_ = register_buffer("slot_of_item", torch::arange(shape_.n_rows(), torch::kInt64));
 }

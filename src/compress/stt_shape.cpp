@@ -43,13 +43,12 @@ void SttShape::validate(int64_t n_items, int64_t d, const std::string& what) con
   for (size_t k = 0; k < items.size(); ++k)
     PR_CHECK(items[k] >= 1 && dims[k] >= 1, ErrorCode::kInvalidArgument, "{}: factors must be positive ({})", what,
              to_string());
-  PR_CHECK(rank >= 1 && t >= 1, ErrorCode::kInvalidArgument, "{}: rank and t must be positive ({})", what,
-           to_string());
+  PR_CHECK(rank >= 1 && t >= 1, ErrorCode::kInvalidArgument, "{}: rank and t must be positive ({})", what, to_string());
   PR_CHECK(rank % t == 0, ErrorCode::kInvalidArgument, "{}: t = {} must divide the rank {}", what, t, rank);
   PR_CHECK(dims.back() % t == 0, ErrorCode::kInvalidArgument, "{}: t = {} must divide the last dimension factor {}",
            what, t, dims.back());
-  PR_CHECK(n_rows() >= n_items, ErrorCode::kInvalidArgument, "{}: the item factors give {} rows, fewer than the {} items",
-           what, n_rows(), n_items);
+  PR_CHECK(n_rows() >= n_items, ErrorCode::kInvalidArgument,
+           "{}: the item factors give {} rows, fewer than the {} items", what, n_rows(), n_items);
   PR_CHECK(dim() == d, ErrorCode::kInvalidArgument, "{}: the dimension factors multiply to {}, not model.dim = {}",
            what, dim(), d);
 }
@@ -91,8 +90,10 @@ SttShape SttShape::choose(int64_t n_items, int64_t d, int64_t rank, int64_t t, s
     }
   };
   search(d, 0);
-  PR_CHECK(!best.empty(), ErrorCode::kInvalidArgument, "STT: no factorisation of d = {} into {} factors with t = {} "
-           "dividing the last", d, n_cores, t);
+  PR_CHECK(!best.empty(), ErrorCode::kInvalidArgument,
+           "STT: no factorisation of d = {} into {} factors with t = {} "
+           "dividing the last",
+           d, n_cores, t);
   s.dims = best;
   s.validate(n_items, d, "STT");
   return s;

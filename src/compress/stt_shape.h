@@ -1,8 +1,8 @@
-// Shapes of a semi-tensor-train (STT) item table (OD-Rec, Xia et al. SIGIR'22; odrec.md §2).
+// Shapes of a semi-tensor-train (STT) item table (OD-Rec, Xia et al. SIGIR'22; docs/design/odrec.md §2).
 // LibTorch-free: the training module, size reports, export and the on-device runtime share it.
 //
 // The n_rows x d table is factorised into K cores joined by the semi-tensor product
-//   A ⋉ B = A · (B ⊗ I_t)          (odrec.md §2.1; t = 1 is the ordinary matrix product, i.e. plain TT)
+//   A ⋉ B = A · (B ⊗ I_t)          (docs/design/odrec.md §2.1; t = 1 is the ordinary matrix product, i.e. plain TT)
 // with item factors I_1..I_K (n_rows = prod I_k >= n_items), dimension factors J_1..J_K (d = prod J_k),
 // TT rank R, and core shapes
 //   core 0          (I_1 J_1) x R

@@ -140,7 +140,9 @@ void ArrayArchive::save(const std::string& path) const {
   write_file_atomic(path, out);
 }
 
-ArrayArchive ArrayArchive::load(const std::string& path) { return parse(read_file(path), path); }
+ArrayArchive ArrayArchive::load(const std::string& path) {
+  return parse(read_file(path), path);
+}
 
 ArrayArchive ArrayArchive::parse(const std::string& bytes, const std::string& source) {
   constexpr size_t kMinSize = sizeof(kMagic) + 4 + 4 + 8 + 4;
@@ -188,8 +190,8 @@ ArrayArchive ArrayArchive::parse(const std::string& bytes, const std::string& so
     uint64_t numel = 1;
     for (uint8_t d = 0; d < ndim; ++d) {
       uint64_t dim = c.read<uint64_t>("dimension");
-      PR_CHECK(dim == 0 || numel <= (uint64_t{1} << 62) / dim, ErrorCode::kBadFormat,
-               "{}: array '{}' shape overflows", source, a.name);
+      PR_CHECK(dim == 0 || numel <= (uint64_t{1} << 62) / dim, ErrorCode::kBadFormat, "{}: array '{}' shape overflows",
+               source, a.name);
       numel *= dim;
       a.shape.push_back(dim);
     }

@@ -29,6 +29,8 @@ std::vector<std::string> all_keys() {
 }
 
 [[noreturn]] void unknown_key(const std::string& source, const std::string& key) {
+  for (const auto& r : retired_config_keys())
+    PR_CHECK(r.key != key, ErrorCode::kInvalidArgument, "{}: key '{}' was retired: {}", source, key, r.replacement);
   auto hint = did_you_mean(key, all_keys());
   PR_FAIL(ErrorCode::kInvalidArgument, "{}: unknown key '{}'{}", source, key,
           hint ? fmt::format(" (did you mean '{}'?)", *hint) : std::string(" (see `pocketrec help config`)"));
@@ -119,40 +121,76 @@ Config Config::from_json(const nlohmann::json& object, const std::string& source
   return c;
 }
 
+namespace {
+
+// One config file as a JSON object, with duplicate keys inside one object refused (JSON parsers
+// silently keep the last one).
+nlohmann::json parse_config_file(const std::string& path) {
+  PR_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kInvalidArgument, "{}: cannot open the config file",
+           path);
+  const std::string text = read_file(path);
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  auto cb = [&](int /*depth*/, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (ev == nlohmann::json::parse_event_t::object_start) open_objects.emplace_back();
+    if (ev == nlohmann::json::parse_event_t::object_end) open_objects.pop_back();
+    if (ev == nlohmann::json::parse_event_t::key && !open_objects.empty()) {
+      auto k = parsed.get<std::string>();
+      if (!open_objects.back().insert(k).second && duplicate.empty()) duplicate = k;
+    }
+    return true;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const nlohmann::json::parse_error& e) {
+    PR_FAIL(ErrorCode::kInvalidArgument, "{}: invalid JSON: {}", path, e.what());
+  }
+  PR_CHECK(duplicate.empty(), ErrorCode::kInvalidArgument, "{}: key '{}' is given twice", path, duplicate);
+  PR_CHECK(j.is_object(), ErrorCode::kInvalidArgument, "{}: expected a JSON object at the top level", path);
+  return j;
+}
+
+// The file's settings over those of the file it extends (recursively): a base file holds what
+// several configs share (data, split, evaluation protocol), so none of them repeats it.
+void apply_file(Config& c, const std::string& path, std::vector<std::string>& chain) {
+  const std::string canonical = std::filesystem::weakly_canonical(path).string();
+  for (const auto& seen : chain)
+    PR_CHECK(seen != canonical, ErrorCode::kInvalidArgument, "{}: 'extends' forms a cycle through {}", path, seen);
+  chain.push_back(canonical);
+  nlohmann::json j = parse_config_file(path);
+  if (j.contains("extends")) {
+    PR_CHECK(j["extends"].is_string(), ErrorCode::kInvalidArgument, "{}: key 'extends': expected a file name, got {}",
+             path, j["extends"].dump());
+    const std::filesystem::path base = std::filesystem::path(path).parent_path() / j["extends"].get<std::string>();
+    apply_file(c, base.string(), chain);
+    j.erase("extends");
+  }
+  std::map<std::string, nlohmann::json> flat;
+  flatten(j, "", flat, path);
+  for (const auto& [k, v] : flat) c.set(k, v, path);
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> parse_override(const std::string& text) {
+  std::string s = text;
+  while (!s.empty() && s[0] == '-') s.erase(0, 1);
+  const auto eq = s.find('=');
+  PR_CHECK(eq != std::string::npos && eq > 0, ErrorCode::kInvalidArgument, "command line: '{}': expected --key=value",
+           text);
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
   Config c;
   if (!path.empty()) {
-    PR_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kInvalidArgument, "{}: cannot open the config file",
-             path);
-    std::string text = read_file(path);
-    // Duplicate keys inside one object are an error (JSON parsers silently keep the last one).
-    std::vector<std::set<std::string>> open_objects;
-    std::string duplicate;
-    auto cb = [&](int /*depth*/, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-      if (ev == nlohmann::json::parse_event_t::object_start) open_objects.emplace_back();
-      if (ev == nlohmann::json::parse_event_t::object_end) open_objects.pop_back();
-      if (ev == nlohmann::json::parse_event_t::key && !open_objects.empty()) {
-        auto k = parsed.get<std::string>();
-        if (!open_objects.back().insert(k).second && duplicate.empty()) duplicate = k;
-      }
-      return true;
-    };
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-    } catch (const nlohmann::json::parse_error& e) {
-      PR_FAIL(ErrorCode::kInvalidArgument, "{}: invalid JSON: {}", path, e.what());
-    }
-    PR_CHECK(duplicate.empty(), ErrorCode::kInvalidArgument, "{}: key '{}' is given twice", path, duplicate);
-    c = from_json(j, path);
+    std::vector<std::string> chain;
+    apply_file(c, path, chain);
   }
   for (const auto& o : overrides) {
-    std::string s = o;
-    while (!s.empty() && s[0] == '-') s.erase(0, 1);
-    auto eq = s.find('=');
-    PR_CHECK(eq != std::string::npos, ErrorCode::kInvalidArgument,
-             "command line: '{}': expected --key=value", o);
-    c.set_from_text(s.substr(0, eq), s.substr(eq + 1), "command line");
+    const auto [key, value] = parse_override(o);
+    c.set_from_text(key, value, "command line");
   }
   return c;
 }
@@ -210,10 +248,18 @@ const nlohmann::json& Config::get(const std::string& key, ConfigType type) const
   return values_.at(key);
 }
 
-std::string Config::str(const std::string& key) const { return get(key, ConfigType::kString).get<std::string>(); }
-int64_t Config::integer(const std::string& key) const { return get(key, ConfigType::kInt).get<int64_t>(); }
-double Config::number(const std::string& key) const { return get(key, ConfigType::kFloat).get<double>(); }
-bool Config::boolean(const std::string& key) const { return get(key, ConfigType::kBool).get<bool>(); }
+std::string Config::str(const std::string& key) const {
+  return get(key, ConfigType::kString).get<std::string>();
+}
+int64_t Config::integer(const std::string& key) const {
+  return get(key, ConfigType::kInt).get<int64_t>();
+}
+double Config::number(const std::string& key) const {
+  return get(key, ConfigType::kFloat).get<double>();
+}
+bool Config::boolean(const std::string& key) const {
+  return get(key, ConfigType::kBool).get<bool>();
+}
 std::vector<int64_t> Config::integers(const std::string& key) const {
   return get(key, ConfigType::kIntList).get<std::vector<int64_t>>();
 }

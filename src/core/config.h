@@ -1,7 +1,8 @@
 // Experiment configuration: one table of keys (config_spec.cpp) drives parsing, validation,
 // `pocketrec help config` and docs/config.md.
 //
-// Precedence: built-in defaults < config file (JSON, comments allowed) < --key=value overrides.
+// Precedence: built-in defaults < the file a config extends < config file (JSON, comments allowed)
+// < --key=value overrides.
 // An unknown key, a duplicated key or a value of the wrong type/range is an error that names the
 // file (or "command line") and the key, with a did-you-mean suggestion for typos.
 #pragma once
@@ -10,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,7 +21,7 @@ namespace pocketrec {
 enum class ConfigType { kString, kInt, kFloat, kBool, kIntList, kFloatList, kStringList };
 
 struct ConfigKeySpec {
-  std::string key;                   // dotted: "train.lr"
+  std::string key;  // dotted: "train.lr"
   ConfigType type;
   nlohmann::json default_value;
   std::string doc;
@@ -29,13 +31,23 @@ struct ConfigKeySpec {
 };
 
 const std::vector<ConfigKeySpec>& config_spec();
+// Retired keys and what replaces them: a config using one is refused with that text.
+struct RetiredConfigKey {
+  std::string key, replacement;
+};
+const std::vector<RetiredConfigKey>& retired_config_keys();
 const ConfigKeySpec* find_config_key(const std::string& key);
 std::string config_reference_markdown();  // the content of docs/config.md
+
+// "--key=value" (or "key=value") -> {key, value}; Error(kInvalidArgument) quoting the text otherwise.
+std::pair<std::string, std::string> parse_override(const std::string& text);
 
 class Config {
  public:
   Config();  // all defaults
   // Reads `path` (may be empty: defaults only), then applies "key=value" / "--key=value" overrides.
+  // A file may name another in a top-level "extends" (relative to its own folder), whose settings
+  // its own then override.
   static Config load(const std::string& path, const std::vector<std::string>& overrides);
   static Config from_json(const nlohmann::json& object, const std::string& source);
 

@@ -38,9 +38,9 @@ class Error : public std::runtime_error {
 }  // namespace pocketrec
 
 // Throws Error(code, formatted message) unless cond holds.
-#define PR_CHECK(cond, code, ...)                                                     \
-  do {                                                                                \
-    if (!(cond)) throw ::pocketrec::Error((code), ::fmt::format(__VA_ARGS__));        \
+#define PR_CHECK(cond, code, ...)                                              \
+  do {                                                                         \
+    if (!(cond)) throw ::pocketrec::Error((code), ::fmt::format(__VA_ARGS__)); \
   } while (0)
 
 #define PR_FAIL(code, ...) throw ::pocketrec::Error((code), ::fmt::format(__VA_ARGS__))
@@ -48,7 +48,7 @@ class Error : public std::runtime_error {
 // Internal invariant: the message carries the source location and the failed condition, plus an
 // optional formatted detail: PR_ASSERT(k <= n, "k={}, n={}", k, n).
 #define PR_ASSERT(...) PR_ASSERT_IMPL_(__VA_ARGS__, "")
-#define PR_ASSERT_IMPL_(cond, ...)                                                                 \
-  do {                                                                                             \
+#define PR_ASSERT_IMPL_(cond, ...)                                                                   \
+  do {                                                                                               \
     if (!(cond)) ::pocketrec::throw_internal(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__)); \
   } while (0)

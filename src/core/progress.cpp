@@ -18,7 +18,9 @@ std::string human(double v) {
 }
 }  // namespace
 
-void ProgressBar::set_enabled(bool enabled) { g_enabled = enabled; }
+void ProgressBar::set_enabled(bool enabled) {
+  g_enabled = enabled;
+}
 
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
@@ -26,7 +28,9 @@ ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
   tty_ = ::isatty(::fileno(stderr)) != 0;
 }
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+  finish();
+}
 
 void ProgressBar::advance(int64_t n, const std::string& extra) {
   done_ += n;
@@ -57,9 +61,9 @@ void ProgressBar::draw(bool final_line) {
   int filled = static_cast<int>(frac * kWidth);
   std::string bar(filled, '=');
   if (filled < kWidth) bar += '>' + std::string(kWidth - filled - 1, ' ');
-  std::string line = fmt::format("{} [{}] {:3.0f}% {}/{} {}  {}{}/s  {} {:.1f}s", label_, bar, frac * 100,
-                                 human(done_), human(total_), extra_, human(rate), unit_,
-                                 final_line ? "took" : "ETA", final_line ? secs : eta);
+  std::string line =
+      fmt::format("{} [{}] {:3.0f}% {}/{} {}  {}{}/s  {} {:.1f}s", label_, bar, frac * 100, human(done_), human(total_),
+                  extra_, human(rate), unit_, final_line ? "took" : "ETA", final_line ? secs : eta);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final_line ? "\n" : "");
   } else {

@@ -55,8 +55,12 @@ std::optional<T> parse_number(std::string_view s) {
 }
 }  // namespace
 
-std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
-std::optional<double> parse_double(std::string_view s) { return parse_number<double>(s); }
+std::optional<int64_t> parse_int(std::string_view s) {
+  return parse_number<int64_t>(s);
+}
+std::optional<double> parse_double(std::string_view s) {
+  return parse_number<double>(s);
+}
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "data/format_detect.h"
@@ -26,12 +25,11 @@ void log_eval_sizes(const Dataset& d) {
 
 }  // namespace
 
-Dataset build_dataset(const Config& config) {
-  const std::string path = config.str("data.path");
-  DataSource src = resolve_data_source(path, config.str("data.format"));
-  const std::string method = config.str("split.method");
-  const bool filtered = config.integer("data.user_core") > 1 || config.integer("data.item_core") > 1 ||
-                        config.str("data.dedup") != "none" || config.number("data.min_rating") > 0;
+Dataset build_dataset(const DataOptions& data, const SplitOptions& split) {
+  const std::string& path = data.path;
+  DataSource src = resolve_data_source(path, data.format);
+  const std::string& method = split.method;
+  const bool filtered = data.user_core > 1 || data.item_core > 1 || data.dedup != "none" || data.min_rating > 0;
   Dataset d;
   if (src.format == "session" || src.format == "presplit") {
     PR_CHECK(method == "given", ErrorCode::kInvalidArgument,
@@ -46,10 +44,9 @@ Dataset build_dataset(const Config& config) {
     if (s.test_only_items > 0)
       log_info("data: {} items appear only in {} (kept in the catalogue, never trained on)", s.test_only_items,
                src.test_path);
-    d = split_sessions(std::move(s), config.str("split.valid_source"), config.number("split.valid_fraction"),
-                       static_cast<uint64_t>(config.integer("split.seed")));
+    d = split_sessions(std::move(s), split.valid_source, split.valid_fraction, split.seed);
   } else if (src.format == "presplit") {
-    const std::string columns = config.str("data.columns");
+    const std::string& columns = data.columns;
     InteractionTable train = read_triplets(src.path, columns);
     InteractionTable test;
     test.source = src.test_path;
@@ -58,12 +55,11 @@ Dataset build_dataset(const Config& config) {
     append_triplets(test, src.test_path, columns, /*allow_new_users=*/false);
     train.items = test.items;  // items first seen in test join the catalogue
     UserSequences tr = group_by_user(train), te = group_by_user(test);
-    d = split_given_users(std::move(tr), te.seqs, config.str("split.valid_source"),
-                          config.number("split.valid_fraction"), static_cast<uint64_t>(config.integer("split.seed")));
+    d = split_given_users(std::move(tr), te.seqs, split.valid_source, split.valid_fraction, split.seed);
   } else {
-    InteractionTable table = read_table(src, config.str("data.columns"));
+    InteractionTable table = read_table(src, data.columns);
     std::vector<bool> keep;
-    double min_rating = config.number("data.min_rating");
+    const double min_rating = data.min_rating;
     if (!table.rating.empty() && min_rating > 0) {
       keep.resize(table.size());
       int64_t dropped = 0;
@@ -72,20 +68,22 @@ Dataset build_dataset(const Config& config) {
     }
     UserSequences us = group_by_user(table, keep.empty() ? nullptr : &keep);
     table = InteractionTable();
-    if (config.str("data.dedup") == "first") log_info("data: {} repeated (user, item) pairs dropped", dedup_first(us));
-    int64_t uk = config.integer("data.user_core"), ik = config.integer("data.item_core");
+    if (data.dedup == "first") log_info("data: {} repeated (user, item) pairs dropped", dedup_first(us));
+    const int64_t uk = data.user_core, ik = data.item_core;
     if (uk > 1 || ik > 1)
       log_info("data: k-core (users >= {}, items >= {}) dropped {} interactions", uk, ik, k_core(us, uk, ik));
     PR_CHECK(us.seqs.total() > 0, ErrorCode::kInvalidArgument, "{}: no interactions left after filtering", path);
     if (method == "temporal_ratio") {
-      auto r = config.numbers("split.ratios");
+      const std::vector<double>& r = split.ratios;
       PR_CHECK(r.size() == 3, ErrorCode::kInvalidArgument, "split.ratios: expected 3 numbers (train, valid, test)");
       d = split_temporal_ratio(std::move(us), r[0], r[1], r[2]);
     } else if (method == "leave_one_out") {
       d = split_leave_one_out(std::move(us));
     } else {
-      PR_FAIL(ErrorCode::kInvalidArgument, "split.method: 'given' needs pre-split data (train/test files), but {} is "
-              "one {} file", path, src.format);
+      PR_FAIL(ErrorCode::kInvalidArgument,
+              "split.method: 'given' needs pre-split data (train/test files), but {} is "
+              "one {} file",
+              path, src.format);
     }
   }
   d.name = std::filesystem::path(path).filename().string();

@@ -12,10 +12,6 @@
 #include "data/id_map.h"
 #include "data/sequences.h"
 
-namespace pocketrec {
-class Config;
-}
-
 namespace pocketrec::data {
 
 // Evaluation queries: query q has a user (or -1), a chronological history (model input and, when
@@ -42,9 +38,28 @@ struct UserSequences {
   Sequences seqs;  // seqs[u]
 };
 
-// Loads data.path in data.format, applies the filters and the split.* protocol. Logs every drop
+// Where the interactions come from and which are kept (the data.* keys).
+struct DataOptions {
+  std::string path;  // file or folder, resolved against the data root
+  std::string format = "auto";
+  std::string columns = "user item rating timestamp";
+  double min_rating = 0;
+  std::string dedup = "none";  // none | first
+  int64_t user_core = 0, item_core = 0;
+};
+
+// How train / validation / test are formed (the split.* keys).
+struct SplitOptions {
+  std::string method = "temporal_ratio";  // temporal_ratio | leave_one_out | given
+  std::vector<double> ratios = {0.7, 0.1, 0.2};
+  std::string valid_source = "last";  // last | random
+  double valid_fraction = 0.1;
+  uint64_t seed = 2024;
+};
+
+// Loads data.path in data.format, applies the filters and the split protocol. Logs every drop
 // (with counts) so nothing is discarded silently.
-Dataset build_dataset(const Config& config);
+Dataset build_dataset(const DataOptions& data, const SplitOptions& split);
 
 // ---- building blocks (filters.cpp, splits.cpp) ----
 struct InteractionTable;

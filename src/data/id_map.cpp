@@ -144,8 +144,8 @@ IdMap IdMap::load_tsv(const std::string& path) {
     auto tab = line.find('\t');
     PR_CHECK(tab != std::string_view::npos, ErrorCode::kBadFormat, "{}:{}: expected '<id>\\t<token>'", path, line_no);
     auto id = parse_int(line.substr(0, tab));
-    PR_CHECK(id && *id == m.size(), ErrorCode::kBadFormat, "{}:{}: expected id {}, found '{}'", path, line_no,
-             m.size(), line.substr(0, tab));
+    PR_CHECK(id && *id == m.size(), ErrorCode::kBadFormat, "{}:{}: expected id {}, found '{}'", path, line_no, m.size(),
+             line.substr(0, tab));
     m.get_or_add(line.substr(tab + 1));
     PR_CHECK(m.size() == *id + 1, ErrorCode::kBadFormat, "{}:{}: token '{}' appears twice", path, line_no,
              line.substr(tab + 1));

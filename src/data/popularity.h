@@ -1,5 +1,5 @@
 // Item popularity in the training data: which items are "hot" (frequent) and which are the long
-// tail. OD-Rec's embedding recombination (odrec.md §3.1) and the evaluator's hot/cold breakdown
+// tail. OD-Rec's embedding recombination (docs/design/odrec.md §3.1) and the evaluator's hot/cold breakdown
 // (eval.popularity_split) use the same definition, so a "cold target" in a report is exactly an
 // item the KD treated as cold.
 #pragma once

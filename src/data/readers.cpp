@@ -21,8 +21,11 @@ ColumnLayout parse_columns(const std::string& columns) {
   auto names = split_whitespace(columns);
   for (size_t i = 0; i < names.size(); ++i) {
     auto name = names[i];
-    int* slot = name == "user" ? &c.user : name == "item" ? &c.item : name == "rating" ? &c.rating
-                : name == "timestamp"                      ? &c.time : nullptr;
+    int* slot = name == "user"        ? &c.user
+                : name == "item"      ? &c.item
+                : name == "rating"    ? &c.rating
+                : name == "timestamp" ? &c.time
+                                      : nullptr;
     PR_CHECK(slot != nullptr || name == "skip", ErrorCode::kInvalidArgument,
              "data.columns: unknown column '{}' (expected user, item, rating, timestamp or skip)", name);
     if (slot) {
@@ -62,8 +65,8 @@ void parse_interaction_lines(LineReader& reader, InteractionTable& table, const 
       u = table.users.get_or_add(f[layout.user]);
     } else {
       auto found = table.users.find(f[layout.user]);
-      PR_CHECK(found.has_value(), ErrorCode::kBadFormat, "{}: user '{}' has no training interactions",
-               reader.where(), f[layout.user]);
+      PR_CHECK(found.has_value(), ErrorCode::kBadFormat, "{}: user '{}' has no training interactions", reader.where(),
+               f[layout.user]);
       u = *found;
     }
     table.user.push_back(u);
@@ -114,7 +117,9 @@ void append_triplets(InteractionTable& table, const std::string& path, const std
   parse_interaction_lines(reader, table, parse_columns(columns), /*tabs_only=*/false, allow_new_users);
 }
 
-InteractionTable read_checkins(const std::string& path) { return read_triplets(path, "user item timestamp"); }
+InteractionTable read_checkins(const std::string& path) {
+  return read_triplets(path, "user item timestamp");
+}
 
 InteractionTable read_inter(const std::string& path) {
   LineReader reader(path);

@@ -28,9 +28,7 @@ struct InteractionTable {
 
   size_t size() const { return user.size(); }
   // Bytes of the columns themselves (what a compact in-memory representation needs).
-  size_t compact_bytes() const {
-    return size() * (8 + (rating.empty() ? 0 : 4) + (time.empty() ? 0 : 8));
-  }
+  size_t compact_bytes() const { return size() * (8 + (rating.empty() ? 0 : 4) + (time.empty() ? 0 : 8)); }
 };
 
 // columns: names in order among user, item, rating, timestamp, skip; trailing columns may be absent
@@ -48,10 +46,10 @@ void append_triplets(InteractionTable& table, const std::string& path, const std
 struct SessionData {
   std::string source;
   IdMap items;
-  Sequences train;                   // training sessions, click order
-  Sequences test_prefixes;           // one prefix per test sample
+  Sequences train;          // training sessions, click order
+  Sequences test_prefixes;  // one prefix per test sample
   std::vector<int32_t> test_targets;
-  int64_t test_only_items = 0;       // items first seen in the test file (added to the id map)
+  int64_t test_only_items = 0;  // items first seen in the test file (added to the id map)
 };
 SessionData read_sessions(const std::string& train_path, const std::string& test_path);
 

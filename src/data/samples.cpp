@@ -53,8 +53,7 @@ Sequences distinct_sorted(const Sequences& seqs) {
   return out;
 }
 
-void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad,
-                   int64_t* out) {
+void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad, int64_t* out) {
   const int64_t start = seqs.offsets[samples.seq[i]], pos = samples.pos[i];
   for (int64_t j = 0; j < L; ++j) {
     int64_t p = pos - L + j;

@@ -29,7 +29,6 @@ SampleIndex make_window_samples(const Sequences& seqs, int64_t L, int64_t T);
 Sequences distinct_sorted(const Sequences& seqs);
 
 // Writes the L items before samples.pos[i] (left-padded with pad) to out[0..L).
-void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad,
-                   int64_t* out);
+void gather_window(const Sequences& seqs, const SampleIndex& samples, size_t i, int64_t L, int32_t pad, int64_t* out);
 
 }  // namespace pocketrec::data

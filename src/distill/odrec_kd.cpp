@@ -13,18 +13,6 @@ namespace pocketrec::distill {
 
 namespace F = torch::nn::functional;
 
-OdRecKdOptions OdRecKdOptions::from_config(const Config& c) {
-  OdRecKdOptions o;
-  o.para = c.number("distill.para");
-  o.beta = c.number("distill.beta");
-  o.alpha = c.number("distill.alpha");
-  o.tau = c.number("distill.tau");
-  o.temperature = c.number("distill.temperature");
-  o.hot_fraction = c.number("distill.hot_fraction");
-  o.as_published = c.boolean("distill.as_published");
-  return o;
-}
-
 torch::Tensor info_nce_sum(const torch::Tensor& u, const torch::Tensor& v, double tau) {
   torch::Tensor un = F::normalize(u, F::NormalizeFuncOptions().dim(1));
   torch::Tensor vn = F::normalize(v, F::NormalizeFuncOptions().dim(1));
@@ -125,7 +113,7 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   u.insert(u.end(), {pick(s_t, g.cold_only), pick(s_t, g.hot_only)});
   v.insert(v.end(), {pick(s_s, g.cold_only), pick(s_s, g.hot_only)});
   ys.insert(ys.end(), {y.index_select(0, g.cold_only), y.index_select(0, g.hot_only)});
-  if (o.as_published) {  // odrec.md §3.3.4: rows A are [s^S[hot-only]; s^T[cold-only]]
+  if (o.as_published) {  // docs/design/odrec.md §3.3.4: rows A are [s^S[hot-only]; s^T[cold-only]]
     u2.insert(u2.end(), {pick(s_s, g.hot_only), pick(s_t, g.cold_only)});
     v2.insert(v2.end(), {pick(s_s, g.cold_only), pick(s_t, g.hot_only)});
   } else {
@@ -163,8 +151,8 @@ OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionE
            "distill: the teacher's dimension {} differs from the student's {}", teacher.dim(), student.dim());
   teacher.encoder_module().eval();
   std::vector<uint8_t> hot = data::hot_items(data.train, data.n_items, options.hot_fraction);
-  torch::Tensor is_hot = torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8)
-                             .to(torch::kBool);
+  torch::Tensor is_hot =
+      torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8).to(torch::kBool);
   OdRecKdHeads heads(student.dim());
   auto module = std::make_shared<KdModule>(student.encoder_module().shared_from_this(), heads);
   auto loss = [&teacher, &student, heads, is_hot, options](const train::Batch& b) mutable {

@@ -1,4 +1,4 @@
-// OD-Rec self-supervised knowledge distillation (Xia et al., SIGIR'22; odrec.md §3) from a frozen
+// OD-Rec self-supervised knowledge distillation (Xia et al., SIGIR'22; docs/design/odrec.md §3) from a frozen
 // SASRec teacher into a student of the same architecture (typically with a semi-tensor-train item
 // table). Per batch, with s = session vectors, E = item tables, y = targets:
 //   L_rec  = CE(s^S E^S^T, y)                                         (mean)
@@ -12,9 +12,9 @@
 // and cold items (embedding recombination: the student's hot half with the teacher's cold half and
 // vice versa). The sums and weights are the reference's. Two deliberate differences from the
 // reference code: the predictive targets are aligned (as_published = true restores its order,
-// odrec.md §3.3.4), and the teacher-side sub-session heads train with the student (in the
-// reference they belong to the teacher and keep their random initialisation, §8.13); the teacher's
-// own network never changes.
+// docs/design/odrec.md §3.3.4), and the teacher-side sub-session heads train with the student (in
+// the reference they belong to the teacher and keep their random initialisation, §8.13); the
+// teacher's own network never changes.
 #pragma once
 
 #include <cstdint>
@@ -23,19 +23,17 @@
 
 #include <torch/torch.h>
 
-#include "core/config.h"
 #include "data/dataset.h"
-#include "models/sasrec.h"
+#include "models/session_encoder.h"
 #include "models/soft_attention_readout.h"
-#include "train/trainer.h"
+#include "train/task.h"
 
 namespace pocketrec::distill {
 
 struct OdRecKdOptions {
   // hot_fraction: the share of the distinct input items that are hot (data::hot_items, data/popularity.h).
   double para = 0.8, beta = 0.2, alpha = 0.001, tau = 0.2, temperature = 1.0, hot_fraction = 0.2;
-  bool as_published = false;
-  static OdRecKdOptions from_config(const Config& c);
+  bool as_published = false;  // the predictive loss's targets in the reference's misaligned order
 };
 
 // sum_i -log( exp(u_i.v_i / tau) / sum_j exp(u_i.v_j / tau) ) over L2-normalised rows.
@@ -45,9 +43,9 @@ torch::Tensor info_nce_sum(const torch::Tensor& u, const torch::Tensor& v, doubl
 // mixed samples as their order-preserving hot and cold subsequences (right-padded to L), and the
 // batch rows of the cold-only and hot-only samples. Built with index operations, no per-sample loop.
 struct HotColdBatch {
-  torch::Tensor mixed;                                   // [M] batch rows
+  torch::Tensor mixed;                                 // [M] batch rows
   torch::Tensor hot_seq, hot_len, cold_seq, cold_len;  // [M, L], [M]
-  torch::Tensor cold_only, hot_only;                    // [Nc], [Nh] batch rows
+  torch::Tensor cold_only, hot_only;                   // [Nc], [Nh] batch rows
 };
 HotColdBatch split_hot_cold(const torch::Tensor& seq, const torch::Tensor& lengths, const torch::Tensor& is_hot,
                             int64_t pad);

@@ -6,25 +6,9 @@
 
 namespace pocketrec::distill {
 
-RankDistillOptions RankDistillOptions::from_config(const Config& c) {
-  RankDistillOptions o;
-  o.k = c.integer("distill.rd_k");
-  o.lambda = c.number("distill.rd_lambda");
-  o.mu = c.number("distill.rd_mu");
-  o.alpha = c.number("distill.rd_alpha");
-  o.rank_samples = c.integer("distill.rd_samples");
-  o.dynamic_start_epoch = c.integer("distill.rd_start_epoch");
-  const std::string w = c.str("distill.rd_weighting");
-  o.weighting = w == "uniform"       ? RdWeighting::kUniform
-                : w == "position"    ? RdWeighting::kPosition
-                : w == "discrepancy" ? RdWeighting::kDiscrepancy
-                                     : RdWeighting::kHybrid;
-  o.renormalize = c.boolean("distill.rd_renormalize");
-  o.paper_loss = c.str("distill.rd_loss_form") == "paper";
-  o.as_published = c.boolean("distill.as_published");
-  PR_CHECK(!o.paper_loss || o.alpha <= 1.0, ErrorCode::kInvalidArgument,
-           "distill.rd_alpha: the paper's loss form (1 - alpha) L_R + alpha L_D needs alpha <= 1, got {}", o.alpha);
-  return o;
+void RankDistillOptions::validate() const {
+  PR_CHECK(!paper_loss || alpha <= 1.0, ErrorCode::kInvalidArgument,
+           "distill.rd_alpha: the paper's loss form (1 - alpha) L_R + alpha L_D needs alpha <= 1, got {}", alpha);
 }
 
 torch::Tensor position_weights(int64_t k, double lambda) {
@@ -58,21 +42,23 @@ torch::Tensor rank_distill_weights(const RankDistillOptions& o, int64_t batch, c
 
 torch::Tensor rank_distill_loss(const torch::Tensor& pos, const torch::Tensor& neg, const torch::Tensor& cand,
                                 const torch::Tensor& weights, const RankDistillOptions& o) {
-  torch::Tensor l_r = models::sigmoid_log_loss(pos, neg);                 // [B]
-  torch::Tensor l_d = (weights * torch::softplus(-cand)).sum(1);          // [B]
+  torch::Tensor l_r = models::sigmoid_log_loss(pos, neg);         // [B]
+  torch::Tensor l_d = (weights * torch::softplus(-cand)).sum(1);  // [B]
   torch::Tensor l = o.paper_loss ? (1.0 - o.alpha) * l_r + o.alpha * l_d : l_r + o.alpha * l_d;
   return l.mean();
 }
 
-train::TrainTask rank_distill_task(const models::SampledItemTask& student, const TopKTeacherCache& cache,
-                                   int64_t n_neg, const RankDistillOptions& o) {
+train::TrainTask rank_distill_task(const models::SampledItemTask& student, const TopKTeacherCache& cache, int64_t n_neg,
+                                   const RankDistillOptions& o) {
+  o.validate();
   PR_CHECK(cache.size() == student.size(), ErrorCode::kInvalidArgument,
            "distill: the teacher's top-K cache has {} samples, the student trains on {}", cache.size(), student.size());
   PR_CHECK(cache.k() == o.k, ErrorCode::kInvalidArgument, "distill.rd_k: {} but the cache holds the top {}", o.k,
            cache.k());
   PR_CHECK(student.n_targets == 1, ErrorCode::kInvalidArgument,
            "distill.method rd: the student predicts {} targets per window; RD trains on one (model.caser_targets=1, "
-           "as the reference)", student.n_targets);
+           "as the reference)",
+           student.n_targets);
   // The epoch decides whether w^b is on; set by the trainer before each epoch (also after a resume).
   auto dynamic = std::make_shared<bool>(false);
   const TopKTeacherCache* topk = &cache;

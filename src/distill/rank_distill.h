@@ -1,8 +1,8 @@
-// Ranking Distillation (Tang & Wang, KDD'18; rankdistill.md §4), for any teacher/student pair of
-// PointwiseModels (Caser, Fossil, SASRec): a student learns from the ground
+// Ranking Distillation (Tang & Wang, KDD'18; docs/design/rankdistill.md §4), for any teacher/student
+// pair of SampledItemModels (Caser, Fossil, SASRec): a student learns from the ground
 // truth and from the teacher's top-K unobserved items of each training sample (TopKTeacherCache),
 //   L_D = sum_{r=1..K} w_r * -log sigmoid(s_{pi_r})                       (paper §4.1)
-//   reference form: L = L_R + alpha * L_D   (the code's, alpha = 1; rankdistill.md §4.2.7)
+//   reference form: L = L_R + alpha * L_D   (the code's, alpha = 1; docs/design/rankdistill.md §4.2.7)
 //   paper form:     L = (1 - alpha) * L_R + alpha * L_D
 // with L_R the student's own sigmoid log-loss on its target and sampled negatives. Weights:
 //   position importance  w^a_r = exp(-r / lambda) / sum_i exp(-i / lambda)
@@ -19,10 +19,9 @@
 
 #include <torch/torch.h>
 
-#include "core/config.h"
 #include "distill/topk_teacher_cache.h"
 #include "models/sampled_item_task.h"
-#include "train/trainer.h"
+#include "train/task.h"
 
 namespace pocketrec::distill {
 
@@ -36,8 +35,10 @@ struct RankDistillOptions {
   RdWeighting weighting = RdWeighting::kHybrid;
   bool renormalize = false;
   bool paper_loss = false;
-  bool as_published = false;  // the teacher's top-K excludes only the sample's target
-  static RankDistillOptions from_config(const Config& c);
+  TopKExclusion exclusion = TopKExclusion::kHistory;  // what the teacher's top-K leaves out
+  // Error(kInvalidArgument) naming the key for a combination the method refuses (alpha > 1 with the
+  // paper's loss form).
+  void validate() const;
   bool uses_discrepancy() const { return weighting == RdWeighting::kDiscrepancy || weighting == RdWeighting::kHybrid; }
 };
 
@@ -58,7 +59,7 @@ torch::Tensor rank_distill_loss(const torch::Tensor& pos, const torch::Tensor& n
 // The student's training task with the distillation loss: per sample its target, n_neg negatives,
 // the cached top-K and (while w^b is on) eps rank samples, scored in one forward. The student and
 // the cache must outlive it.
-train::TrainTask rank_distill_task(const models::SampledItemTask& student, const TopKTeacherCache& cache,
-                                   int64_t n_neg, const RankDistillOptions& options);
+train::TrainTask rank_distill_task(const models::SampledItemTask& student, const TopKTeacherCache& cache, int64_t n_neg,
+                                   const RankDistillOptions& options);
 
 }  // namespace pocketrec::distill

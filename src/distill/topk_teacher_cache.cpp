@@ -13,11 +13,13 @@
 #include "core/progress.h"
 #include "core/text.h"
 #include "eval/top_k.h"
-#include "models/torch_recommender.h"
+#include "models/torch_model.h"
 
 namespace pocketrec::distill {
 
-const char* exclusion_name(TopKExclusion e) { return e == TopKExclusion::kHistory ? "history" : "target"; }
+const char* exclusion_name(TopKExclusion e) {
+  return e == TopKExclusion::kHistory ? "history" : "target";
+}
 
 std::string file_hash(const std::string& path) {
   const std::string bytes = read_file(path);
@@ -68,9 +70,12 @@ TopKTeacherCache TopKTeacherCache::build(const models::SampledItemTask& teacher,
 
 void TopKTeacherCache::save(const std::string& path) const {
   ArrayArchive ar;
-  ar.meta = {{"kind", "topk_teacher_cache"},      {"teacher", key_.teacher},
-             {"teacher_hash", key_.teacher_hash},   {"data_fingerprint", key_.data_fingerprint},
-             {"k", key_.k},                       {"exclusion", exclusion_name(key_.exclusion)}};
+  ar.meta = {{"kind", "topk_teacher_cache"},
+             {"teacher", key_.teacher},
+             {"teacher_hash", key_.teacher_hash},
+             {"data_fingerprint", key_.data_fingerprint},
+             {"k", key_.k},
+             {"exclusion", exclusion_name(key_.exclusion)}};
   ar.add("items", items_.data(), {static_cast<uint64_t>(size()), static_cast<uint64_t>(key_.k)});
   ar.save(path);
 }

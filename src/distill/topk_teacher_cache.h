@@ -1,11 +1,11 @@
 // The teacher's top-K unobserved items for every training sample (Ranking Distillation,
-// rankdistill.md §4.2.2): computed once, in batches of samples scored against the whole catalogue,
+// docs/design/rankdistill.md §4.2.2): computed once, in batches of samples scored against the whole catalogue,
 // and stored on disk with the teacher's checksum and a fingerprint of the training samples, so
 // every student run on the same teacher and data reuses it and any other run refuses it.
 //
 // "Unobserved" excludes every training item of the sample's user by default. The reference
 // excludes only the sample's own target (its other training items, and the items in the input
-// window, can be supervision); Exclusion::kTarget reproduces that (distill.as_published).
+// window, can be supervision); TopKExclusion::kTarget reproduces that (distill.rd_topk_exclusion).
 #pragma once
 
 #include <cstdint>
@@ -42,7 +42,7 @@ class TopKTeacherCache {
   static TopKTeacherCache load(const std::string& path, const TopKCacheKey& key);
   // The cache at `path` if it exists (checked as load() does), else built and saved there.
   static TopKTeacherCache load_or_build(const std::string& path, const models::SampledItemTask& teacher,
-                                       const TopKCacheKey& key);
+                                        const TopKCacheKey& key);
   void save(const std::string& path) const;  // atomic
 
   int64_t k() const { return key_.k; }

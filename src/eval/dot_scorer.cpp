@@ -20,8 +20,7 @@ void DotProductScorer::prepare(const data::EvalSet& set, const int32_t* queries,
 
 void DotProductScorer::score(size_t row_begin, size_t n_rows, int32_t item_begin, int32_t item_end, float* out,
                              size_t ld) const {
-  score_packed(queries_.data() + row_begin * items_.dim(), n_rows, items_.dim(), items_, item_begin, item_end, out,
-               ld);
+  score_packed(queries_.data() + row_begin * items_.dim(), n_rows, items_.dim(), items_, item_begin, item_end, out, ld);
 }
 
 }  // namespace pocketrec::eval

@@ -10,24 +10,11 @@
 #include <numeric>
 #include <random>
 
-#include "core/config.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "eval/score_kernel.h"
 
 namespace pocketrec::eval {
-
-EvalOptions EvalOptions::from_config(const Config& config) {
-  EvalOptions o;
-  o.metrics = make_metric_specs(config.strings("eval.metrics"), config.integers("eval.ks"));
-  o.mask_history = config.boolean("eval.mask_history");
-  o.batch_size = static_cast<size_t>(config.integer("eval.batch_size"));
-  o.item_chunk = static_cast<size_t>(config.integer("eval.item_chunk"));
-  o.threads = static_cast<int>(config.integer("eval.threads"));
-  o.sampled_negatives = config.integer("eval.sampled_negatives");
-  o.seed = static_cast<uint64_t>(config.integer("train.seed"));
-  return o;
-}
 
 double EvalResult::get(const std::string& metric_name) const {
   for (size_t i = 0; i < metrics.size(); ++i)
@@ -55,7 +42,9 @@ nlohmann::json EvalResult::to_json() const {
 namespace {
 
 // Does item (v, j) rank above target (s, t)? Higher score first; ties: lower id first.
-inline bool beats(float v, int32_t j, float s, int32_t t) { return v > s || (v == s && j < t); }
+inline bool beats(float v, int32_t j, float s, int32_t t) {
+  return v > s || (v == s && j < t);
+}
 
 // Queries with at most this many hittable targets count with one vectorised pass per target;
 // more targets use one pass that locates each item among the sorted target scores.
@@ -63,8 +52,8 @@ constexpr size_t kMaxTargetsPerPass = 8;
 
 // Per-query state while its score chunks stream past.
 struct QueryState {
-  std::vector<int32_t> mask;         // sorted distinct masked items
-  std::vector<int32_t> target_ids;   // hittable targets, ordered by (score, id) ascending
+  std::vector<int32_t> mask;        // sorted distinct masked items
+  std::vector<int32_t> target_ids;  // hittable targets, ordered by (score, id) ascending
   std::vector<float> target_scores;
   std::vector<int64_t> above;        // per target: candidate items ranked above it
   std::vector<int64_t> beat_prefix;  // many-target path: items strictly above exactly targets [0, p)
@@ -144,8 +133,7 @@ std::vector<int64_t> ranks_from_scores(const float* scores, int32_t n_items, con
     }
     int64_t r = 1;
     for (int32_t j = 0; j < n_items; ++j)
-      if (j != t && !std::binary_search(mask_sorted.begin(), mask_sorted.end(), j) &&
-          beats(scores[j], j, scores[t], t))
+      if (j != t && !std::binary_search(mask_sorted.begin(), mask_sorted.end(), j) && beats(scores[j], j, scores[t], t))
         ++r;
     ranks.push_back(r);
   }
@@ -201,8 +189,8 @@ EvalResult evaluate(const data::EvalSet& set, Scorer& scorer, const EvalOptions&
           s.n_candidates = n_items - static_cast<int64_t>(s.mask.size());
           std::vector<std::pair<float, int32_t>> ts;
           for (int32_t t : tg) {
-            PR_CHECK(t >= 0 && t < n_items, ErrorCode::kInvalidArgument, "query {}: target item {} outside [0, {})",
-                     q, t, n_items);
+            PR_CHECK(t >= 0 && t < n_items, ErrorCode::kInvalidArgument, "query {}: target item {} outside [0, {})", q,
+                     t, n_items);
             if (std::binary_search(s.mask.begin(), s.mask.end(), t)) continue;  // masked: never a hit
             scorer.score(r, 1, t, t + 1, &one, 1);
             check_finite(one, static_cast<int64_t>(q), t);

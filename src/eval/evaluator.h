@@ -16,10 +16,6 @@
 #include "eval/metrics.h"
 #include "eval/scorer.h"
 
-namespace pocketrec {
-class Config;
-}
-
 namespace pocketrec::eval {
 
 struct QueryGroup {
@@ -40,8 +36,6 @@ struct EvalOptions {
   // group g when groups[g].members[q] != 0; a query may be in several groups or in none).
   // target_item_groups() and repeat_groups() below build the two the CLI offers.
   std::vector<QueryGroup> groups;
-
-  static EvalOptions from_config(const Config& config);
 };
 
 struct EvalResult {

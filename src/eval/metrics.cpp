@@ -13,7 +13,7 @@ struct KindName {
   MetricKind kind;
   const char* name;
 };
-constexpr KindName kKinds[] = {{MetricKind::kPrec, "prec"}, {MetricKind::kRecall, "recall"}, {MetricKind::kHr, "hr"},
+constexpr KindName kKinds[] = {{MetricKind::kPrec, "prec"}, {MetricKind::kRecall, "recall"},  {MetricKind::kHr, "hr"},
                                {MetricKind::kNdcg, "ndcg"}, {MetricKind::kNdcgRd, "ndcg_rd"}, {MetricKind::kMrr, "mrr"},
                                {MetricKind::kMap, "map"},   {MetricKind::kMapK, "map"}};
 
@@ -104,7 +104,8 @@ double metric_value(const MetricSpec& m, const std::vector<int64_t>& ranks, int6
     case MetricKind::kMapK: {
       int64_t k = m.kind == MetricKind::kMap ? kUnranked : m.k;
       double s = 0;
-      for (int64_t j = 0; j < n_targets && ranks[j] != kUnranked && ranks[j] <= k; ++j) s += static_cast<double>(j + 1) / ranks[j];
+      for (int64_t j = 0; j < n_targets && ranks[j] != kUnranked && ranks[j] <= k; ++j)
+        s += static_cast<double>(j + 1) / ranks[j];
       return s / static_cast<double>(m.kind == MetricKind::kMap ? n_targets : std::min(n_targets, m.k));
     }
   }

@@ -27,7 +27,7 @@ enum class MetricKind { kPrec, kRecall, kHr, kNdcg, kNdcgRd, kMrr, kMap, kMapK }
 
 struct MetricSpec {
   MetricKind kind;
-  int64_t k;  // 0 for map (full ranking)
+  int64_t k;                 // 0 for map (full ranking)
   std::string name() const;  // "prec@10", "ndcg_rd@5", "map", "map@10"
 };
 

@@ -75,7 +75,9 @@ bool cpu_has_avx2_fma() {
 
 }  // namespace
 
-const char* score_kernel_name() { return cpu_has_avx2_fma() ? "avx2-fma" : "scalar-fma"; }
+const char* score_kernel_name() {
+  return cpu_has_avx2_fma() ? "avx2-fma" : "scalar-fma";
+}
 
 void score_packed(const float* queries, size_t n_rows, size_t ldq, const PackedItemMatrix& items, int32_t item_begin,
                   int32_t item_end, float* out, size_t ld) {
@@ -127,7 +129,7 @@ int64_t count_greater_scalar(const float* v, size_t n, float s, int64_t* n_equal
 }
 
 __attribute__((target("avx2"))) int64_t count_greater_avx2(const float* v, size_t n, float s, int64_t* n_equal,
-                                                             bool* saw_nan) {
+                                                           bool* saw_nan) {
   const __m256 sv = _mm256_set1_ps(s);
   __m256i gt = _mm256_setzero_si256(), eq = _mm256_setzero_si256();
   __m256 unord = _mm256_setzero_ps();

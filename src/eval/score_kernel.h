@@ -30,8 +30,8 @@ class PackedItemMatrix {
 };
 
 // queries: [n_rows, dim] with row stride ldq. Writes out[r*ld + (j - item_begin)].
-void score_packed(const float* queries, size_t n_rows, size_t ldq, const PackedItemMatrix& items,
-                  int32_t item_begin, int32_t item_end, float* out, size_t ld);
+void score_packed(const float* queries, size_t n_rows, size_t ldq, const PackedItemMatrix& items, int32_t item_begin,
+                  int32_t item_end, float* out, size_t ld);
 
 // Which code path score_packed uses on this CPU ("avx2-fma" or "scalar-fma").
 const char* score_kernel_name();

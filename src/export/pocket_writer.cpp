@@ -1,5 +1,6 @@
 #include "export/pocket_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -23,12 +24,15 @@ uint64_t numel(const std::vector<uint64_t>& dims) {
   return n;
 }
 
-uint64_t align_up(uint64_t x) { return (x + format::kAlignment - 1) / format::kAlignment * format::kAlignment; }
+uint64_t align_up(uint64_t x) {
+  return (x + format::kAlignment - 1) / format::kAlignment * format::kAlignment;
+}
 
 }  // namespace
 
 void PocketWriter::set(const std::string& key, uint8_t type, std::string value) {
-  PR_CHECK(!key.empty() && key.size() <= format::kMaxNameBytes, ErrorCode::kInvalidArgument, "pocket: bad key '{}'", key);
+  PR_CHECK(!key.empty() && key.size() <= format::kMaxNameBytes, ErrorCode::kInvalidArgument, "pocket: bad key '{}'",
+           key);
   for (auto& m : meta_)
     if (m.key == key) {
       m = {key, type, std::move(value)};
@@ -77,6 +81,10 @@ void PocketWriter::add_i64(const std::string& name, const int64_t* data, const s
   add(name, static_cast<uint8_t>(format::TensorType::kI64), dims, data, numel(dims) * 8);
 }
 
+void PocketWriter::add_u8(const std::string& name, const uint8_t* data, const std::vector<uint64_t>& dims) {
+  add(name, static_cast<uint8_t>(format::TensorType::kU8), dims, data, numel(dims));
+}
+
 void PocketWriter::add_f16(const std::string& name, const uint16_t* bits, const std::vector<uint64_t>& dims) {
   add(name, static_cast<uint8_t>(format::TensorType::kF16), dims, bits, numel(dims) * 2);
 }
@@ -120,7 +128,12 @@ std::string PocketWriter::bytes() const {
   const uint64_t data_end = tensors_.empty() ? header_size : offsets.back() + tensors_.back().data.size();
   const uint64_t file_size = data_end + 4;
   std::string out(reinterpret_cast<const char*>(format::kMagic), sizeof format::kMagic);
-  put<uint32_t>(out, format::kVersion);
+  // The oldest version that can hold the file, so a model without PQ codes stays readable by
+  // version-1 runtimes.
+  const bool has_u8 = std::any_of(tensors_.begin(), tensors_.end(), [](const Tensor& t) {
+    return t.type == static_cast<uint8_t>(format::TensorType::kU8);
+  });
+  put<uint32_t>(out, has_u8 ? format::kVersion : format::kOldestVersion);
   put<uint32_t>(out, format::kAlignment);
   put<uint64_t>(out, file_size);
   put<uint64_t>(out, header_size);
@@ -136,6 +149,8 @@ std::string PocketWriter::bytes() const {
   return out;
 }
 
-void PocketWriter::save(const std::string& path) const { write_file_atomic(path, bytes()); }
+void PocketWriter::save(const std::string& path) const {
+  write_file_atomic(path, bytes());
+}
 
 }  // namespace pocketrec::exporter

@@ -17,14 +17,15 @@ class PocketWriter {
 
   void add_f32(const std::string& name, const float* data, const std::vector<uint64_t>& dims);
   void add_i64(const std::string& name, const int64_t* data, const std::vector<uint64_t>& dims);
+  void add_u8(const std::string& name, const uint8_t* data, const std::vector<uint64_t>& dims);  // PQ codes
   // IEEE binary16 bit patterns (converted by the caller, e.g. torch's kHalf).
   void add_f16(const std::string& name, const uint16_t* bits, const std::vector<uint64_t>& dims);
   // Quantises `data` per row (the first dim; format::quantize_row_i8) and adds "<name>" as i8 plus
   // "<name>.scale" as f32 [dims[0]].
   void add_i8_rows(const std::string& name, const float* data, const std::vector<uint64_t>& dims);
 
-  std::string bytes() const;                  // the whole file, CRC included
-  void save(const std::string& path) const;   // atomic (temp file + rename)
+  std::string bytes() const;                 // the whole file, CRC included
+  void save(const std::string& path) const;  // atomic (temp file + rename)
 
  private:
   struct Meta {

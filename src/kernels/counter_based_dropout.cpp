@@ -64,9 +64,8 @@ torch::Tensor masked(const torch::Tensor& x, double p, uint64_t seed) {
     const scalar_t* src = in.data_ptr<scalar_t>();
     scalar_t* dst = out.data_ptr<scalar_t>();
     const auto scale = static_cast<scalar_t>(1.0 / (1.0 - p));
-    at::parallel_for(0, in.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-      apply_mask(src, dst, begin, end, seed, threshold, scale);
-    });
+    at::parallel_for(0, in.numel(), 1 << 14,
+                     [&](int64_t begin, int64_t end) { apply_mask(src, dst, begin, end, seed, threshold, scale); });
   });
   return out;
 }

@@ -1,7 +1,7 @@
 // Work split into fixed-size blocks for torch's intra-op threads. Block sizes are constants of the
 // caller, never derived from the thread count, so a value computed inside one block (one product on
 // the same operands) is the same whatever the number of threads. Why at all: LibTorch runs a matrix
-// product as one BLAS call, single-threaded beside torch's own threads (stack.md §3).
+// product as one BLAS call, single-threaded beside torch's own threads (docs/design/platform.md §3).
 #pragma once
 
 #include <algorithm>
@@ -18,10 +18,14 @@ struct Block {
   int64_t begin, end;
 };
 
-inline int64_t block_count(int64_t total, int64_t size) { return (total + size - 1) / size; }
+inline int64_t block_count(int64_t total, int64_t size) {
+  return (total + size - 1) / size;
+}
 
 // Block i of `size` items out of [0, total).
-inline Block block(int64_t i, int64_t size, int64_t total) { return {i * size, std::min(total, (i + 1) * size)}; }
+inline Block block(int64_t i, int64_t size, int64_t total) {
+  return {i * size, std::min(total, (i + 1) * size)};
+}
 
 // Calls task(i) for i in [0, n_tasks), spread over torch's threads (each thread gets a contiguous
 // range of i). Autograd is off inside: grad mode is per thread and the workers start with it on.
@@ -36,8 +40,8 @@ void parallel_tasks(int64_t n_tasks, const Task& task) {
 // out = a b (+ bias added to every row), as fixed tiles of out (row_tile x col_tile), one product
 // (gemm_out) each, in parallel. out may be a strided view (written with its row stride); a and b may
 // be transposed views.
-inline void tiled_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b,
-                           int64_t row_tile, int64_t col_tile, const torch::Tensor& bias = {}) {
+inline void tiled_gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, int64_t row_tile,
+                           int64_t col_tile, const torch::Tensor& bias = {}) {
   const int64_t rows = out.size(0), cols = out.size(1), row_blocks = block_count(rows, row_tile);
   parallel_tasks(row_blocks * block_count(cols, col_tile), [&](int64_t t) {
     const Block r = block(t % row_blocks, row_tile, rows), c = block(t / row_blocks, col_tile, cols);

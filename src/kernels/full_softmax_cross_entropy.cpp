@@ -130,8 +130,8 @@ class FullSoftmaxLoss : public torch::autograd::Function<FullSoftmaxLoss> {
     // Pass 2: dQ = P W, with column blocks so that a batch of one row block still gives several tiles.
     if (want_q) tiled_gemm_out(dQ, P, W, kRows, kDimBlock);
     variable_list result{dQ, dW, torch::Tensor()};  // targets: no gradient
-    if (distil) result.push_back(torch::Tensor());   // the teacher's scores are constants
-    result.push_back(torch::Tensor());               // temperature
+    if (distil) result.push_back(torch::Tensor());  // the teacher's scores are constants
+    result.push_back(torch::Tensor());              // temperature
     return result;
   }
 };
@@ -149,8 +149,8 @@ void check_inputs(const char* what, const torch::Tensor& queries, const torch::T
   PR_CHECK(queries.size(0) > 0 && items.size(0) > 0, ErrorCode::kInvalidArgument, "{}: empty batch or item table",
            what);
   const int64_t lo = targets.min().item<int64_t>(), hi = targets.max().item<int64_t>();
-  PR_CHECK(lo >= 0 && hi < items.size(0), ErrorCode::kInvalidArgument, "{}: target ids must be in [0, {}), got [{}, {}]",
-           what, items.size(0), lo, hi);
+  PR_CHECK(lo >= 0 && hi < items.size(0), ErrorCode::kInvalidArgument,
+           "{}: target ids must be in [0, {}), got [{}, {}]", what, items.size(0), lo, hi);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ torch::Tensor full_softmax_cross_entropy(const torch::Tensor& queries, const tor
                                          const torch::Tensor& targets);
 
 // The same cross-entropy and, from the same pass over the score tiles, the distillation term of
-// OD-Rec's self-supervised KD (odrec.md §3):
+// OD-Rec's self-supervised KD (docs/design/odrec.md §3):
 //   kl = T^2 sum_b KL( softmax(z_b / T) || softmax(<q_b, W> / T) )
 // teacher_scores [B, N] z: constants (no gradient flows to them). The T^2 (Hinton et al., 2015) keeps
 // the KL gradients' scale independent of T. Replaces cross_entropy + a KL over log_softmax of both

@@ -71,8 +71,8 @@ void onednn_sgemm(const torch::Tensor& out, int64_t ldc, const torch::Tensor& a,
 void gemm_out(const torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
   PR_CHECK(a.dim() == 2 && b.dim() == 2 && out.dim() == 2 && a.size(1) == b.size(0) && out.size(0) == a.size(0) &&
                out.size(1) == b.size(1),
-           ErrorCode::kInvalidArgument, "gemm_out: shapes [{}] = [{}] x [{}] do not match",
-           fmt::join(out.sizes(), ","), fmt::join(a.sizes(), ","), fmt::join(b.sizes(), ","));
+           ErrorCode::kInvalidArgument, "gemm_out: shapes [{}] = [{}] x [{}] do not match", fmt::join(out.sizes(), ","),
+           fmt::join(a.sizes(), ","), fmt::join(b.sizes(), ","));
   PR_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out.size(1)), ErrorCode::kInvalidArgument,
            "gemm_out: the bias must have {} values", out.size(1));
   const bool all_float = a.scalar_type() == torch::kFloat && b.scalar_type() == torch::kFloat &&

@@ -4,7 +4,7 @@
 // scores against a whole item table are parallel_linear(session_vectors, item_table, {}).
 //
 // Why: LibTorch runs each of a linear layer's products as one BLAS call, and BLAS runs single-threaded
-// beside torch's own threads (two pools on two cores oversubscribe them: ../shared/design/stack.md §3),
+// beside torch's own threads (two pools on two cores oversubscribe them: docs/design/platform.md §3),
 // so one core idles. The OD-Rec teacher's encoder has nine linear layers over 100 sessions x 40
 // positions; one of them (128 -> 128) takes 2.7-3.1 ms forward + backward here against 4.3-4.6 ms
 // for torch::nn::Linear (bench_training Linear/*, 2 threads, two runs). The tiles never depend on the

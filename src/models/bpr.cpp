@@ -7,8 +7,8 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/torch_model.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 
 namespace pocketrec::models {
 namespace {
@@ -28,17 +28,17 @@ struct BprNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(BprNet);
 
-class BprModel : public TorchRecommender {
+class BprModel : public TorchModel {
  public:
-  BprModel(const Config& c, const data::Dataset& d)
-      : n_users_(d.has_users ? d.n_users : 0), n_items_(d.n_items), dim_(c.integer("model.dim")) {
-    const std::string q = c.str("model.bpr_query");
-    mean_items_ = q == "mean_items" || (q == "auto" && !d.has_users);
+  BprModel(const ModelOptions& o, const data::Dataset& d)
+      : n_users_(d.has_users ? d.n_users : 0), n_items_(d.n_items), dim_(o.dim), sampling_(o.sampling) {
+    mean_items_ = o.bpr.query == "mean_items" || (o.bpr.query == "auto" && !d.has_users);
     PR_CHECK(mean_items_ || d.has_users, ErrorCode::kInvalidArgument,
              "model.bpr_query: 'user' needs data with users, but {} is session data", d.name);
-    PR_CHECK(c.str("train.loss") != "ce", ErrorCode::kInvalidArgument, "train.loss: bpr trains with its pairwise loss");
-    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
-    net_ = BprNet(mean_items_ ? 0 : n_users_, n_items_, dim_, c.number("model.init_std"));
+    PR_CHECK(o.loss != LossChoice::kCrossEntropy, ErrorCode::kInvalidArgument,
+             "train.loss: bpr trains with its pairwise loss");
+    torch::manual_seed(o.seed);
+    net_ = BprNet(mean_items_ ? 0 : n_users_, n_items_, dim_, o.init_std);
   }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
@@ -71,15 +71,15 @@ class BprModel : public TorchRecommender {
   const char* model_name() const override { return "bpr"; }
   torch::nn::Module& module() const override { return *net_; }
 
-  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
+  train::TrainTask make_task(const data::Dataset& d) override {
     // User mode: every training interaction; mean-items mode: every prefix -> next item.
     samples_ = data::make_next_item_samples(d.train, mean_items_ ? 1 : 0);
-    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
-    const int64_t n_neg = c.integer("train.neg_samples");
+    const data::NegativeSampler* sampler = &negative_sampler(d, sampling_);
+    const int64_t n_neg = sampling_.neg_samples;
     log_info("bpr: {} samples, {} query factors, dim {}", samples_.size(), mean_items_ ? "mean-of-items" : "user",
              dim_);
     const data::Sequences* train = &d.train;
-    auto make_batch = [this, train, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
+    auto make_batch = [this, train, sampler, n_neg](const int64_t* ids, size_t n, std::mt19937_64& rng) {
       std::vector<int64_t> pos, neg, query, bag_items, bag_offsets;
       for (size_t b = 0; b < n; ++b) {
         const int64_t p = samples_.pos[ids[b]];
@@ -87,7 +87,7 @@ class BprModel : public TorchRecommender {
         const int32_t target = train->items[p];
         for (int64_t k = 0; k < n_neg; ++k) {
           pos.push_back(target);
-          neg.push_back(sampler_->sample(s, target, rng));
+          neg.push_back(sampler->sample(s, target, rng));
           if (mean_items_) {
             bag_offsets.push_back(static_cast<int64_t>(bag_items.size()));
             bag_items.insert(bag_items.end(), train->items.begin() + train->offsets[s], train->items.begin() + p);
@@ -117,22 +117,23 @@ class BprModel : public TorchRecommender {
  private:
   // Mean of the item factors of each bag (an empty bag gives zeros).
   torch::Tensor mean_item_factors(const torch::Tensor& items, const torch::Tensor& offsets) const {
-    return std::get<0>(torch::embedding_bag(net_->items->weight, items, offsets, false, /*mode=mean*/ 1, false, {}, false));
+    return std::get<0>(
+        torch::embedding_bag(net_->items->weight, items, offsets, false, /*mode=mean*/ 1, false, {}, false));
   }
 
   int64_t n_users_, n_items_, dim_;
+  SamplingOptions sampling_;
   bool mean_items_ = false;
   mutable BprNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
   data::SampleIndex samples_;
-  std::unique_ptr<data::NegativeSampler> sampler_;
 };
 
 }  // namespace
 
 void register_bpr(ModelRegistry& registry) {
-  registry.add({"bpr", "BPR-MF (Rendle et al., UAI'09): user (or mean-of-history item) factors dot item factors, "
-                       "pairwise log-sigmoid loss with sampled negatives.",
-                [](const Config& c, const data::Dataset& d) { return std::make_unique<BprModel>(c, d); }});
+  add_model<BprModel>(registry, "bpr",
+                      "BPR-MF (Rendle et al., UAI'09): user (or mean-of-history item) factors dot item factors, "
+                      "pairwise log-sigmoid loss with sampled negatives.");
 }
 
 }  // namespace pocketrec::models

@@ -1,5 +1,5 @@
 // Caser (Tang & Wang, WSDM'18) exactly as the Ranking Distillation reference builds it
-// (graytowne/rank_distill caser.py; spec: rankdistill.md §2-§3):
+// (graytowne/rank_distill caser.py; spec: docs/design/rankdistill.md §2-§3):
 //   X = E[last L items]                       (B,1,L,d)
 //   o_v = conv_v(X)                           vertical conv (L x 1), nv filters, no activation
 //   o_h = [max_t ac_conv(conv_h[h](X))]_h     horizontal convs of heights 1..L, nh filters each
@@ -19,9 +19,10 @@
 #include "kernels/counter_based_dropout.h"
 #include "kernels/parallel_linear.h"
 #include "models/caser_convolutions.h"
+#include "models/exportable.h"
 #include "models/sampled_item_task.h"
+#include "models/torch_model.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 
 namespace pocketrec::models {
 namespace {
@@ -73,19 +74,36 @@ struct CaserNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(CaserNet);
 
-class CaserModel : public TorchRecommender, public PointwiseModel {
+class CaserModel : public TorchModel, public SampledItemModel, public ExportableModel {
  public:
-  CaserModel(const Config& c, const data::Dataset& d)
-      : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
-        ac_conv_(c.str("model.caser_ac_conv")), ac_fc_(c.str("model.caser_ac_fc")) {
+  CaserModel(const ModelOptions& o, const data::Dataset& d)
+      : n_items_(d.n_items),
+        n_users_(d.n_users),
+        L_(o.caser.window),
+        dim_(o.dim),
+        options_(o.caser),
+        sampling_(o.sampling) {
     PR_CHECK(d.has_users, ErrorCode::kInvalidArgument, "caser needs data with users; {} is session data", d.name);
-    PR_CHECK(c.str("train.loss") != "ce", ErrorCode::kInvalidArgument,
+    PR_CHECK(o.loss != LossChoice::kCrossEntropy, ErrorCode::kInvalidArgument,
              "train.loss: caser trains with the sigmoid loss on sampled negatives (bce)");
-    activation(ac_conv_, torch::zeros({1}));  // validate the names now
-    activation(ac_fc_, torch::zeros({1}));
-    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
-    net_ = CaserNet(n_users_, n_items_ + 1, dim_, L_, c.integer("model.caser_nv"), c.integer("model.caser_nh"),
-                    c.number("model.dropout"));
+    activation(options_.ac_conv, torch::zeros({1}));  // validate the names now
+    activation(options_.ac_fc, torch::zeros({1}));
+    torch::manual_seed(o.seed);
+    net_ = CaserNet(n_users_, n_items_ + 1, dim_, L_, options_.nv, options_.nh, o.dropout);
+  }
+
+  ExportSpec export_spec(const data::Dataset&) const override {
+    ExportSpec s;
+    s.architecture = "caser";
+    s.metadata = {{"caser.dim", dim_},
+                  {"caser.window", L_},
+                  {"caser.nv", options_.nv},
+                  {"caser.nh", options_.nh},
+                  {"caser.ac_conv", options_.ac_conv},
+                  {"caser.ac_fc", options_.ac_fc}};
+    s.weights = net_.ptr().get();
+    s.with_users = true;
+    return s;
   }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
@@ -103,7 +121,8 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
           seq[r * L_ + (L_ - 1 - j)] = h[h.size() - 1 - j];
       }
       const int64_t B = static_cast<int64_t>(n);
-      torch::Tensor x = net_->encode(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}), ac_conv_, ac_fc_);
+      torch::Tensor x =
+          net_->encode(int64_tensor(seq, {B, L_}), int64_tensor(users, {B}), options_.ac_conv, options_.ac_fc);
       std::copy_n(x.contiguous().data_ptr<float>(), n * 2 * dim_, out);
     };
     torch::Tensor W = net_->W2->weight.slice(0, 0, n_items_), b = net_->b2->weight.slice(0, 0, n_items_).view(-1);
@@ -115,17 +134,17 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
   const char* model_name() const override { return "caser"; }
   torch::nn::Module& module() const override { return *net_; }
 
-  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
-    return sigmoid_loss_task(sampled_item_task(d, c), c.integer("train.neg_samples"));
+  train::TrainTask make_task(const data::Dataset& d) override {
+    return sigmoid_loss_task(sampled_item_task(d), sampling_.neg_samples);
   }
 
  public:
-  SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
-    const int64_t T = c.integer("model.caser_targets");
+  SampledItemTask sampled_item_task(const data::Dataset& d) override {
+    const int64_t T = options_.targets;
     samples_ = data::make_window_samples(d.train, L_, T);
-    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
     log_info("caser: {} training windows (L={}, T={})", samples_.size(), L_, T);
-    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
+    SampledItemTask t =
+        SampledItemTask::over(*net_, d, samples_, negative_sampler(d, sampling_), sampling_.neg_samples);
     t.n_targets = T;
     // Inputs of a batch: the windows and users of the samples.
     auto inputs = [this, train = &d.train](const int64_t* ids, size_t n) {
@@ -142,7 +161,7 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
       return train::Batch{seq, users, int64_tensor(items, {static_cast<int64_t>(n), m})};
     };
     t.scores = [this](const train::Batch& b, int64_t with_grad) {
-      torch::Tensor x = net_->encode(b[0], b[1], ac_conv_, ac_fc_);  // [B,2d]
+      torch::Tensor x = net_->encode(b[0], b[1], options_.ac_conv, options_.ac_fc);  // [B,2d]
       return scores_with_grad_prefix(b[2].size(1), with_grad, [&](int64_t begin, int64_t end) {
         torch::Tensor items = b[2].slice(1, begin, end);
         return (net_->W2->forward(items) * x.unsqueeze(1)).sum(2) + net_->b2->forward(items).squeeze(2);  // [B,M]
@@ -152,7 +171,7 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
       torch::NoGradGuard g;
       net_->eval();  // as in make_scorer: training switches back to train() each epoch
       auto [seq, users] = inputs(ids, n);
-      torch::Tensor x = net_->encode(seq, users, ac_conv_, ac_fc_);
+      torch::Tensor x = net_->encode(seq, users, options_.ac_conv, options_.ac_fc);
       return torch::addmm(net_->b2->weight.slice(0, 0, n_items_).view({1, -1}), x,
                           net_->W2->weight.slice(0, 0, n_items_).t());
     };
@@ -161,18 +180,18 @@ class CaserModel : public TorchRecommender, public PointwiseModel {
 
  private:
   int64_t n_items_, n_users_, L_, dim_;
-  std::string ac_conv_, ac_fc_;
+  CaserOptions options_;
+  SamplingOptions sampling_;
   mutable CaserNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
   data::SampleIndex samples_;
-  std::unique_ptr<data::NegativeSampler> sampler_;
 };
 
 }  // namespace
 
 void register_caser(ModelRegistry& registry) {
-  registry.add({"caser", "Caser (Tang & Wang, WSDM'18) as in the RD reference: horizontal + vertical convolutions "
-                         "over the last L items, user embedding, sigmoid loss on sampled negatives.",
-                [](const Config& c, const data::Dataset& d) { return std::make_unique<CaserModel>(c, d); }});
+  add_model<CaserModel>(registry, "caser",
+                        "Caser (Tang & Wang, WSDM'18) as in the RD reference: horizontal + vertical convolutions "
+                        "over the last L items, user embedding, sigmoid loss on sampled negatives.");
 }
 
 }  // namespace pocketrec::models

@@ -34,8 +34,8 @@ void vertical_forward(const T* x, const T* wv, const T* bv, int64_t B, int64_t L
 
 // dX += Wv^T G per example; dWv, dbv += the block's sums, in batch order.
 template <typename T>
-void vertical_backward(const T* x, const T* wv, const T* g, int64_t B, int64_t L, int64_t d, int64_t nv, T* dx,
-                       T* dwv, T* dbv) {
+void vertical_backward(const T* x, const T* wv, const T* g, int64_t B, int64_t L, int64_t d, int64_t nv, T* dx, T* dwv,
+                       T* dbv) {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t c = 0; c < nv; ++c) {
       const T* gr = g + (b * nv + c) * d;
@@ -73,7 +73,7 @@ void add_window_gradients(const T* dwin, int64_t B, int64_t L, int64_t d, int64_
 constexpr int64_t kBatchBlock = 128;
 
 // Both layers' products run per block of samples on torch's threads: LibTorch would run each as one
-// single-threaded BLAS call (stack.md §3), which left the second core idle through most of Caser-T's
+// single-threaded BLAS call (docs/design/platform.md §3), which left the second core idle through most of Caser-T's
 // step. A block owns its rows of X, of the outputs and of dX; the weight gradients are summed from
 // per-block partials in block order.
 struct CaserConvolutions : torch::autograd::Function<CaserConvolutions> {

@@ -10,7 +10,7 @@ void register_torch_models(ModelRegistry& registry) {
 }
 
 ModelRegistry default_model_registry() {
-  ModelRegistry r;
+  ModelRegistry r = empty_model_registry();
   register_baseline_models(r);
   register_torch_models(r);
   return r;

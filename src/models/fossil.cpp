@@ -1,4 +1,4 @@
-// Fossil (He & McAuley, ICDM'16; spec: rankdistill.md §6): FISM similarity over the user's whole
+// Fossil (He & McAuley, ICDM'16; spec: docs/design/rankdistill.md §6): FISM similarity over the user's whole
 // training history plus an order-L Markov chain with global and per-user weights:
 //   score(u, t, i) = beta_i + < |I_u \ {i}|^-alpha * sum_{j in I_u \ {i}} P_j
 //                              + sum_{k=1..L} (eta_k + eta^u_k) * P_{s_{t-k}} ,  Q_i >
@@ -13,9 +13,10 @@
 #include "data/negative_sampler.h"
 #include "data/samples.h"
 #include "eval/dot_scorer.h"
+#include "models/exportable.h"
 #include "models/sampled_item_task.h"
+#include "models/torch_model.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 
 namespace pocketrec::models {
 namespace {
@@ -38,16 +39,35 @@ struct FossilNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(FossilNet);
 
-class FossilModel : public TorchRecommender, public PointwiseModel {
+class FossilModel : public TorchModel, public SampledItemModel, public ExportableModel {
  public:
-  FossilModel(const Config& c, const data::Dataset& d)
-      : n_items_(d.n_items), n_users_(d.n_users), L_(c.integer("model.window")), dim_(c.integer("model.dim")),
-        alpha_(c.number("model.fossil_alpha")) {
+  FossilModel(const ModelOptions& o, const data::Dataset& d)
+      : n_items_(d.n_items),
+        n_users_(d.n_users),
+        L_(o.fossil.window),
+        dim_(o.dim),
+        alpha_(o.fossil.alpha),
+        sampling_(o.sampling) {
     PR_CHECK(d.has_users, ErrorCode::kInvalidArgument, "fossil needs data with users; {} is session data", d.name);
-    PR_CHECK(c.str("train.loss") != "ce", ErrorCode::kInvalidArgument,
+    PR_CHECK(o.loss != LossChoice::kCrossEntropy, ErrorCode::kInvalidArgument,
              "train.loss: fossil trains with the sigmoid loss on sampled negatives (bce)");
-    torch::manual_seed(static_cast<uint64_t>(c.integer("train.seed")));
-    net_ = FossilNet(n_users_, n_items_, dim_, L_, c.number("model.init_std"));
+    torch::manual_seed(o.seed);
+    net_ = FossilNet(n_users_, n_items_, dim_, L_, o.init_std);
+  }
+
+  // Fossil's FISM part reads the whole history: the runtime keeps up to the longest history of the
+  // data (training sequences and the validation and test queries' histories).
+  ExportSpec export_spec(const data::Dataset& d) const override {
+    int64_t longest = L_;
+    for (const data::Sequences* seqs : {&d.train, &d.valid.history, &d.test.history})
+      for (size_t u = 0; u < seqs->size(); ++u) longest = std::max<int64_t>(longest, (*seqs)[u].size());
+    ExportSpec s;
+    s.architecture = "fossil";
+    s.metadata = {
+        {"fossil.dim", dim_}, {"fossil.window", L_}, {"fossil.alpha", alpha_}, {"fossil.max_history", longest}};
+    s.weights = net_.ptr().get();
+    s.with_users = true;
+    return s;
   }
 
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset&) const override {
@@ -79,7 +99,7 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
       torch::Tensor cnt = torch::from_blob(count.data(), {B, 1}).clone();
       torch::Tensor coef = torch::where(cnt > 0, cnt.pow(-alpha_), torch::zeros_like(cnt));
       torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(users, {B}))) *
-                        torch::from_blob(mask.data(), {B, L_});                                  // [B,L]
+                        torch::from_blob(mask.data(), {B, L_});                                    // [B,L]
       torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(prev, {B, L_}))).sum(1);  // [B,d]
       torch::Tensor h = S * coef + mc;
       std::copy_n(h.contiguous().data_ptr<float>(), n * dim_, out);
@@ -93,17 +113,17 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
   const char* model_name() const override { return "fossil"; }
   torch::nn::Module& module() const override { return *net_; }
 
-  train::TrainTask make_task(const data::Dataset& d, const Config& c) override {
-    return sigmoid_loss_task(sampled_item_task(d, c), c.integer("train.neg_samples"));
+  train::TrainTask make_task(const data::Dataset& d) override {
+    return sigmoid_loss_task(sampled_item_task(d), sampling_.neg_samples);
   }
 
  public:
-  SampledItemTask sampled_item_task(const data::Dataset& d, const Config& c) override {
+  SampledItemTask sampled_item_task(const data::Dataset& d) override {
     samples_ = data::make_next_item_samples(d.train, /*min_context=*/1);
     // Its history sets are also the FISM sets I_u (the distinct training items of each user).
-    sampler_ = std::make_unique<data::NegativeSampler>(d.train, n_items_, c.boolean("train.neg_exclude_history"));
+    sampler_ = &negative_sampler(d, sampling_);
     log_info("fossil: {} training positions, L={}", samples_.size(), L_);
-    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_);
+    SampledItemTask t = SampledItemTask::over(*net_, d, samples_, *sampler_, sampling_.neg_samples);
     const data::Sequences* train = &d.train;
     t.make_batch = [this, train](const int64_t* ids, size_t n, const std::vector<int64_t>& cand, int64_t M) {
       const int64_t B = static_cast<int64_t>(n);
@@ -111,7 +131,8 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
       std::vector<float> member(n * M), mask(n * L_ * M, 0.0f);
       for (size_t b = 0; b < n; ++b) {
         for (int64_t m = 0; m < M; ++m)
-          member[b * M + m] = sampler_->excluded(static_cast<int32_t>(h.users[b]), static_cast<int32_t>(cand[b * M + m]));
+          member[b * M + m] =
+              sampler_->excluded(static_cast<int32_t>(h.users[b]), static_cast<int32_t>(cand[b * M + m]));
         // A previous item equal to the candidate is skipped (He's C++).
         for (int64_t k = 0; k < h.n_prev[b]; ++k)
           for (int64_t m = 0; m < M; ++m) mask[(b * M + m) * L_ + k] = h.prev[b * L_ + k] != cand[b * M + m];
@@ -127,15 +148,15 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
     };
     t.scores = [this](const train::Batch& b, int64_t with_grad) {
       torch::Tensor S = std::get<0>(torch::embedding_bag(net_->P->weight, b[1], b[2], false, /*sum=*/0));  // [B,d]
-      torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(b[5]);                    // [B,L]
-      torch::Tensor prev = net_->P->forward(b[7]);                                              // [B,L,d]
+      torch::Tensor w = net_->eta.unsqueeze(0) + net_->eta_u->forward(b[5]);                               // [B,L]
+      torch::Tensor prev = net_->P->forward(b[7]);                                                         // [B,L,d]
       return scores_with_grad_prefix(b[0].size(1), with_grad, [&](int64_t begin, int64_t end) {
         torch::Tensor C = b[0].slice(1, begin, end), mem = b[3].slice(1, begin, end);
-        torch::Tensor cnt = b[4] - mem;                                                         // |I_u \ {c}|
+        torch::Tensor cnt = b[4] - mem;  // |I_u \ {c}|
         torch::Tensor coef = torch::where(cnt > 0, cnt.clamp_min(1).pow(-alpha_), torch::zeros_like(cnt));
         torch::Tensor fism = (S.unsqueeze(1) - mem * net_->P->forward(C)) * coef;               // [B,M,d]
         torch::Tensor mc = torch::matmul(w.unsqueeze(1) * b[6].slice(1, begin, end), prev);     // [B,M,d]
-        return ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);   // [B,M]
+        return ((fism + mc) * net_->Q->forward(C)).sum(2) + net_->beta->forward(C).squeeze(2);  // [B,M]
       });
     };
     // Every item at once: the user vector without the candidate exclusions, exact for every item
@@ -149,11 +170,11 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
         coef[b] = std::pow(h.count[b], static_cast<float>(-alpha_));
         std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(b * L_), h.n_prev[b], 1.0f);
       }
-      torch::Tensor S = std::get<0>(torch::embedding_bag(
-          net_->P->weight, int64_tensor(h.bag, {static_cast<int64_t>(h.bag.size())}), int64_tensor(h.offsets, {B}),
-          false, /*sum=*/0));
+      torch::Tensor S =
+          std::get<0>(torch::embedding_bag(net_->P->weight, int64_tensor(h.bag, {static_cast<int64_t>(h.bag.size())}),
+                                           int64_tensor(h.offsets, {B}), false, /*sum=*/0));
       torch::Tensor w = (net_->eta.unsqueeze(0) + net_->eta_u->forward(int64_tensor(h.users, {B}))) *
-                        torch::from_blob(mask.data(), {B, L_});                                    // [B,L]
+                        torch::from_blob(mask.data(), {B, L_});                                      // [B,L]
       torch::Tensor mc = (w.unsqueeze(2) * net_->P->forward(int64_tensor(h.prev, {B, L_}))).sum(1);  // [B,d]
       torch::Tensor user_vec = S * torch::from_blob(coef.data(), {B, 1}) + mc;
       return torch::addmm(net_->beta->weight.view({1, -1}), user_vec, net_->Q->weight.t());
@@ -169,7 +190,11 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
     std::vector<float> count;
   };
   UserSide user_side(const data::Sequences& train, const int64_t* ids, size_t n) const {
-    UserSide h{{}, {}, std::vector<int64_t>(n), std::vector<int64_t>(n * L_, 0), std::vector<int64_t>(n, 0),
+    UserSide h{{},
+               {},
+               std::vector<int64_t>(n),
+               std::vector<int64_t>(n * L_, 0),
+               std::vector<int64_t>(n, 0),
                std::vector<float>(n)};
     for (size_t b = 0; b < n; ++b) {
       const int32_t u = samples_.seq[ids[b]];
@@ -187,17 +212,18 @@ class FossilModel : public TorchRecommender, public PointwiseModel {
 
   int64_t n_items_, n_users_, L_, dim_;
   double alpha_;
+  SamplingOptions sampling_;
   mutable FossilNet net_{nullptr};  // scoring runs the (stateless) forward from const methods
   data::SampleIndex samples_;
-  std::unique_ptr<data::NegativeSampler> sampler_;
+  const data::NegativeSampler* sampler_ = nullptr;  // the base's, once sampled_item_task() ran
 };
 
 }  // namespace
 
 void register_fossil(ModelRegistry& registry) {
-  registry.add({"fossil", "Fossil (He & McAuley, ICDM'16): FISM similarity over the history plus an order-L Markov "
-                          "chain with global and per-user weights; sigmoid loss on sampled negatives.",
-                [](const Config& c, const data::Dataset& d) { return std::make_unique<FossilModel>(c, d); }});
+  add_model<FossilModel>(registry, "fossil",
+                         "Fossil (He & McAuley, ICDM'16): FISM similarity over the history plus an order-L Markov "
+                         "chain with global and per-user weights; sigmoid loss on sampled negatives.");
 }
 
 }  // namespace pocketrec::models

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "core/array_archive.h"
-#include "core/config.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/samples.h"
@@ -40,13 +39,13 @@ class ItemCFScorer : public eval::Scorer {
 
 }  // namespace
 
-ItemCFModel::ItemCFModel(const Config& config, int32_t n_items)
+ItemCFModel::ItemCFModel(const ItemCfOptions& options, int32_t n_items)
     : n_items_(n_items),
-      neighbors_(config.integer("model.itemcf_neighbors")),
-      shrink_(config.number("model.itemcf_shrink")),
+      neighbors_(options.neighbors),
+      shrink_(options.shrink),
       offsets_(static_cast<size_t>(n_items) + 1, 0) {}
 
-void ItemCFModel::fit(const data::Dataset& data, const FitContext&) {
+void ItemCFModel::fit(const data::Dataset& data) {
   // Binary matrix: distinct items per training sequence, and the inverted lists.
   const data::Sequences user_items = data::distinct_sorted(data.train);
   std::vector<int64_t> item_count(n_items_, 0);

@@ -9,10 +9,10 @@
 
 namespace pocketrec::models {
 
-class ItemCFModel : public Recommender {
+class ItemCFModel : public Recommender, public FittedModel {
  public:
-  ItemCFModel(const Config& config, int32_t n_items);
-  void fit(const data::Dataset& data, const FitContext& ctx) override;
+  ItemCFModel(const ItemCfOptions& options, int32_t n_items);
+  void fit(const data::Dataset& data) override;
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset& data) const override;
   void save(const std::string& path) const override;
   void load(const std::string& path) override;

@@ -13,7 +13,8 @@ class PopularityScorer : public eval::Scorer {
   int32_t n_items() const override { return static_cast<int32_t>(counts_.size()); }
   void prepare(const data::EvalSet&, const int32_t*, size_t) override {}
   void score(size_t, size_t n_rows, int32_t item_begin, int32_t item_end, float* out, size_t ld) const override {
-    for (size_t r = 0; r < n_rows; ++r) std::copy(counts_.begin() + item_begin, counts_.begin() + item_end, out + r * ld);
+    for (size_t r = 0; r < n_rows; ++r)
+      std::copy(counts_.begin() + item_begin, counts_.begin() + item_end, out + r * ld);
   }
 
  private:
@@ -22,7 +23,7 @@ class PopularityScorer : public eval::Scorer {
 
 }  // namespace
 
-void PopularityModel::fit(const data::Dataset& data, const FitContext&) {
+void PopularityModel::fit(const data::Dataset& data) {
   std::fill(counts_.begin(), counts_.end(), 0.0f);
   for (int32_t i : data.train.items) counts_[i] += 1.0f;
 }

@@ -5,10 +5,10 @@
 
 namespace pocketrec::models {
 
-class PopularityModel : public Recommender {
+class PopularityModel : public Recommender, public FittedModel {
  public:
   explicit PopularityModel(int32_t n_items) : counts_(n_items, 0.0f) {}
-  void fit(const data::Dataset& data, const FitContext& ctx) override;
+  void fit(const data::Dataset& data) override;
   std::unique_ptr<eval::Scorer> make_scorer(const data::Dataset& data) const override;
   void save(const std::string& path) const override;
   void load(const std::string& path) override;

@@ -1,7 +1,7 @@
-// Models trained point-wise on sampled items (Caser, Fossil): for any training sample, the scores
-// of any items. The model's own training (sigmoid log-loss on the target and sampled negatives,
-// rankdistill.md §3) and ranking distillation (§4) are both built on this one view, so a model
-// written against it can be a teacher or a student without knowing about distillation.
+// Models scored on sampled items (Caser, Fossil, SASRec): for any training sample, the scores of any
+// items. The model's own training (sigmoid log-loss on the target and sampled negatives,
+// docs/design/rankdistill.md §3) and ranking distillation (§4) are both built on this one view, so a
+// model written against it can be a teacher or a student without knowing about distillation.
 #pragma once
 
 #include <cstdint>
@@ -10,23 +10,23 @@
 
 #include <torch/torch.h>
 
-#include "core/config.h"
 #include "data/dataset.h"
 #include "data/negative_sampler.h"
 #include "data/samples.h"
-#include "train/trainer.h"
+#include "train/task.h"
 
 namespace pocketrec::models {
 
 struct SampledItemTask {
   torch::nn::Module* module = nullptr;
   const data::Sequences* train = nullptr;
-  const data::SampleIndex* samples = nullptr;       // sample id -> (user, target position)
-  const data::NegativeSampler* sampler = nullptr;  // the model's negative sampler (train.neg_* settings)
+  const data::SampleIndex* samples = nullptr;      // sample id -> (user, target position)
+  const data::NegativeSampler* sampler = nullptr;  // the model's negative sampler (its sampling options)
   int32_t n_items = 0;
   // Targets per sample: the items at pos, pos+1, ..., pos+n_targets-1 (Caser's T, its "skip"
   // behaviour; 1 for every other model).
   int64_t n_targets = 1;
+  int64_t neg_samples = 1;  // negatives per target of the model's own loss (its sampling options)
   // The model's inputs for samples ids[0..n) and the items to score: row b scores items[b*m, b*m+m).
   std::function<train::Batch(const int64_t* ids, size_t n, const std::vector<int64_t>& items, int64_t m)> make_batch;
   // Scores [n, m] of a batch from make_batch: the training forward (dropout follows the module's
@@ -41,13 +41,14 @@ struct SampledItemTask {
   // A task over a model's network, its training data, sample index and sampler; the three functions
   // are the model's to set.
   static SampledItemTask over(torch::nn::Module& module, const data::Dataset& d, const data::SampleIndex& samples,
-                              const data::NegativeSampler& sampler) {
+                              const data::NegativeSampler& sampler, int64_t neg_samples) {
     SampledItemTask t;
     t.module = &module;
     t.train = &d.train;
     t.samples = &samples;
     t.sampler = &sampler;
     t.n_items = d.n_items;
+    t.neg_samples = neg_samples;
     return t;
   }
 
@@ -58,12 +59,12 @@ struct SampledItemTask {
   }
 };
 
-// Implemented by the models that train on sampled items. The task refers to the model's own sample
+// Implemented by the models that score sampled items. The task refers to the model's own sample
 // index and sampler, so it is valid until the next call.
-class PointwiseModel {
+class SampledItemModel {
  public:
-  virtual ~PointwiseModel() = default;
-  virtual SampledItemTask sampled_item_task(const data::Dataset& data, const Config& config) = 0;
+  virtual ~SampledItemModel() = default;
+  virtual SampledItemTask sampled_item_task(const data::Dataset& data) = 0;
 };
 
 // Scores of the columns [0, m) of a batch as score(begin, end) [n, end - begin]: [0, with_grad) with
@@ -72,7 +73,7 @@ torch::Tensor scores_with_grad_prefix(int64_t m, int64_t with_grad,
                                       const std::function<torch::Tensor(int64_t begin, int64_t end)>& score);
 
 // -log sigmoid(pos) - sum log(1 - sigmoid(neg)) per row ([B, P], [B, N] -> [B]), with softplus so it
-// never overflows (the reference writes log(sigmoid), rankdistill.md §9.11).
+// never overflows (the reference writes log(sigmoid), docs/design/rankdistill.md §9.11).
 torch::Tensor sigmoid_log_loss(const torch::Tensor& pos, const torch::Tensor& neg);
 
 // The model's own training: per sample its T = task.n_targets targets and n_neg negatives per target

@@ -1,4 +1,4 @@
-// The soft-attention session readout of the OD-Rec teacher (SR-GNN / DHCN style; odrec.md §1),
+// The soft-attention session readout of the OD-Rec teacher (SR-GNN / DHCN style; docs/design/odrec.md §1),
 // also used on raw item embeddings by OD-Rec's hot/cold sub-session heads (§3.2):
 //   hs  = (sum of all L rows of H) / length          (padded rows included; see sasrec.cpp)
 //   a_l = w2 . sigmoid(glu1(tanh(H_l)) + glu2(hs))

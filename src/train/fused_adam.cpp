@@ -58,8 +58,8 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
       if (!grad.defined() && !state_.count(key)) continue;
       const bool dense_float_grad =
           !grad.defined() || (!grad.is_sparse() && grad.scalar_type() == torch::kFloat && grad.is_contiguous());
-      PR_CHECK(p.scalar_type() == torch::kFloat && p.is_contiguous() && dense_float_grad,
-               ErrorCode::kInvalidArgument, "FusedAdam: dense contiguous float parameters and gradients only");
+      PR_CHECK(p.scalar_type() == torch::kFloat && p.is_contiguous() && dense_float_grad, ErrorCode::kInvalidArgument,
+               "FusedAdam: dense contiguous float parameters and gradients only");
       auto& slot = state_[key];
       if (!slot) {
         auto s = std::make_unique<torch::optim::AdamParamState>();
@@ -95,11 +95,11 @@ void FusedAdam::release_gradients() {
     for (auto& p : group.params()) p.mutable_grad().reset();
 }
 
-void clear_gradients(torch::optim::Optimizer& optimizer) {
-  if (auto* fused = dynamic_cast<FusedAdam*>(&optimizer))
+void Optimizer::clear_gradients() {
+  if (fused)
     fused->release_gradients();
   else
-    optimizer.zero_grad();
+    optimizer->zero_grad();
 }
 
 }  // namespace pocketrec::train

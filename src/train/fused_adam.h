@@ -24,7 +24,12 @@ class FusedAdam : public torch::optim::Adam {
   void release_gradients();
 };
 
-// Before a backward pass: FusedAdam::release_gradients(), otherwise the optimizer's zero_grad().
-void clear_gradients(torch::optim::Optimizer& optimizer);
+// The trainer's optimizer: FusedAdam (Adam with coupled L2) or another torch optimizer (AdamW).
+struct Optimizer {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  FusedAdam* fused = nullptr;  // = optimizer, when it is a FusedAdam
+  // Before a backward pass: FusedAdam::release_gradients(), otherwise the optimizer's zero_grad().
+  void clear_gradients();
+};
 
 }  // namespace pocketrec::train

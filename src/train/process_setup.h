@@ -1,5 +1,5 @@
-// Process-wide set-up that every binary linking LibTorch runs (stack.md §3 measured 5-18x
-// slow-downs without it). LibTorch-free header: the CLI includes it without pulling in torch.
+// Process-wide set-up that every binary linking LibTorch runs (docs/design/platform.md §3 measured 5-18x
+// slow-downs without it). LibTorch-free header.
 #pragma once
 
 #include <string>

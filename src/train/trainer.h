@@ -1,46 +1,32 @@
-// The training loop shared by every LibTorch model: Adam (coupled L2, fused_adam.h) or AdamW (decoupled weight
-// decay), shuffled mini-batches, validation every n epochs, early stopping with patience, the
-// best weights restored at the end, a JSON-lines log (loss, validation metrics, samples/s), and
-// checkpoints that make a killed run resumable to exactly the result of an uninterrupted one:
+// The training loop shared by every LibTorch model and distillation: Adam (coupled L2, fused_adam.h)
+// or AdamW (decoupled weight decay), shuffled mini-batches, validation every n epochs, early
+// stopping with patience, the best weights restored at the end, a JSON-lines log (loss, validation
+// metrics, samples/s), and checkpoints that make a killed run resumable to exactly the result of an
+// uninterrupted one:
 //   checkpoint_last.ckpt  every epoch: weights, optimizer, both RNG states, epoch, early-stopping
-//                         state, log, config and a data fingerprint
+//                         state, log, run identity and the data fingerprint
 //   checkpoint_best.ckpt  the best validated weights
-// Checkpoints are LibTorch archives sealed with a length + CRC-32 trailer and written atomically.
-// A model supplies only its loss on a batch of sample ids. The step is "backward, then optimizer
-// step", so gradients can be all-reduced between the two without touching the models.
+// The trainer sees a TrainTask (module, samples, batch, loss) and a validation callback, nothing of
+// the model behind them. A step is "backward, the after-backward hook, optimizer step": the hook is
+// where gradients are reduced across processes.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
-#include "core/config.h"
-#include "models/recommender.h"
+#include "eval/evaluator.h"
+#include "train/fused_adam.h"
+#include "train/options.h"
+#include "train/task.h"
 
 namespace pocketrec::train {
-
-// A mini-batch as the model's input tensors.
-using Batch = std::vector<torch::Tensor>;
-
-struct TrainTask {
-  torch::nn::Module& module;
-  int64_t n_samples;
-  // The data pipeline: gathers samples ids[0..n) (indices into the model's sample index) and draws
-  // their negatives into tensors. Timed separately from the model in the training log.
-  std::function<Batch(const int64_t* ids, size_t n, std::mt19937_64& rng)> make_batch;
-  // The model: mean training loss of a batch.
-  std::function<torch::Tensor(const Batch& batch)> loss;
-  std::string data_fingerprint;  // resuming refuses a checkpoint made on other data
-  // Called before each epoch's first batch with the epoch number (1-based, also after a resume), for
-  // losses that change with the epoch (ranking distillation's hybrid weights).
-  std::function<void(int64_t epoch)> on_epoch_begin;
-
-  torch::Tensor batch_loss(const int64_t* ids, size_t n, std::mt19937_64& rng) const { return loss(make_batch(ids, n, rng)); }
-};
 
 struct TrainSummary {
   int64_t epochs_run = 0, best_epoch = 0;
@@ -52,21 +38,54 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
-// The optimizer of the train.* settings: Adam with the coupled train.l2 (as FusedAdam), or AdamW
-// with the decoupled train.weight_decay; both set is an error.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config, std::vector<torch::Tensor> params);
+struct TrainerHooks {
+  // The metrics of the module's current weights on the validation split; called in eval mode
+  // without gradients. Its result must hold the options' valid_metric.
+  std::function<eval::EvalResult()> validate;
+  // After each backward pass, before the optimizer step (gradient reduction across processes).
+  std::function<void(torch::nn::Module&)> after_backward;
+  // Whether this process writes the log and the checkpoints (one writer per run).
+  bool writer = true;
+  // A checkpoint's saved run identity as the current one would be written (e.g. with settings added
+  // to PocketRec since then at their defaults); identity when empty.
+  std::function<nlohmann::json(const nlohmann::json& saved)> normalize_identity;
+};
 
-// Trains task.module with the train.* settings of ctx.config, validating the recommender through
-// ctx.validate. On return the module holds the best validated weights (in eval mode).
-TrainSummary run_training(TrainTask& task, const models::Recommender& model, const models::FitContext& ctx);
+// The optimizer of the options: Adam with the coupled l2 (as FusedAdam), or AdamW with the
+// decoupled weight_decay; both set is an error.
+Optimizer make_optimizer(const TrainOptions& options, std::vector<torch::Tensor> params);
 
-// The part of a run's config (as JSON) that its resumption must repeat: everything but train.resume,
-// train.epochs (may be raised), output.progress, threads.* and the eval
-// batching and threads, which do not change results. Keys missing from `config` (added to PocketRec
-// after it was written) take their defaults.
-nlohmann::json resumable_config(const nlohmann::json& config);
+class Trainer {
+ public:
+  Trainer(TrainOptions options, TrainerHooks hooks);
+  // Trains task.module; on return it holds the best validated weights (in eval mode).
+  TrainSummary run(TrainTask& task);
 
-// Reads the weights of a checkpoint file into `module` (names and shapes must match).
-void load_checkpoint_weights(torch::nn::Module& module, const std::string& path);
+ private:
+  void resume(TrainTask& task);
+  // One epoch of steps; returns the mean loss and adds the data pipeline's seconds to *data_seconds.
+  double train_epoch(TrainTask& task, int64_t epoch, double* data_seconds);
+  // A validation round after `epoch`: updates the best value and snapshot; returns whether it improved.
+  bool validate(TrainTask& task, int64_t epoch, nlohmann::json& log_line, std::string& message);
+  void write_checkpoints(TrainTask& task, int64_t epoch, bool improved);
+  void snapshot_best(torch::nn::Module& module);
+  void restore_best(torch::nn::Module& module);
+
+  TrainOptions options_;
+  TrainerHooks hooks_;
+  Optimizer optimizer_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  std::vector<torch::Tensor> best_;  // the best validated weights
+  std::string log_text_;
+  double best_value_;
+  int64_t bad_rounds_ = 0, first_epoch_ = 1;
+  bool finished_ = false;
+  TrainSummary summary_;
+};
+
+// Keeps the JSON value `run_identity` comparable: the first path where two identities differ
+// ("/train/lr"), or "" when they are equal.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b);
 
 }  // namespace pocketrec::train

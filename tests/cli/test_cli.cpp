@@ -98,9 +98,18 @@ std::vector<double> epoch_losses(const std::string& path) {
 std::string checkins() {
   std::string s;
   for (int u = 0; u < 40; ++u)
-    for (int k = 0; k < 10; ++k) s += std::to_string(u) + "\t" + std::to_string((u * 7 + k * 3) % 30) + "\t" +
-                                      std::to_string(1000 + k) + ".0\n";
+    for (int k = 0; k < 10; ++k)
+      s += std::to_string(u) + "\t" + std::to_string((u * 7 + k * 3) % 30) + "\t" + std::to_string(1000 + k) + ".0\n";
   return s;
+}
+
+// The check-ins written to DIR/d and the flags of a tiny OD-Rec SASRec on them (d = 8, max_len 5,
+// selected on validation nDCG@5).
+std::string tiny_odrec_sasrec(TempDir& t) {
+  t.file("d/x_checkins.txt", checkins());
+  return " --data.path=" + t.path() +
+         "/d --model.name=sasrec --model.sasrec_variant=odrec --model.dim=8 --model.max_len=5 --eval.ks=5 "
+         "--eval.valid_metric=ndcg@5 --output.progress=false";
 }
 }  // namespace
 
@@ -108,8 +117,10 @@ TEST(Cli, TrainWritesARunDirectoryAndEvalReproducesIt) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
   std::string out = t.path() + "/run";
-  CliRun r = run("train --data.path=" + t.path() + "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
-              "--output.dir=" + out);
+  CliRun r = run("train --data.path=" + t.path() +
+                 "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
+                 "--output.dir=" +
+                 out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("| test |"), std::string::npos) << r.out;
   for (const char* f : {"config.json", "items.tsv", "users.tsv", "model.prarr", "results.json"})
@@ -154,8 +165,7 @@ TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
   std::string out = t.path() + "/run";
   CliRun r = run("train --data.path=" + t.path() + "/bad --output.dir=" + out);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("pocketrec: error: " + t.path() + "/bad/x_checkins.txt:2: expected 3 fields"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("pocketrec: error: " + t.path() + "/bad/x_checkins.txt:2: expected 3 fields"), std::string::npos)
       << r.out;
   EXPECT_FALSE(fs::exists(out));
 
@@ -176,17 +186,25 @@ TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
   CliRun cfg = run("train -c " + t.path() + "/none.json");
   EXPECT_EQ(cfg.code, 2);  // a usage error: the config file named on the command line is missing
   EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the config file"),
-            std::string::npos) << cfg.out;
+            std::string::npos)
+      << cfg.out;
 
   CliRun usage = run("frobnicate");
   EXPECT_EQ(usage.code, 2);
+
+  std::string version = pocketrec::read_file(std::string(POCKETREC_SOURCE_DIR) + "/VERSION");
+  version = version.substr(0, version.find('\n'));
+  CliRun v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out, version + "\n");
 }
 
 TEST(Cli, CorruptModelFileIsRefused) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
   std::string out = t.path() + "/run";
-  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=pop --output.progress=false --output.dir=" + out).code, 0);
+  ASSERT_EQ(
+      run("train --data.path=" + t.path() + "/d --model.name=pop --output.progress=false --output.dir=" + out).code, 0);
   std::string bytes = pocketrec::read_file(out + "/model.prarr");
   t.file("run/model.prarr", bytes.substr(0, bytes.size() / 2));
   CliRun e = run("eval " + out);
@@ -233,7 +251,8 @@ TEST(Cli, KilledRunResumesToExactlyTheUninterruptedResult) {
   t.file("broken/checkpoint_last.ckpt", good_ckpt.substr(0, good_ckpt.size() / 2));
   CliRun cut = run(common + "--train.epochs=4 --output.dir=" + killed + " --resume");
   EXPECT_EQ(cut.code, 1);
-  EXPECT_NE(cut.out.find("checkpoint_last.ckpt: not a PocketRec checkpoint, or truncated"), std::string::npos) << cut.out;
+  EXPECT_NE(cut.out.find("checkpoint_last.ckpt: not a PocketRec checkpoint, or truncated"), std::string::npos)
+      << cut.out;
   std::string flipped = good_ckpt;
   flipped[flipped.size() / 3] ^= 0x40;
   t.file("broken/checkpoint_last.ckpt", flipped);
@@ -268,8 +287,8 @@ TEST(Cli, ResumingAnEarlyStoppedRunTrainsNothingMore) {
   t.file("d/x_checkins.txt", checkins());
   const std::string args = "train --data.path=" + t.path() +
                            "/d --model.name=bpr --model.dim=4 --train.lr=0.2 --train.batch_size=8 --train.patience=1 "
-                           "--eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" + t.path() +
-                           "/run";
+                           "--eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" +
+                           t.path() + "/run";
   ASSERT_EQ(run(args + " --train.epochs=40").code, 0);
   const auto first = nlohmann::json::parse(pocketrec::read_file(t.path() + "/run/results.json"));
   ASSERT_TRUE(first["fit"]["stopped_early"].get<bool>()) << first["fit"].dump();
@@ -290,9 +309,10 @@ TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
   const std::string data = " --data.path=" + t.path() + "/d --eval.ks=5 --output.progress=false";
   CliRun r = run("train --model.name=itemcf --output.dir=" + t.path() + "/teacher" + data);
   ASSERT_EQ(r.code, 0) << r.out;
-  const std::string student = "distill --method odrec --model.name=sasrec --model.sasrec_variant=odrec "
-                              "--model.item_table=stt --distill.teacher=" + t.path() + "/teacher --output.dir=" +
-                              t.path() + "/student" + data;
+  const std::string student =
+      "distill --method odrec --model.name=sasrec --model.sasrec_variant=odrec "
+      "--model.item_table=stt --distill.teacher=" +
+      t.path() + "/teacher --output.dir=" + t.path() + "/student" + data;
   CliRun other_split = run(student + " --split.ratios=0.6,0.2,0.2");
   EXPECT_EQ(other_split.code, 2) << other_split.out;
   EXPECT_NE(other_split.out.find("was trained with other split.* settings"), std::string::npos) << other_split.out;
@@ -308,7 +328,8 @@ TEST(Cli, DistillRefusesAMismatchedOrNonSasRecTeacher) {
 TEST(Cli, RankDistillationResumesExactlyAndRefusesAStaleCache) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
-  const std::string data = " --data.path=" + t.path() + "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
+  const std::string data = " --data.path=" + t.path() +
+                           "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
                            "--train.batch_size=16 --train.neg_samples=2 --train.patience=0 --eval.ks=5 "
                            "--eval.metrics=prec,ndcg_rd,map --eval.valid_metric=map --output.progress=false";
   const std::string teacher = t.path() + "/teacher";
@@ -329,8 +350,8 @@ TEST(Cli, RankDistillationResumesExactlyAndRefusesAStaleCache) {
   EXPECT_EQ(a["method"], "rd");
   EXPECT_GT(a["size"]["model_compression"].get<double>(), 2.0);
 
-  CliRun rep = run("distill-report --teacher " + teacher + " --rd " + t.path() + "/full " + killed +
-                   " --student " + teacher + " --time-queries 5 --metrics prec@5,map");
+  CliRun rep = run("distill-report --teacher " + teacher + " --rd " + t.path() + "/full " + killed + " --student " +
+                   teacher + " --metrics prec@5,map");
   ASSERT_EQ(rep.code, 0) << rep.out;
   EXPECT_NE(rep.out.find("| Caser-RD | 2 |"), std::string::npos) << rep.out;
   EXPECT_NE(rep.out.find("| Caser-T | 1 |"), std::string::npos) << rep.out;
@@ -351,8 +372,10 @@ TEST(Cli, ExportAndRecommendWithTheRuntime) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
   const std::string out = t.path() + "/caser", model = t.path() + "/caser.pocket";
-  CliRun r = run("train --data.path=" + t.path() + "/d --model.name=caser --model.dim=8 --model.window=3 "
-                 "--train.epochs=1 --eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" + out);
+  CliRun r = run("train --data.path=" + t.path() +
+                 "/d --model.name=caser --model.dim=8 --model.window=3 "
+                 "--train.epochs=1 --eval.ks=5 --eval.valid_metric=ndcg@5 --output.progress=false --output.dir=" +
+                 out);
   ASSERT_EQ(r.code, 0) << r.out;
   CliRun e = run("export " + out + " -o " + model + " --dtype int8 --verify 10");
   ASSERT_EQ(e.code, 0) << e.out;
@@ -373,11 +396,16 @@ TEST(Cli, ExportAndRecommendWithTheRuntime) {
   EXPECT_NE(bad_user.out.find("unknown user id 999"), std::string::npos) << bad_user.out;
 
   const std::string itemcf = t.path() + "/itemcf";
-  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
-                "--output.dir=" + itemcf).code, 0);
+  ASSERT_EQ(run("train --data.path=" + t.path() +
+                "/d --model.name=itemcf --eval.ks=5 --output.progress=false "
+                "--output.dir=" +
+                itemcf)
+                .code,
+            0);
   CliRun refused = run("export " + itemcf + " -o " + t.path() + "/itemcf.pocket");
   EXPECT_NE(refused.code, 0);
-  EXPECT_NE(refused.out.find("itemcf models are not supported by the runtime (sasrec, caser, fossil)"), std::string::npos)
+  EXPECT_NE(refused.out.find("itemcf models are not supported by the runtime (sasrec, caser, fossil)"),
+            std::string::npos)
       << refused.out;
   EXPECT_FALSE(fs::exists(t.path() + "/itemcf.pocket"));
 }
@@ -388,17 +416,14 @@ TEST(Cli, ExportAndRecommendWithTheRuntime) {
 // top-20 lists equal LibTorch's).
 TEST(Cli, TeacherGuidedItemOrderIsSavedReloadedAndExported) {
   TempDir t;
-  t.file("d/x_checkins.txt", checkins());
-  const std::string data = " --data.path=" + t.path() + "/d --model.name=sasrec --model.sasrec_variant=odrec "
-                           "--model.dim=8 --model.max_len=5 --train.epochs=1 --eval.ks=5 --eval.valid_metric=ndcg@5 "
-                           "--output.progress=false";
+  const std::string data = tiny_odrec_sasrec(t) + " --train.epochs=1";
   const std::string teacher = t.path() + "/teacher", student = t.path() + "/student";
   ASSERT_EQ(run("train --output.dir=" + teacher + data).code, 0);
   const std::string stt = " --model.item_table=stt --model.stt_rank=4 --model.stt_item_order=teacher";
   CliRun refused = run("train --output.dir=" + t.path() + "/alone" + data + stt);
   EXPECT_EQ(refused.code, 2) << refused.out;
-  EXPECT_NE(refused.out.find("model.stt_item_order: 'teacher' orders the items by a teacher's table"),
-            std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("model.item_table: this table is derived from a teacher's"), std::string::npos)
+      << refused.out;
   CliRun r = run("distill --method odrec --distill.teacher=" + teacher + " --output.dir=" + student + data + stt);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("STT item order from the teacher's table"), std::string::npos) << r.out;
@@ -421,7 +446,8 @@ TEST(Cli, TeacherGuidedItemOrderIsSavedReloadedAndExported) {
 TEST(Cli, RankDistillationRefusalsAndTheReferenceExclusion) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
-  const std::string data = " --data.path=" + t.path() + "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
+  const std::string data = " --data.path=" + t.path() +
+                           "/d --model.name=caser --model.window=3 --model.caser_nh=4 "
                            "--train.batch_size=16 --train.neg_samples=2 --eval.ks=5 --eval.metrics=prec,map "
                            "--eval.valid_metric=map --output.progress=false";
   const std::string teacher = t.path() + "/teacher";
@@ -431,16 +457,25 @@ TEST(Cli, RankDistillationRefusalsAndTheReferenceExclusion) {
   CliRun alpha = run(student + " --distill.rd_loss_form=paper --distill.rd_alpha=2 --output.dir=" + t.path() + "/a");
   EXPECT_EQ(alpha.code, 2) << alpha.out;
   EXPECT_NE(alpha.out.find("distill.rd_alpha: the paper's loss form (1 - alpha) L_R + alpha L_D needs alpha <= 1, "
-                           "got 2"), std::string::npos) << alpha.out;
+                           "got 2"),
+            std::string::npos)
+      << alpha.out;
   CliRun window = run(student + " --model.window=4 --output.dir=" + t.path() + "/w");
   EXPECT_EQ(window.code, 2) << window.out;
   EXPECT_NE(window.out.find("trains on other samples than the student (caser): the models' sample windows differ"),
-            std::string::npos) << window.out;
+            std::string::npos)
+      << window.out;
   for (const char* d : {"/a", "/w"}) EXPECT_FALSE(fs::exists(t.path() + d + "/results.json")) << d;
 
   CliRun ours = run(student + " --output.dir=" + t.path() + "/ours");
   ASSERT_EQ(ours.code, 0) << ours.out;
-  CliRun ref = run(student + " --distill.as_published=true --output.dir=" + t.path() + "/ref");
+  CliRun retired = run(student + " --distill.as_published=true --output.dir=" + t.path() + "/ref");
+  EXPECT_EQ(retired.code, 2) << retired.out;
+  EXPECT_NE(retired.out.find("key 'distill.as_published' was retired: it meant two unrelated things; use "
+                             "distill.rd_topk_exclusion=target"),
+            std::string::npos)
+      << retired.out;
+  CliRun ref = run(student + " --distill.rd_topk_exclusion=target --output.dir=" + t.path() + "/ref");
   ASSERT_EQ(ref.code, 0) << ref.out;
   EXPECT_NE(ref.out.find("built the teacher top-4 cache " + teacher + "/topk_K4_target.prarr"), std::string::npos)
       << ref.out;
@@ -458,14 +493,13 @@ TEST(Cli, RankDistillationRefusalsAndTheReferenceExclusion) {
 // signal after its first checkpoint resumes to exactly the uninterrupted result.
 TEST(Cli, OdRecDistillationKilledAndResumedEndsLikeTheUninterruptedRun) {
   TempDir t;
-  t.file("d/x_checkins.txt", checkins());
-  const std::string data = " --data.path=" + t.path() + "/d --model.name=sasrec --model.sasrec_variant=odrec "
-                           "--model.dim=8 --model.max_len=5 --train.batch_size=16 --train.patience=0 --eval.ks=5 "
-                           "--eval.valid_metric=ndcg@5 --output.progress=false";
+  const std::string data = tiny_odrec_sasrec(t) + " --train.batch_size=16 --train.patience=0";
   const std::string teacher = t.path() + "/teacher";
   ASSERT_EQ(run("train --train.epochs=2 --output.dir=" + teacher + data).code, 0);
-  const std::string student = "distill --method odrec --model.item_table=stt --model.stt_rank=4 --train.epochs=10 "
-                              "--distill.hot_fraction=0.5 --distill.teacher=" + teacher + data;
+  const std::string student =
+      "distill --method odrec --model.item_table=stt --model.stt_rank=4 --train.epochs=10 "
+      "--distill.hot_fraction=0.5 --distill.teacher=" +
+      teacher + data;
   ASSERT_EQ(run(student + " --output.dir=" + t.path() + "/full").code, 0);
   expect_killed_run_resumes_exactly(student, t.path() + "/killed", t.path() + "/full");
 }
@@ -476,21 +510,27 @@ TEST(Cli, BadCommandLinesNameTheProblemAndExitWithTwo) {
   TempDir t;
   t.file("d/x_checkins.txt", checkins());
   const std::string run_dir = t.path() + "/run";
-  ASSERT_EQ(run("train --data.path=" + t.path() + "/d --model.name=pop --eval.ks=5 --output.progress=false "
-                "--output.dir=" + run_dir).code, 0);
+  ASSERT_EQ(run("train --data.path=" + t.path() +
+                "/d --model.name=pop --eval.ks=5 --output.progress=false "
+                "--output.dir=" +
+                run_dir)
+                .code,
+            0);
   struct Case {
     std::string args, message;
   };
   const std::vector<Case> cases = {
-      {"eval " + run_dir + " --model.dim=4", "command line: 'model.dim': only eval.* and threads.* keys can change "
-                                             "when re-evaluating a run"},
+      {"eval " + run_dir + " --model.dim=4",
+       "command line: 'model.dim': only eval.* and threads.* keys can change "
+       "when re-evaluating a run"},
       {"eval " + run_dir + " --split train", "--split: expected test or valid, got 'train'"},
       {"distill --method rd --data.path=" + t.path() + "/d --output.dir=" + t.path() + "/s",
        "distill.teacher: the teacher's run directory is required"},
       {"train --data.path=" + t.path() + "/d --model.name=bpr --output.dir=" + t.path() + "/empty --resume",
        "train.resume: no checkpoint to resume: " + t.path() + "/empty/checkpoint_last.ckpt"},
-      {"report " + run_dir + " --best-by hr@7", "--best-by: " + run_dir + "/results.json has no validation metric "
-                                                "'hr@7'"},
+      {"report " + run_dir + " --best-by hr@7", "--best-by: " + run_dir +
+                                                    "/results.json has no validation metric "
+                                                    "'hr@7'"},
       {"export " + run_dir + " -o " + t.path() + "/x.pocket --dtype int4", "--dtype: int4 not in {fp32,fp16,int8}"},
       {"recommend -m " + t.path() + "/x.pocket --history \"12 x 7\"", "--history: 'x' is not an integer item id"},
   };
@@ -541,12 +581,64 @@ TEST(Cli, ReportsOnHandMadeResults) {
   fake_run(t, "R1", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.28}, {"prec@5", 0.40}});
   fake_run(t, "R2", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.32}, {"prec@5", 0.46}});
   fake_run(t, "S", "caser", 500, 2000, {{"map", 0.5}}, {{"map", 0.25}, {"prec@5", 0.35}});
-  CliRun dr = run("distill-report --teacher " + t.path() + "/T --rd " + t.path() + "/R1 " + t.path() + "/R2 --student " +
-                  t.path() + "/S --metrics map,prec@5 --time-queries 0");
+  CliRun dr = run("distill-report --teacher " + t.path() + "/T --rd " + t.path() + "/R1 " + t.path() +
+                  "/R2 --student " + t.path() + "/S --metrics map,prec@5");
   ASSERT_EQ(dr.code, 0) << dr.out;
   // R: map mean 0.30, sample std sqrt(((0.02)^2 + (0.02)^2) / 1) = 0.0283; prec@5 0.43 ± 0.0424.
   EXPECT_NE(dr.out.find("| Caser-T | 1 | 0.3000 | 0.5000 | 1000 | 100.0% | 100.0% |"), std::string::npos) << dr.out;
   EXPECT_NE(dr.out.find("| Caser-RD | 2 | 0.3000 ± 0.0283 | 0.4300 ± 0.0424 | 500 | 50.0% | 50.0% |"),
-            std::string::npos) << dr.out;
+            std::string::npos)
+      << dr.out;
   EXPECT_NE(dr.out.find("| Caser-S | 1 | 0.2500 | 0.3500 | 500 | 50.0% | 50.0% |"), std::string::npos) << dr.out;
+}
+
+// pq-probe on the teacher; an OD-Rec student with a product-quantised table (codes by k-means on the teacher's table, the
+// non-table weights from the teacher): killed and resumed to the uninterrupted result; re-evaluated
+// from its model file and from its best checkpoint to the run's test metrics; exported (codes as
+// bytes) and answered by the runtime exactly as LibTorch (identical top-20 lists); `train` refuses
+// teacher codes without a teacher.
+TEST(Cli, PqStudentResumesReloadsAndExportsExactly) {
+  TempDir t;
+  const std::string data = tiny_odrec_sasrec(t) + " --train.batch_size=16 --train.patience=0";
+  const std::string teacher = t.path() + "/teacher", full = t.path() + "/full";
+  ASSERT_EQ(run("train --train.epochs=2 --output.dir=" + teacher + data).code, 0);
+  // pq-probe: with one codeword per item (K = 30 items) k-means codes the teacher's table without
+  // loss, so that row's metrics are the dense teacher's; K = 2 is a smaller table.
+  CliRun probe = run("pq-probe " + teacher + " --subspaces 2 --codewords 30 --rotation no");
+  ASSERT_EQ(probe.code, 0) << probe.out;
+  const auto rows = nlohmann::json::parse(pocketrec::read_file(teacher + "/pq_probe.json"))["rows"];
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["valid"], rows[0]["valid"]);
+  EXPECT_EQ(rows[1]["test"], rows[0]["test"]);
+  EXPECT_GT(rows[0]["test"]["hr@20"].get<double>(), 0.0);
+  ASSERT_EQ(run("pq-probe " + teacher + " --subspaces 2 --codewords 2 --rotation no").code, 0);
+  const auto small = nlohmann::json::parse(pocketrec::read_file(teacher + "/pq_probe.json"))["rows"][1];
+  EXPECT_EQ(small["table_bytes"], (2 * 2 * 4) * 4 + 30 * 2);  // codebook floats + one byte per code
+  EXPECT_EQ(run("pq-probe " + teacher + " --subspaces 3 --codewords 2").code, 2);  // 3 does not divide 8
+  const std::string pq = " --model.item_table=pq --model.pq_subspaces=4 --model.pq_codewords=4";
+  CliRun alone = run("train --train.epochs=1 --output.dir=" + t.path() + "/alone" + data + pq);
+  EXPECT_EQ(alone.code, 2) << alone.out;
+  const std::string student =
+      "distill --method odrec --train.epochs=8 --distill.init_from_teacher=true "
+      "--distill.teacher=" +
+      teacher + data + pq;
+  CliRun r = run(student + " --output.dir=" + full);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("PQ codes from the teacher's table (pq M=4 K=4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("of the student's weights start as the teacher's"), std::string::npos) << r.out;
+  const auto res = nlohmann::json::parse(pocketrec::read_file(full + "/results.json"));
+  EXPECT_EQ(res["size"]["student"]["item_table_parameters"], 4 * 4 * 2);  // M K s codebook floats
+  EXPECT_EQ(res["size"]["student"]["item_table_code_bytes"], 30 * 4);     // one byte per item and sub-space
+  expect_killed_run_resumes_exactly(student, t.path() + "/killed", full);
+  for (const std::string& weights : std::vector<std::string>{"", " --weights " + full + "/checkpoint_best.ckpt"}) {
+    CliRun e = run("eval " + full + " --split test" + weights);
+    ASSERT_EQ(e.code, 0) << e.out;
+    const std::string file = weights.empty() ? "/eval_test.json" : "/eval_test_checkpoint_best.json";
+    EXPECT_EQ(nlohmann::json::parse(pocketrec::read_file(full + file))["test"]["metrics"], res["test"]["metrics"]);
+  }
+  CliRun x = run("export " + full + " -o " + t.path() + "/pq.pocket --verify 40");
+  ASSERT_EQ(x.code, 0) << x.out;
+  const auto json = nlohmann::json::parse(x.out.substr(x.out.find('{')));
+  EXPECT_EQ(json["verify"]["top20_identical"].get<double>(), 1.0) << x.out;
+  EXPECT_LT(json["verify"]["max_abs_score_diff"].get<double>(), 1e-4) << x.out;
 }

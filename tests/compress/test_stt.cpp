@@ -11,8 +11,7 @@
 #include "compress/stt_shape.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "models/sasrec.h"
-#include "models/torch_models.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 using compress::SttLayout;
@@ -50,7 +49,7 @@ TEST(SemiTensorProduct, EqualsTheKroneckerForm) {
 }
 
 TEST(SttShape, ParameterCountsOfTheOdRecConfigurations) {
-  // odrec.md §2.3: Tmall default, Tmall 3 cores, RetailRocket 2 and 3 cores.
+  // docs/design/odrec.md §2.3: Tmall default, Tmall 3 cores, RetailRocket 2 and 3 cores.
   EXPECT_EQ(shape({169, 241}, {16, 8}, 60, 2, SttLayout::kCanonical).n_parameters(), 191160);
   EXPECT_EQ(shape({13, 13, 241}, {8, 4, 4}, 60, 2, SttLayout::kCanonical).n_parameters(), 67500);
   EXPECT_EQ(shape({117, 316}, {16, 16}, 60, 2, SttLayout::kCanonical).n_parameters(), 188160);
@@ -73,13 +72,13 @@ TEST(SttShape, TmallTablesAsTheModelsBuildThem) {
   c.set("model.sasrec_variant", "odrec", "t");
   c.set("model.dim", 128, "t");
   c.set("model.layers", 1, "t");
-  auto teacher = models::default_model_registry().get("sasrec").create(c, d);
+  auto teacher = pocketrec::testing::make_model(c, d);
   c.set("model.item_table", "stt", "t");
   c.set("model.stt_items", nlohmann::json::array({169, 241}), "t");
   c.set("model.stt_dims", nlohmann::json::array({16, 8}), "t");
-  auto student = models::default_model_registry().get("sasrec").create(c, d);
-  const int64_t dense = dynamic_cast<models::SessionEncoder&>(*teacher).item_table_parameters();
-  const int64_t cores = dynamic_cast<models::SessionEncoder&>(*student).item_table_parameters();
+  auto student = pocketrec::testing::make_model(c, d);
+  const int64_t dense = teacher.session_encoder->item_table_size().parameters;
+  const int64_t cores = student.session_encoder->item_table_size().parameters;
   EXPECT_EQ(dense, 5213312);
   EXPECT_EQ(cores, 191160);
   EXPECT_NEAR(static_cast<double>(dense) / static_cast<double>(cores), 27.27, 0.01);
@@ -111,9 +110,10 @@ TEST(SemiTensorTrainEmbedding, LayoutsFollowTheirFormulas) {
       for (int64_t v = 0; v < I1 * I2; ++v)
         for (int64_t j1 = 0; j1 < J1; ++j1)
           for (int64_t j2 = 0; j2 < J2; ++j2) {
-            const float want = layout == SttLayout::kCanonical
-                                   ? M[(v / I2) * J1 + j1][(v % I2) * J2 + j2].item<float>()   // odrec.md §2.2
-                                   : M.reshape({-1})[v * d + j1 * J2 + j2].item<float>();       // reshape(M, n, d)
+            const float want =
+                layout == SttLayout::kCanonical
+                    ? M[(v / I2) * J1 + j1][(v % I2) * J2 + j2].item<float>()  // docs/design/odrec.md §2.2
+                    : M.reshape({-1})[v * d + j1 * J2 + j2].item<float>();     // reshape(M, n, d)
             ASSERT_NEAR(table[v][j1 * J2 + j2].item<float>(), want, 1e-6) << v << " " << j1 << " " << j2;
           }
     }
@@ -147,20 +147,8 @@ TEST(SemiTensorTrainEmbedding, CoreGradientsMatchFiniteDifferences) {
       auto loss = [&] { return (e->forward(ids) * w).sum() + 0.5 * e->full_table().pow(2).sum(); };
       e->zero_grad();
       loss().backward();
-      for (auto& core : e->cores()) {
-        torch::Tensor flat = core.data().view({-1});
-        torch::Tensor grad = core.grad().view({-1});
-        for (int64_t i = 0; i < flat.numel(); i += std::max<int64_t>(1, flat.numel() / 23)) {
-          torch::NoGradGuard g;
-          const double h = 1e-6, x0 = flat[i].item<double>();
-          flat[i] = x0 + h;
-          const double up = loss().item<double>();
-          flat[i] = x0 - h;
-          const double down = loss().item<double>();
-          flat[i] = x0;
-          EXPECT_NEAR(grad[i].item<double>(), (up - down) / (2 * h), 1e-6) << s.to_string() << " element " << i;
-        }
-      }
+      for (auto& core : e->cores())
+        pocketrec::testing::expect_gradient_matches_central_differences(core, loss, s.to_string(), 23);
     }
 }
 
@@ -242,11 +230,10 @@ TEST(SemiTensorTrainEmbedding, ThreeCanonicalCoresEqualTheKroneckerChain) {
     const auto cores = e->cores();
     ASSERT_EQ(cores.size(), 3u);
     const torch::Tensor eye = torch::eye(t, torch::kFloat64);
-    const torch::Tensor m1 = torch::matmul(cores[0], torch::kron(cores[1], eye));       // (I1 J1) x (I2 J2 R)
+    const torch::Tensor m1 = torch::matmul(cores[0], torch::kron(cores[1], eye));            // (I1 J1) x (I2 J2 R)
     const torch::Tensor m = torch::matmul(m1.reshape({-1, R}), torch::kron(cores[2], eye));  // (I1 J1 I2 J2) x (I3 J3)
-    const torch::Tensor expected = m.reshape({I1, J1, I2, J2, I3, J3})
-                                       .permute({0, 2, 4, 1, 3, 5})
-                                       .reshape({I1 * I2 * I3, J1 * J2 * J3});
+    const torch::Tensor expected =
+        m.reshape({I1, J1, I2, J2, I3, J3}).permute({0, 2, 4, 1, 3, 5}).reshape({I1 * I2 * I3, J1 * J2 * J3});
     const torch::Tensor table = e->full_table();
     ASSERT_EQ(table.sizes(), expected.sizes());
     EXPECT_TRUE(torch::allclose(table, expected, 1e-12, 1e-12)) << "t=" << t;

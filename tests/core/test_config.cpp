@@ -30,8 +30,7 @@ TEST(Config, DefaultsFileAndOverridesInPrecedenceOrder) {
 TEST(Config, ErrorsNameTheSourceAndKey) {
   TempDir t;
   auto typo = t.file("a.json", "{\"train\": {\"lrr\": 0.1}}");
-  EXPECT_EQ(error_of([&] { Config::load(typo, {}); }),
-            typo + ": unknown key 'train.lrr' (did you mean 'train.lr'?)");
+  EXPECT_EQ(error_of([&] { Config::load(typo, {}); }), typo + ": unknown key 'train.lrr' (did you mean 'train.lr'?)");
   auto neg = t.file("b.json", "{\"train\": {\"lr\": -1}}");
   EXPECT_NE(error_of([&] { Config::load(neg, {}); }).find("b.json: key 'train.lr': expected a number >= "),
             std::string::npos);

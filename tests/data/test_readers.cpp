@@ -47,8 +47,9 @@ TEST(Readers, CheckinsAndInterAndSequences) {
   EXPECT_EQ(ck.size(), 3u);
   EXPECT_DOUBLE_EQ(ck.time[1], 1287411463.0);
 
-  auto i = t.file("m.inter", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t242\t3\t881250949\n"
-                             "186\t302\t3\t891717742\n");
+  auto i = t.file("m.inter",
+                  "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t242\t3\t881250949\n"
+                  "186\t302\t3\t891717742\n");
   InteractionTable it = read_inter(i);
   EXPECT_EQ(it.size(), 2u);
   EXPECT_EQ(it.users.token(1), "186");
@@ -88,8 +89,9 @@ TEST(Readers, BadInputNamesFileAndLine) {
   auto bad_header = t.file("e.inter", "user_id\titem_id:token\n1\t2\n");
   EXPECT_NE(error_of([&] { read_inter(bad_header); }).find("e.inter:1: header field 'user_id'"), std::string::npos);
   auto empty_seq = t.file("f.txt", "1 1 2\n2\n");
-  EXPECT_NE(error_of([&] { read_user_sequences(empty_seq); }).find("f.txt:2: expected 'user item item ...', found an "
-                                                                   "empty sequence"),
+  EXPECT_NE(error_of([&] { read_user_sequences(empty_seq); })
+                .find("f.txt:2: expected 'user item item ...', found an "
+                      "empty sequence"),
             std::string::npos);
   auto dup_user = t.file("g.txt", "1 1 2\n1 3\n");
   EXPECT_NE(error_of([&] { read_user_sequences(dup_user); }).find("g.txt:2: user '1' already has a sequence (line 1)"),

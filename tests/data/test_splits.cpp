@@ -13,7 +13,9 @@ using namespace pocketrec::data;
 using pocketrec::testing::TempDir;
 
 namespace {
-std::vector<int32_t> vec(ItemSpan s) { return {s.begin(), s.end()}; }
+std::vector<int32_t> vec(ItemSpan s) {
+  return {s.begin(), s.end()};
+}
 
 UserSequences make_users(const std::vector<std::vector<int32_t>>& seqs, int32_t n_items) {
   UserSequences u;
@@ -117,13 +119,14 @@ TEST(BuildDataset, RejectsFiltersOnPresplitDataAndReportsEmptySplits) {
   TempDir t;
   t.file("rd/train.txt", "1 10 1\n1 11 1\n");
   t.file("rd/test.txt", "1 12 1\n");
-  Config c;
-  c.set("data.path", t.path() + "/rd", "test");
-  c.set("split.method", "given", "test");
-  c.set("data.item_core", 5, "test");
-  EXPECT_THROW(build_dataset(c), Error);
-  c.set("data.item_core", 0, "test");
-  Dataset d = build_dataset(c);
+  DataOptions data;
+  data.path = t.path() + "/rd";
+  data.item_core = 5;
+  SplitOptions split;
+  split.method = "given";
+  EXPECT_THROW(build_dataset(data, split), Error);
+  data.item_core = 0;
+  Dataset d = build_dataset(data, split);
   EXPECT_EQ(d.n_items, 3);
   EXPECT_EQ(vec(d.test.targets[0]), (std::vector<int32_t>{2}));
   EXPECT_EQ(vec(d.test.history[0]), (std::vector<int32_t>{0, 1}));

@@ -11,12 +11,10 @@
 #include "core/progress.h"
 #include "distill/odrec_kd.h"
 #include "eval/evaluator.h"
-#include "models/sasrec.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 #include "synthetic_data.h"
-#include "torch_test_util.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 
@@ -32,12 +30,12 @@ TEST(OdRecKd, InfoNceAgainstHandComputedValues) {
 TEST(OdRecKd, HotColdSplitOfAHandMadeBatch) {
   const int64_t pad = 5;
   torch::Tensor is_hot = torch::tensor({1, 0, 1, 0, 0, 0}).to(torch::kBool);  // items 0 and 2 are hot
-  torch::Tensor seq = torch::tensor(std::vector<int64_t>{0, 1, 2, 5,    // mixed: hot (0, 2), cold (1)
-                                                        1, 3, 5, 5,    // cold only
-                                                        2, 0, 5, 5,    // hot only
-                                                        4, 5, 5, 5,    // length 1: no group
-                                                        3, 2, 1, 0})   // mixed: hot (2, 0), cold (3, 1)
-                           .view({5, 4});
+  torch::Tensor seq = torch::tensor(std::vector<int64_t>{0, 1, 2, 5,          // mixed: hot (0, 2), cold (1)
+                                                         1, 3, 5, 5,          // cold only
+                                                         2, 0, 5, 5,          // hot only
+                                                         4, 5, 5, 5,          // length 1: no group
+                                                         3, 2, 1, 0})         // mixed: hot (2, 0), cold (3, 1)
+                          .view({5, 4});
   torch::Tensor len = torch::tensor(std::vector<int64_t>{3, 2, 2, 1, 4});
   distill::HotColdBatch g = distill::split_hot_cold(seq, len, is_hot, pad);
   auto vec = [](const torch::Tensor& t) {
@@ -66,8 +64,12 @@ Config session_config() {
   return c;
 }
 
-std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  return pocketrec::testing::make_torch_model(c, d);
+models::ModelInstance make(const Config& c, const data::Dataset& d) {
+  return pocketrec::testing::make_model(c, d);
+}
+
+distill::OdRecKdOptions kd_options(const Config& c) {
+  return app::run_settings(c).distill.odrec;
 }
 
 }  // namespace
@@ -79,23 +81,24 @@ TEST(OdRecKd, DistillationTrainsEveryStudentParameterAndLearns) {
   for (const char* sub : {"/t", "/s", "/p"}) make_dirs(dir.path() + sub);
   Config tc = session_config();
   auto teacher = make(tc, d);
-  teacher->fit(d, models::FitContext{tc, dir.path() + "/t", pocketrec::testing::validation_on(d, tc)});
+  pocketrec::testing::fit(teacher, d, tc, dir.path() + "/t");
 
   Config sc = session_config();
   sc.set("model.item_table", "stt", "t");
   sc.set("model.stt_rank", 4, "t");
   sc.set("distill.hot_fraction", 0.5, "t");
   auto student = make(sc, d);
-  auto* t_enc = dynamic_cast<models::SessionEncoder*>(teacher.get());
-  auto* s_enc = dynamic_cast<models::SessionEncoder*>(student.get());
+  models::SessionEncoder* t_enc = teacher.session_encoder;
+  models::SessionEncoder* s_enc = student.session_encoder;
   ASSERT_NE(t_enc, nullptr);
   ASSERT_NE(s_enc, nullptr);
-  distill::OdRecKdTask kd = distill::make_odrec_kd_task(*t_enc, *s_enc, student->training_task(d, sc), d,
-                                                        distill::OdRecKdOptions::from_config(sc));
+  distill::OdRecKdTask kd =
+      distill::make_odrec_kd_task(*t_enc, *s_enc, student.trainable->training_task(d), d, kd_options(sc));
   std::map<std::string, torch::Tensor> before;
   for (const auto& p : kd.module->named_parameters()) before[p.key()] = p.value().detach().clone();
   std::map<std::string, torch::Tensor> teacher_before;
-  for (const auto& p : teacher->network().named_parameters()) teacher_before[p.key()] = p.value().detach().clone();
+  for (const auto& p : teacher.trainable->network().named_parameters())
+    teacher_before[p.key()] = p.value().detach().clone();
 
   // One batch: every term is finite and the contrastive/predictive groups are not empty.
   {
@@ -103,30 +106,32 @@ TEST(OdRecKd, DistillationTrainsEveryStudentParameterAndLearns) {
     std::iota(ids.begin(), ids.end(), 0);
     std::mt19937_64 rng(1);
     train::Batch b = kd.task.make_batch(ids.data(), ids.size(), rng);
-    distill::OdRecKdLosses l = distill::odrec_kd_losses(*t_enc, *s_enc, kd.heads, kd.is_hot, b,
-                                                        distill::OdRecKdOptions::from_config(sc));
+    distill::OdRecKdLosses l = distill::odrec_kd_losses(*t_enc, *s_enc, kd.heads, kd.is_hot, b, kd_options(sc));
     for (const auto& t : {l.rec, l.kd, l.cl, l.pred, l.total}) EXPECT_TRUE(std::isfinite(t.item<double>()));
     EXPECT_GT(l.cl.item<double>(), 0.0);
     EXPECT_GT(l.pred.item<double>(), 0.0);
   }
-  student->fit_task(d, models::FitContext{sc, dir.path() + "/s", pocketrec::testing::validation_on(d, sc)}, kd.task);
+  pocketrec::testing::fit(student, d, sc, dir.path() + "/s", &kd.task);
 
   for (const auto& p : kd.module->named_parameters())
     EXPECT_FALSE(torch::equal(before[p.key()], p.value())) << p.key() << " did not train";
   // What trained is the student's whole network (its STT cores included) plus the heads.
   std::set<const void*> trained;
   for (const auto& p : kd.module->parameters()) trained.insert(p.data_ptr());
-  for (const auto& p : student->network().named_parameters())
+  for (const auto& p : student.trainable->network().named_parameters())
     EXPECT_EQ(trained.count(p.value().data_ptr()), 1u) << p.key() << " is not trained by the distillation";
-  EXPECT_EQ(kd.module->parameters().size(), student->network().parameters().size() + kd.heads->parameters().size());
-  for (const auto& p : teacher->network().named_parameters())
+  EXPECT_EQ(kd.module->parameters().size(),
+            student.trainable->network().parameters().size() + kd.heads->parameters().size());
+  for (const auto& p : teacher.trainable->network().named_parameters())
     EXPECT_TRUE(torch::equal(teacher_before[p.key()], p.value())) << "the teacher changed: " << p.key();
 }
 
 namespace {
 
-// The student's and teacher's SessionEncoders of two models made by make().
-models::SessionEncoder& encoder(models::TorchRecommender& m) { return dynamic_cast<models::SessionEncoder&>(m); }
+// The SessionEncoder of a model made by make().
+models::SessionEncoder& encoder(const models::ModelInstance& m) {
+  return *m.session_encoder;
+}
 
 }  // namespace
 
@@ -142,7 +147,7 @@ TEST(OdRecKd, DistillationTeachesWhatTheNoisyLabelsDoNot) {
   pocketrec::testing::TempDir dir;
   Config tc = session_config();
   auto teacher = make(tc, clean);
-  teacher->fit(clean, models::FitContext{tc, "", pocketrec::testing::validation_on(clean, tc)});
+  pocketrec::testing::fit(teacher, clean, tc);
   auto distil = [&](bool kd) {
     Config sc = session_config();
     sc.set("train.epochs", 10, "t");
@@ -150,12 +155,10 @@ TEST(OdRecKd, DistillationTeachesWhatTheNoisyLabelsDoNot) {
     sc.set("distill.para", kd ? 0.8 : 0.0, "t");
     if (!kd) sc.set("distill.beta", 0.0, "t"), sc.set("distill.alpha", 0.0, "t");
     auto student = make(sc, noisy);
-    distill::OdRecKdTask task = distill::make_odrec_kd_task(encoder(*teacher), encoder(*student),
-                                                            student->training_task(noisy, sc), noisy,
-                                                            distill::OdRecKdOptions::from_config(sc));
-    student->fit_task(noisy, models::FitContext{sc, "", pocketrec::testing::validation_on(noisy, sc)}, task.task);
-    auto scorer = student->make_scorer(clean);
-    return eval::evaluate(clean.test, *scorer, eval::EvalOptions::from_config(sc)).get("ndcg@5");
+    distill::OdRecKdTask task = distill::make_odrec_kd_task(
+        encoder(teacher), encoder(student), student.trainable->training_task(noisy), noisy, kd_options(sc));
+    pocketrec::testing::fit(student, noisy, sc, "", &task.task);
+    return pocketrec::testing::evaluate_test(student, clean, sc).get("ndcg@5");
   };
   const double with_kd = distil(true), without = distil(false);
   std::printf("test nDCG@5 %.3f with the KD terms, %.3f without\n", with_kd, without);
@@ -169,7 +172,7 @@ namespace {
 struct PureBatch {
   data::Dataset d = pocketrec::testing::cycle_sessions();
   Config c;
-  std::unique_ptr<models::TorchRecommender> teacher, student;
+  models::ModelInstance teacher, student;
   distill::OdRecKdHeads heads{8};
   torch::Tensor is_hot;
   train::Batch batch;
@@ -181,8 +184,8 @@ struct PureBatch {
     sc.set("model.stt_rank", 4, "t");
     torch::manual_seed(3);
     student = make(sc, d);
-    teacher->network().eval();
-    student->network().eval();
+    teacher.trainable->network().eval();
+    student.trainable->network().eval();
     is_hot = torch::zeros({d.n_items + 1}, torch::kBool);
     is_hot.slice(0, 0, 15).fill_(true);
     const int64_t pad = d.n_items, L = c.integer("model.max_len");
@@ -194,7 +197,7 @@ struct PureBatch {
     }
     batch = {torch::tensor(seq).view({4, L}), torch::tensor(len), torch::tensor(y)};
   }
-  torch::Tensor session(models::TorchRecommender& m) {
+  torch::Tensor session(const models::ModelInstance& m) {
     models::SessionEncoder& e = encoder(m);
     return e.session_vectors(batch[0], batch[1], e.item_rows(batch[0], e.item_table()));
   }
@@ -202,7 +205,7 @@ struct PureBatch {
 
 }  // namespace
 
-// The total is (1 - para) L_rec + para L_kd + beta L_cl + alpha L_pred (docs/design/odrec.md §3):
+// The total is (1 - para) L_rec + para L_kd + beta L_cl + alpha L_pred (docs/design/odrec.md §3.3.5):
 // the components do not depend on the weights, and the total follows them.
 TEST(OdRecKd, TotalLossComposesTheComponentsWithTheirWeights) {
   PureBatch p;
@@ -210,10 +213,11 @@ TEST(OdRecKd, TotalLossComposesTheComponentsWithTheirWeights) {
     distill::OdRecKdOptions o;
     o.para = para, o.beta = beta, o.alpha = alpha;
     torch::NoGradGuard g;
-    return distill::odrec_kd_losses(encoder(*p.teacher), encoder(*p.student), p.heads, p.is_hot, p.batch, o);
+    return distill::odrec_kd_losses(encoder(p.teacher), encoder(p.student), p.heads, p.is_hot, p.batch, o);
   };
   const distill::OdRecKdLosses a = losses(0.8, 0.2, 0.001), b = losses(0.3, 1.5, 2.0), only_rec = losses(0, 0, 0);
-  const double rec = a.rec.item<double>(), kd = a.kd.item<double>(), cl = a.cl.item<double>(), pred = a.pred.item<double>();
+  const double rec = a.rec.item<double>(), kd = a.kd.item<double>(), cl = a.cl.item<double>(),
+               pred = a.pred.item<double>();
   for (double v : {rec, kd, cl, pred}) EXPECT_GT(v, 0.0);
   EXPECT_DOUBLE_EQ(b.rec.item<double>(), rec);
   EXPECT_DOUBLE_EQ(b.kd.item<double>(), kd);
@@ -232,13 +236,14 @@ TEST(OdRecKd, TotalLossComposesTheComponentsWithTheirWeights) {
 TEST(OdRecKd, PredictiveLossTargetsAreAlignedOrAsPublished) {
   PureBatch p;
   torch::NoGradGuard g;
-  const torch::Tensor s_t = p.session(*p.teacher), s_s = p.session(*p.student);
-  const torch::Tensor E_t = encoder(*p.teacher).item_table(), E_s = encoder(*p.student).item_table();
+  const torch::Tensor s_t = p.session(p.teacher), s_s = p.session(p.student);
+  const torch::Tensor E_t = encoder(p.teacher).item_table(), E_s = encoder(p.student).item_table();
   const torch::Tensor Y = torch::tensor(std::vector<int64_t>{23, 27, 3, 5});  // cold-only rows 2, 3; hot-only 0, 1
   auto rows = [](const torch::Tensor& s, std::vector<int64_t> r) { return s.index_select(0, torch::tensor(r)); };
   auto unit = [](const torch::Tensor& x) { return x / x.norm(2, 1, true); };
   auto ce = [&](const torch::Tensor& q, const torch::Tensor& E) {
-    return torch::nn::functional::cross_entropy(torch::matmul(unit(q).to(torch::kFloat64), E.t().to(torch::kFloat64)), Y)
+    return torch::nn::functional::cross_entropy(torch::matmul(unit(q).to(torch::kFloat64), E.t().to(torch::kFloat64)),
+                                                Y)
         .item<double>();
   };
   const double aligned = ce(rows(s_t, {2, 3, 0, 1}), E_s) + ce(rows(s_s, {2, 3, 0, 1}), E_t);
@@ -248,7 +253,7 @@ TEST(OdRecKd, PredictiveLossTargetsAreAlignedOrAsPublished) {
   for (const bool as_published : {false, true}) {
     distill::OdRecKdOptions o;
     o.as_published = as_published;
-    const double got = distill::odrec_kd_losses(encoder(*p.teacher), encoder(*p.student), p.heads, p.is_hot, p.batch, o)
+    const double got = distill::odrec_kd_losses(encoder(p.teacher), encoder(p.student), p.heads, p.is_hot, p.batch, o)
                            .pred.item<double>();
     EXPECT_NEAR(got, as_published ? published : aligned, 1e-5) << "as_published " << as_published;
   }

@@ -1,4 +1,4 @@
-// Ranking Distillation: the weights against hand-computed values (rankdistill.md §4.2.3), the
+// Ranking Distillation: the weights against hand-computed values (docs/design/rankdistill.md §4.2.3), the
 // sampled rank estimator against the exact rank, the loss and its gradient against finite
 // differences, the teacher top-K cache (exclusions, round trip, refusal of another teacher's
 // cache), distilled Caser, Fossil and SASRec students learning the community data, and the
@@ -18,7 +18,6 @@
 #include "eval/evaluator.h"
 #include "models/sampled_item_task.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 #include "synthetic_data.h"
 #include "test_util.h"
 #include "torch_test_util.h"
@@ -28,7 +27,9 @@ using namespace pocketrec::distill;
 
 namespace {
 
-double softplus(double x) { return std::log1p(std::exp(x)); }
+double softplus(double x) {
+  return std::log1p(std::exp(x));
+}
 
 std::vector<float> values(const torch::Tensor& t) {
   torch::Tensor c = t.contiguous().to(torch::kFloat32);
@@ -38,7 +39,7 @@ std::vector<float> values(const torch::Tensor& t) {
 }  // namespace
 
 TEST(RankDistillWeights, PositionImportanceMatchesThePaper) {
-  // lambda = 1, K = 10 (rankdistill.md §4.2.3).
+  // lambda = 1, K = 10 (docs/design/rankdistill.md §4.2.3).
   const std::vector<float> expected = {0.6322f, 0.2326f, 0.0856f, 0.0315f, 0.0116f,
                                        0.0043f, 0.0016f, 0.0006f, 0.0002f, 0.0001f};
   std::vector<float> w = values(position_weights(10, 1.0));
@@ -54,10 +55,10 @@ TEST(RankDistillWeights, DiscrepancyIsTanhOfTheRankGapClampedAtZero) {
   // Student ranks (0-based) of the teacher's ranks 0..3.
   torch::Tensor rhat = torch::tensor({{0.0f, 5.0f, 30.0f, 1.0f}});
   std::vector<float> w = values(discrepancy_weights(rhat, 0.1));
-  EXPECT_FLOAT_EQ(w[0], 0.0f);                                  // same rank: no discrepancy
-  EXPECT_NEAR(w[1], std::tanh(0.1 * (5 - 1)), 1e-6);           // 0.379949
-  EXPECT_NEAR(w[2], std::tanh(0.1 * (30 - 2)), 1e-6);          // 0.992632
-  EXPECT_FLOAT_EQ(w[3], 0.0f);                                  // ranked above the teacher: clamped
+  EXPECT_FLOAT_EQ(w[0], 0.0f);                         // same rank: no discrepancy
+  EXPECT_NEAR(w[1], std::tanh(0.1 * (5 - 1)), 1e-6);   // 0.379949
+  EXPECT_NEAR(w[2], std::tanh(0.1 * (30 - 2)), 1e-6);  // 0.992632
+  EXPECT_FLOAT_EQ(w[3], 0.0f);                         // ranked above the teacher: clamped
 }
 
 TEST(RankDistillWeights, HybridAndItsRenormalisation) {
@@ -126,7 +127,8 @@ TEST(RankDistillLoss, ValueAndGradientAgainstFiniteDifferences) {
     torch::Tensor w = torch::tensor({{0.7, 0.3}, {0.5, 0.1}}, torch::kFloat64);
     torch::Tensor l = rank_distill_loss(pos, neg, cand, w, o);
     // By hand: per row L_R = softplus(-pos) + sum softplus(neg), L_D = sum w softplus(-cand).
-    const double lr0 = softplus(-0.3) + softplus(-0.2) + softplus(0.1), ld0 = 0.7 * softplus(-1.0) + 0.3 * softplus(0.5);
+    const double lr0 = softplus(-0.3) + softplus(-0.2) + softplus(0.1),
+                 ld0 = 0.7 * softplus(-1.0) + 0.3 * softplus(0.5);
     const double lr1 = softplus(1.2) + softplus(0.7) + softplus(2.0), ld1 = 0.5 * softplus(-0.2) + 0.1 * softplus(-3.0);
     const double a = o.alpha, cr = paper ? 1 - a : 1.0;
     EXPECT_NEAR(l.item<double>(), 0.5 * (cr * lr0 + a * ld0 + cr * lr1 + a * ld1), 1e-12);
@@ -276,13 +278,24 @@ Config rd_config(const std::string& model, int64_t dim) {
   return c;
 }
 
-std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  return pocketrec::testing::make_torch_model(c, d);
+models::ModelInstance make(const Config& c, const data::Dataset& d) {
+  return pocketrec::testing::make_model(c, d);
+}
+
+RankDistillOptions rd_options(const Config& c) {
+  return app::run_settings(c).distill.rd;
+}
+
+// Trains `student` with the RD task over `st` and `cache` as `pocketrec distill` does.
+void distil_with(models::ModelInstance& student, const models::SampledItemTask& st, const TopKTeacherCache& cache,
+                 const data::Dataset& d, const Config& sc) {
+  train::TrainTask task = rank_distill_task(st, cache, st.neg_samples, rd_options(sc));
+  pocketrec::testing::fit(student, d, sc, "", &task);
 }
 
 double test_ndcg(const models::Recommender& m, const data::Dataset& d, const Config& c) {
   auto s = m.make_scorer(d);
-  return eval::evaluate(d.test, *s, eval::EvalOptions::from_config(c)).get("ndcg@5");
+  return eval::evaluate(d.test, *s, pocketrec::testing::eval_options(c)).get("ndcg@5");
 }
 
 class RankDistillStudent : public ::testing::TestWithParam<std::string> {};
@@ -298,13 +311,12 @@ class RankDistillStudent : public ::testing::TestWithParam<std::string> {};
 TEST_P(RankDistillStudent, DistillationTeachesWhatTheNoisyLabelsDoNot) {
   ProgressBar::set_enabled(false);
   data::Dataset d = pocketrec::testing::noisy_community_users();
-  pocketrec::testing::TempDir dir;
   const TopKCacheKey key{"t", "h", "d", 5, TopKExclusion::kHistory};
   auto student_ndcg = [&](double alpha) {
     Config sc = rd_config(GetParam(), 8);
     sc.set("distill.rd_alpha", alpha, "t");
     auto student = make(sc, d);
-    models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+    models::SampledItemTask st = student.sampled_items->sampled_item_task(d);
     models::SampledItemTask knowing = st;
     knowing.score_all = [&d, &st](const int64_t* ids, size_t n) {
       torch::Tensor s = torch::zeros({static_cast<int64_t>(n), st.n_items});
@@ -315,8 +327,7 @@ TEST_P(RankDistillStudent, DistillationTeachesWhatTheNoisyLabelsDoNot) {
       return s;
     };
     TopKTeacherCache cache = TopKTeacherCache::build(knowing, key);
-    student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
-                      rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
+    distil_with(student, st, cache, d, sc);
     return test_ndcg(*student, d, sc);
   };
   const double with_kd = student_ndcg(1.0), without = student_ndcg(0.0);
@@ -334,7 +345,7 @@ TEST(RankDistillTask, DiscrepancyStartsAfterTheStartEpoch) {
   sc.set("distill.rd_start_epoch", 2, "t");
   sc.set("distill.rd_samples", 7, "t");
   auto student = make(sc, d);
-  models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+  models::SampledItemTask st = student.sampled_items->sampled_item_task(d);
   const TopKTeacherCache cache = TopKTeacherCache::build(st, TopKCacheKey{"t", "h", "d", 5, TopKExclusion::kHistory});
   int64_t columns = 0;
   models::SampledItemTask recorded = st;
@@ -345,7 +356,7 @@ TEST(RankDistillTask, DiscrepancyStartsAfterTheStartEpoch) {
   const int64_t n_neg = 2;
   for (const std::string weighting : {"hybrid", "position"}) {
     sc.set("distill.rd_weighting", weighting, "t");
-    train::TrainTask task = rank_distill_task(recorded, cache, n_neg, RankDistillOptions::from_config(sc));
+    train::TrainTask task = rank_distill_task(recorded, cache, n_neg, rd_options(sc));
     const std::vector<int64_t> ids = {0, 1, 2};
     for (int64_t epoch = 1; epoch <= 3; ++epoch) {
       task.on_epoch_begin(epoch);
@@ -363,13 +374,12 @@ TEST(RankDistillTask, DiscrepancyStartsAfterTheStartEpoch) {
 TEST_P(RankDistillStudent, TheDistillationTermPullsTheStudentToTheTeachersItems) {
   ProgressBar::set_enabled(false);
   data::Dataset d = pocketrec::testing::community_users();
-  pocketrec::testing::TempDir dir;
   const TopKCacheKey key{"t", "h", "d", 5, TopKExclusion::kHistory};
   auto distil = [&](double alpha, const TopKTeacherCache* given) {
     Config sc = rd_config(GetParam(), 4);
     sc.set("distill.rd_alpha", alpha, "t");
     auto student = make(sc, d);
-    models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+    models::SampledItemTask st = student.sampled_items->sampled_item_task(d);
     // Items of community (c + 3) mod 10 for a user of community c (communities of 10 items, user u in u mod 10).
     models::SampledItemTask foreign = st;
     foreign.score_all = [&st](const int64_t* ids, size_t n) {
@@ -381,8 +391,7 @@ TEST_P(RankDistillStudent, TheDistillationTermPullsTheStudentToTheTeachersItems)
       return s;
     };
     TopKTeacherCache cache = given ? *given : TopKTeacherCache::build(foreign, key);
-    student->fit_task(d, models::FitContext{sc, dir.path(), pocketrec::testing::validation_on(d, sc)},
-                      rank_distill_task(st, cache, sc.integer("train.neg_samples"), RankDistillOptions::from_config(sc)));
+    distil_with(student, st, cache, d, sc);
     TopKTeacherCache own = TopKTeacherCache::build(st, key);
     double common = 0;
     for (int64_t s = 0; s < cache.size(); ++s)
@@ -403,7 +412,7 @@ TEST_P(RankDistillStudent, RankSamplesScoredWithoutAutogradGiveTheSameScoresAndG
   data::Dataset d = pocketrec::testing::community_users();
   Config sc = rd_config(GetParam(), 4);
   auto student = make(sc, d);
-  models::SampledItemTask st = dynamic_cast<models::PointwiseModel&>(*student).sampled_item_task(d, sc);
+  models::SampledItemTask st = student.sampled_items->sampled_item_task(d);
   const int64_t n = 6, m = 9, with_grad = 4;
   std::vector<int64_t> ids(n), items(n * m);
   std::iota(ids.begin(), ids.end(), 0);
@@ -416,7 +425,8 @@ TEST_P(RankDistillStudent, RankSamplesScoredWithoutAutogradGiveTheSameScoresAndG
     torch::Tensor s = st.scores(batch, columns_with_grad);
     (s.slice(1, 0, with_grad) * torch::linspace(-1, 1, n * with_grad).view({n, with_grad})).sum().backward();
     std::vector<torch::Tensor> grads;
-    for (auto& p : st.module->parameters()) grads.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    for (auto& p : st.module->parameters())
+      grads.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
     return std::make_pair(s.detach(), grads);
   };
   auto [all_scores, all_grads] = run(m);

@@ -142,8 +142,8 @@ TEST(Evaluator, MatchesBruteForceAndIsIndependentOfBatchChunkAndThreads) {
         // Every configuration against the brute-force reference: equal up to the order in which the
         // per-query values are summed (the same order in every configuration, see below).
         for (size_t m = 0; m < ref.size(); ++m)
-          EXPECT_NEAR(r.values[m], ref[m], 1e-12) << o.metrics[m].name() << " batch " << batch << " chunk " << chunk
-                                                  << " threads " << threads;
+          EXPECT_NEAR(r.values[m], ref[m], 1e-12)
+              << o.metrics[m].name() << " batch " << batch << " chunk " << chunk << " threads " << threads;
       }
   // And bit for bit against one fixed configuration, computed on its own first.
   o.batch_size = 1, o.item_chunk = 4096, o.threads = 1;
@@ -205,9 +205,11 @@ TEST(Evaluator, DotProductScorerResultsDoNotDependOnBatchSize) {
   for (auto& v : items) v = nd(rng);
   for (auto& v : bias) v = nd(rng);
   for (auto& v : users) v = nd(rng);
-  DotProductScorer scorer(items, bias, n_items, dim, [&](const data::EvalSet& s, const int32_t* q, size_t n, float* out) {
-    for (size_t r = 0; r < n; ++r) std::copy_n(users.data() + s.users[q[r]] * dim, dim, out + r * dim);
-  });
+  DotProductScorer scorer(items, bias, n_items, dim,
+                          [&](const data::EvalSet& s, const int32_t* q, size_t n, float* out) {
+                            for (size_t r = 0; r < n; ++r)
+                              std::copy_n(users.data() + s.users[q[r]] * dim, dim, out + r * dim);
+                          });
   std::vector<std::vector<int32_t>> hist(n_q), tgt(n_q);
   for (int q = 0; q < n_q; ++q) tgt[q] = {q * 5 % n_items, (q * 7 + 1) % n_items}, hist[q] = {q};
   auto set = make_set(hist, tgt);
@@ -271,7 +273,7 @@ TEST(Evaluator, BreakdownByTargetGroup) {
   EXPECT_DOUBLE_EQ(r.get("hr@2"), 2.0 / 4);
   EXPECT_EQ(r.to_json()["groups"]["cold"]["n_queries"], 2);
   EXPECT_THROW(target_item_groups(set, {0, 0, 1}, {"hot", "cold"}), Error);  // item 3 has no group
-  o.groups[0].members.pop_back();  // a flag short of the 4 queries
+  o.groups[0].members.pop_back();                                            // a flag short of the 4 queries
   EXPECT_THROW(evaluate(set, scorer, o), Error);
 }
 

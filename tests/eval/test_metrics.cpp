@@ -12,7 +12,9 @@ namespace {
 double value(const std::string& name, std::vector<int64_t> ranks, int64_t n_candidates = 1000) {
   return metric_value(parse_metric_name(name), ranks, n_candidates);
 }
-double inv_log2(double r) { return 1.0 / std::log2(r + 1.0); }
+double inv_log2(double r) {
+  return 1.0 / std::log2(r + 1.0);
+}
 }  // namespace
 
 TEST(Metrics, SingleTargetAtRank3) {
@@ -83,7 +85,8 @@ TEST(Metrics, NamesAndParsing) {
   auto specs = make_metric_specs({"prec", "map", "ndcg_rd", "map_k"}, {3, 10});
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name());
-  EXPECT_EQ(names, (std::vector<std::string>{"prec@3", "prec@10", "map", "ndcg_rd@3", "ndcg_rd@10", "map@3", "map@10"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"prec@3", "prec@10", "map", "ndcg_rd@3", "ndcg_rd@10", "map@3", "map@10"}));
   EXPECT_THROW(parse_metric_name("ndgc@10"), pocketrec::Error);
   EXPECT_THROW(parse_metric_name("ndcg"), pocketrec::Error);
   EXPECT_THROW(make_metric_specs({"auc"}, {5}), pocketrec::Error);

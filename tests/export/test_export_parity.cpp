@@ -11,13 +11,12 @@
 
 #include "core/config.h"
 #include "core/progress.h"
-#include "export/export_model.h"
-#include "pocket_format.h"
-#include "models/sasrec.h"
+#include "export/exporter.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
+#include "pocket_format.h"
 #include "pocketrec/pocketrec.h"
 #include "synthetic_data.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 
@@ -122,19 +121,19 @@ TEST_P(RuntimeParity, ScoresMatchLibTorchAndTopListsAreIdentical) {
   data::Dataset d = odrec ? pocketrec::testing::cycle_sessions() : pocketrec::testing::community_users();
   Config c = sasrec_config(k.variant, k.stt, k.heads);
   if (k.ordered) c.set("model.stt_item_order", "teacher", "t");
-  auto model = models::default_model_registry().get("sasrec").create(c, d);
-  auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
+  auto model = pocketrec::testing::make_model(c, d);
+  models::SessionEncoder* enc = model.session_encoder;
   ASSERT_NE(enc, nullptr);
   perturb(enc->encoder_module());
-  if (k.ordered) {  // a fixed permutation of the slots, padding slots included
-    const int64_t n_rows = enc->stt_shape()->n_rows();
-    std::vector<int64_t> slots(static_cast<size_t>(n_rows));
+  if (k.ordered) {  // a fixed permutation of the slots, padding slots included, written into the order buffer
+    torch::Tensor order = enc->encoder_module().named_buffers()["stt_item.slot_of_item"];
+    std::vector<int64_t> slots(static_cast<size_t>(order.numel()));
     std::iota(slots.begin(), slots.end(), 0);
     std::mt19937_64 rng(3);
     std::shuffle(slots.begin(), slots.end(), rng);
-    enc->set_stt_item_order(slots);
+    order.copy_(torch::tensor(slots));
   }
-  const std::string bytes = exporter::model_pocket(*model, c, d, {{"test", true}}).bytes();
+  const std::string bytes = exporter::pocket_of(model, d, {{"test", true}}, exporter::WeightType::kF32).bytes();
   std::vector<pocketrec_scoring> modes = {POCKETREC_SCORING_FP32_TABLE};
   if (k.stt) modes.push_back(POCKETREC_SCORING_CORES);
   expect_runtime_matches(*model, d, bytes, modes, odrec ? "sasrec-odrec" : "sasrec");
@@ -157,10 +156,9 @@ TEST(Export, RefusesAnSttLayoutTheRuntimeCannotRead) {
   c.set("model.item_table", "stt", "t");
   c.set("model.stt_rank", 4, "t");
   c.set("model.stt_layout", "flat", "t");
-  auto model = models::default_model_registry().get("sasrec").create(c, d);
-  auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
+  auto model = pocketrec::testing::make_model(c, d);
   try {
-    exporter::model_pocket(*model, c, d, {});
+    exporter::pocket_of(model, d, {}, exporter::WeightType::kF32);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("2 cores in the canonical layout"), std::string::npos) << e.what();
@@ -176,10 +174,10 @@ TEST(ExportWeightTypes, Fp16AndInt8FilesDecodeToTheRoundedWeights) {
   const Config c = sasrec_config("odrec", /*stt=*/true, 1);
   size_t fp32_bytes = 0;
   for (auto type : {exporter::WeightType::kF32, exporter::WeightType::kF16, exporter::WeightType::kI8}) {
-    auto model = models::default_model_registry().get("sasrec").create(c, d);
-    auto* enc = dynamic_cast<models::SessionEncoder*>(model.get());
+    auto model = pocketrec::testing::make_model(c, d);
+    models::SessionEncoder* enc = model.session_encoder;
     perturb(enc->encoder_module());
-    const std::string bytes = exporter::model_pocket(*model, c, d, {}, type).bytes();
+    const std::string bytes = exporter::pocket_of(model, d, {}, type).bytes();
     {
       torch::NoGradGuard g;
       for (auto& p : enc->encoder_module().parameters()) {
@@ -211,7 +209,7 @@ TEST(ExportWeightTypes, HalfDecodingIsExact) {
   EXPECT_EQ(format::f16_to_f32(0xC000), -2.0f);
   EXPECT_EQ(format::f16_to_f32(0x3555), 0.333251953125f);
   EXPECT_EQ(format::f16_to_f32(0x7BFF), 65504.0f);
-  EXPECT_EQ(format::f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(format::f16_to_f32(0x0001), std::ldexp(1.0f, -24));     // smallest subnormal
   EXPECT_EQ(format::f16_to_f32(0x03FF), std::ldexp(1023.0f, -24));  // largest subnormal
   EXPECT_EQ(format::f16_to_f32(0x7C00), INFINITY);
   EXPECT_TRUE(std::isnan(format::f16_to_f32(0x7E00)));
@@ -238,11 +236,11 @@ TEST(CaserParity, ScoresMatchLibTorch) {
   c.set("model.caser_ac_conv", "relu", "t");
   c.set("model.caser_ac_fc", "tanh", "t");
   c.set("train.seed", 3, "t");
-  auto model = models::default_model_registry().get("caser").create(c, d);
-  auto* net = dynamic_cast<models::TorchRecommender*>(model.get());
+  auto model = pocketrec::testing::make_model(c, d);
+  torch::nn::Module* net = &model.trainable->network();
   ASSERT_NE(net, nullptr);
-  perturb(net->network());
-  const std::string bytes = exporter::model_pocket(*model, c, d, {}).bytes();
+  perturb(*net);
+  const std::string bytes = exporter::pocket_of(model, d, {}, exporter::WeightType::kF32).bytes();
   expect_runtime_matches(*model, d, bytes, {POCKETREC_SCORING_FP32_TABLE}, "caser");
 
   // Without a user the runtime refuses to score; a SASRec context refuses a user.
@@ -272,11 +270,11 @@ TEST(FossilParity, ScoresMatchLibTorch) {
   c.set("model.window", 3, "t");
   c.set("model.fossil_alpha", 0.3, "t");
   c.set("train.seed", 3, "t");
-  auto model = models::default_model_registry().get("fossil").create(c, d);
-  auto* net = dynamic_cast<models::TorchRecommender*>(model.get());
+  auto model = pocketrec::testing::make_model(c, d);
+  torch::nn::Module* net = &model.trainable->network();
   ASSERT_NE(net, nullptr);
-  perturb(net->network());  // eta and eta_u start at 0: make the Markov chain and bias count
-  const std::string bytes = exporter::model_pocket(*model, c, d, {}).bytes();
+  perturb(*net);  // eta and eta_u start at 0: make the Markov chain and bias count
+  const std::string bytes = exporter::pocket_of(model, d, {}, exporter::WeightType::kF32).bytes();
   expect_runtime_matches(*model, d, bytes, {POCKETREC_SCORING_FP32_TABLE, POCKETREC_SCORING_AUTO}, "fossil");
   pocketrec_model* m = nullptr;
   ASSERT_EQ(pocketrec_model_load_buffer(bytes.data(), bytes.size(), nullptr, &m), POCKETREC_STATUS_OK);
@@ -286,7 +284,7 @@ TEST(FossilParity, ScoresMatchLibTorch) {
   EXPECT_EQ(pocketrec_model_n_users(m), static_cast<size_t>(d.n_users));
   pocketrec_model_free(m);
   // A history bound shorter than the Markov window is refused, naming the sizes.
-  exporter::PocketWriter bad = exporter::model_pocket(*model, c, d, {});
+  exporter::PocketWriter bad = exporter::pocket_of(model, d, {}, exporter::WeightType::kF32);
   bad.set_i64("fossil.max_history", 2);
   const std::string bad_bytes = bad.bytes();
   EXPECT_EQ(pocketrec_model_load_buffer(bad_bytes.data(), bad_bytes.size(), nullptr, &m), POCKETREC_STATUS_BAD_FORMAT);

@@ -1,6 +1,7 @@
 // Valid .pocket files of every kind the runtime reads, the fuzzer's seeds: SASRec (OD-Rec and
 // standard) with a dense table, 2 semi-tensor-train cores (t = 2) or a plain tensor train (t = 1),
-// each in f32 and in i8 with contiguous ids; Caser and Fossil.
+// each in f32 and in i8 with contiguous ids; SASRec with a product-quantised table (with and without
+// a rotation); Caser and Fossil.
 #pragma once
 
 #include <string>
@@ -24,6 +25,12 @@ inline int write_fuzz_seeds(const std::string& dir) {
       spec.id_base = 1;
       spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
     }
+  for (bool rotation : {false, true}) {  // product-quantised tables
+    TinySasRec spec;
+    spec.pq = true, spec.pq_rotation = rotation;
+    spec.n_items = 12, spec.dim = 4, spec.inner = 4, spec.max_len = 3, spec.M = 2, spec.K = 4;
+    spec.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
+  }
   TinyCaser caser;
   caser.writer().save(dir + "/seed" + std::to_string(i++) + ".pocket");
   TinyFossil fossil;

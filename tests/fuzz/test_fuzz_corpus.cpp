@@ -35,14 +35,14 @@ TEST(FuzzCorpus, SavedFindsReplayWithoutACrash) {
 TEST(FuzzCorpus, SeedsLoadAndAnswerAndTheirMutationsAreRefusedCleanly) {
   pocketrec::testing::TempDir dir;
   const int n_seeds = pocketrec::testing::write_fuzz_seeds(dir.path());
-  EXPECT_EQ(n_seeds, 14);
+  EXPECT_EQ(n_seeds, 16);
   std::mt19937 rng(1);
   for (int i = 0; i < n_seeds; ++i) {
     const std::string path = dir.path() + "/seed" + std::to_string(i) + ".pocket";
     const std::string bytes = pocketrec::read_file(path);
     pocketrec_model* m = nullptr;
-    ASSERT_EQ(pocketrec_model_load_file(path.c_str(), nullptr, &m), POCKETREC_STATUS_OK) << path << ": "
-                                                                                          << pocketrec_last_error();
+    ASSERT_EQ(pocketrec_model_load_file(path.c_str(), nullptr, &m), POCKETREC_STATUS_OK)
+        << path << ": " << pocketrec_last_error();
     pocketrec_model_free(m);
     replay(bytes);
     // Flipped bytes (the target reseals even-sized inputs, so the header and tensor checks see them).

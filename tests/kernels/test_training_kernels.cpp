@@ -131,8 +131,8 @@ TEST(FullSoftmaxDistillation, MatchesCrossEntropyPlusKlOfLogSoftmax) {
       y[0] = N - 1;
       const auto ours = run_distillation(Q, W, y, Z, T, false), ref = run_distillation(Q, W, y, Z, T, true);
       for (size_t i = 0; i < 4; ++i)
-        EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-9, 1e-11)) << "output " << i << " T " << T << " " << B << " "
-                                                                    << N << " " << d;
+        EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-9, 1e-11))
+            << "output " << i << " T " << T << " " << B << " " << N << " " << d;
       EXPECT_GT(ours[1].item<double>(), 0);
     }
 }
@@ -237,8 +237,8 @@ TEST(CounterBasedDropout, IdentityInEvalOrWithoutDropoutAndRefusesBadP) {
 
 namespace {
 
-std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear layer,
-                                      const torch::Tensor& upstream, bool reference) {
+std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear layer, const torch::Tensor& upstream,
+                                      bool reference) {
   torch::Tensor x = x0.clone().requires_grad_(true);
   for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
   torch::Tensor y = reference ? layer->forward(x) : kernels::parallel_linear(layer, x);
@@ -255,7 +255,9 @@ std::vector<torch::Tensor> run_linear(const torch::Tensor& x0, torch::nn::Linear
 TEST(ParallelLinear, MatchesTorchLinear) {
   torch::manual_seed(9);
   for (auto [rows, in, out, bias] : {std::tuple<int64_t, int64_t, int64_t, bool>{1, 3, 1, true},
-                                     {700, 20, 45, true}, {300, 17, 33, false}, {30, 70, 5000, false},
+                                     {700, 20, 45, true},
+                                     {300, 17, 33, false},
+                                     {30, 70, 5000, false},
                                      {600, 130, 4100, true}}) {
     torch::nn::Linear layer(torch::nn::LinearOptions(in, out).bias(bias));
     layer->to(torch::kFloat64);
@@ -304,8 +306,8 @@ TEST(ParallelBmm, MatchesTorchBmmOnContiguousAndTransposedOperands) {
   for (auto [n, m, k, p] : {std::array<int64_t, 4>{1, 1, 1, 1}, {7, 5, 3, 4}, {100, 40, 16, 40}}) {
     torch::Tensor a = torch::randn({n, m, k}, torch::kFloat64), upstream = torch::randn({n, m, p}, torch::kFloat64);
     // b contiguous, and b as the transposed view attention passes (K^T)
-    for (const torch::Tensor& b : {torch::randn({n, k, p}, torch::kFloat64),
-                                   torch::randn({n, p, k}, torch::kFloat64).transpose(1, 2)}) {
+    for (const torch::Tensor& b :
+         {torch::randn({n, k, p}, torch::kFloat64), torch::randn({n, p, k}, torch::kFloat64).transpose(1, 2)}) {
       const auto ours = run_bmm(a, b, upstream, false), ref = run_bmm(a, b, upstream, true);
       for (size_t i = 0; i < ours.size(); ++i) {
         EXPECT_EQ(ours[i].sizes(), ref[i].sizes()) << i;

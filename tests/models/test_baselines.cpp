@@ -29,7 +29,7 @@ TEST(Pop, CountsTrainingOccurrences) {
   data::Dataset d = tiny();
   Config c;
   PopularityModel m(d.n_items);
-  m.fit(d, FitContext{c, "", nullptr});
+  m.fit(d);
   EXPECT_EQ(m.counts(), (std::vector<float>{2, 4, 1, 1}));
   pocketrec::testing::TempDir t;
   m.save(t.path() + "/m");
@@ -43,8 +43,8 @@ TEST(Pop, CountsTrainingOccurrences) {
 TEST(ItemCF, CosineOfCooccurrenceAndHistoryScores) {
   data::Dataset d = tiny();
   Config c;
-  ItemCFModel m(c, d.n_items);
-  m.fit(d, FitContext{c, "", nullptr});
+  ItemCFModel m(models::ItemCfOptions{}, d.n_items);
+  m.fit(d);
   // Users per item (binary): 0:{0,1} 1:{0,1,2} 2:{0} 3:{2}
   EXPECT_NEAR(m.similarity(0, 1), 2.0 / std::sqrt(2.0 * 3.0), 1e-6);
   EXPECT_NEAR(m.similarity(1, 3), 1.0 / std::sqrt(3.0 * 1.0), 1e-6);
@@ -57,23 +57,23 @@ TEST(ItemCF, CosineOfCooccurrenceAndHistoryScores) {
   m.score_history({h.data(), h.size()}, out.data());
   EXPECT_NEAR(out[1], 2.0 / std::sqrt(6.0) + 1.0 / std::sqrt(3.0), 1e-6);
   // Keeping 1 neighbour per item keeps the most similar.
-  Config c1;
-  c1.set("model.itemcf_neighbors", 1, "test");
-  ItemCFModel k1(c1, d.n_items);
-  k1.fit(d, FitContext{c1, "", nullptr});
+  models::ItemCfOptions one_neighbour;
+  one_neighbour.neighbors = 1;
+  ItemCFModel k1(one_neighbour, d.n_items);
+  k1.fit(d);
   EXPECT_EQ(k1.n_parameters(), 4);
   EXPECT_NEAR(k1.similarity(0, 1), m.similarity(0, 1), 1e-7);  // 0.816 > 0.707
   EXPECT_EQ(k1.similarity(0, 2), 0.0f);
   // Save/load round trip.
   pocketrec::testing::TempDir t;
   m.save(t.path() + "/cf");
-  ItemCFModel back(c, d.n_items);
+  ItemCFModel back(models::ItemCfOptions{}, d.n_items);
   back.load(t.path() + "/cf");
   EXPECT_EQ(back.similarity(1, 3), m.similarity(1, 3));
 }
 
 TEST(Registry, UnknownModelSuggestsTheClosestName) {
-  ModelRegistry r;
+  ModelRegistry r = empty_model_registry();
   register_baseline_models(r);
   try {
     r.get("itemfc");
@@ -81,4 +81,12 @@ TEST(Registry, UnknownModelSuggestsTheClosestName) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "model.name: unknown model 'itemfc' (did you mean 'itemcf'?)");
   }
+  // Capabilities come from what is registered: the baselines fit in closed form and nothing else.
+  const ModelInstance pop = r.get("pop").create(ModelOptions{}, tiny());
+  EXPECT_EQ(pop.name, "pop");
+  EXPECT_NE(pop.fitted, nullptr);
+  EXPECT_EQ(pop.trainable, nullptr);
+  EXPECT_EQ(pop.session_encoder, nullptr);
+  EXPECT_EQ(pop.sampled_items, nullptr);
+  EXPECT_EQ(pop.exportable, nullptr);
 }

@@ -12,22 +12,17 @@
 #include "models/torch_models.h"
 #include "synthetic_data.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 
 using namespace pocketrec;
 
 namespace {
-eval::EvalResult fit_and_test(const std::string& model, Config& c, const data::Dataset& d,
-                              std::unique_ptr<models::Recommender>* keep = nullptr) {
-  auto reg = models::default_model_registry();
-  auto m = reg.get(model).create(c, d);
-  eval::EvalOptions o = eval::EvalOptions::from_config(c);
-  models::FitContext ctx{c, "", [&](const models::Recommender& r) {
-                           auto s = r.make_scorer(d);
-                           return eval::evaluate(d.valid, *s, o);
-                         }};
-  m->fit(d, ctx);
-  auto s = m->make_scorer(d);
-  auto res = eval::evaluate(d.test, *s, o);
+eval::EvalResult fit_and_test(const std::string& model, Config c, const data::Dataset& d,
+                              models::ModelInstance* keep = nullptr) {
+  c.set("model.name", model, "t");
+  auto m = pocketrec::testing::make_model(c, d);
+  pocketrec::testing::fit(m, d, c);
+  auto res = pocketrec::testing::evaluate_test(m, d, c);
   if (keep) *keep = std::move(m);
   return res;
 }
@@ -45,7 +40,7 @@ TEST(Bpr, LearnsCommunitiesBeatsPopAndReloadsExactly) {
   c.set("eval.metrics", nlohmann::json::array({"hr", "ndcg", "map"}), "t");
   c.set("eval.valid_metric", "ndcg@5", "t");
   c.set("eval.threads", 1, "t");
-  std::unique_ptr<models::Recommender> bpr;
+  models::ModelInstance bpr;
   auto r_bpr = fit_and_test("bpr", c, d, &bpr);
   auto r_pop = fit_and_test("pop", c, d);
   EXPECT_GT(r_bpr.get("map"), 3 * r_pop.get("map")) << r_bpr.get("map") << " vs " << r_pop.get("map");
@@ -54,12 +49,10 @@ TEST(Bpr, LearnsCommunitiesBeatsPopAndReloadsExactly) {
   // Save, load into a fresh model: identical metrics.
   pocketrec::testing::TempDir t;
   bpr->save(t.path() + "/bpr");
-  auto reg = models::default_model_registry();
-  auto back = reg.get("bpr").create(c, d);
+  c.set("model.name", "bpr", "t");
+  auto back = pocketrec::testing::make_model(c, d);
   back->load(t.path() + "/bpr");
-  eval::EvalOptions o = eval::EvalOptions::from_config(c);
-  auto s = back->make_scorer(d);
-  EXPECT_EQ(eval::evaluate(d.test, *s, o).values, r_bpr.values);
+  EXPECT_EQ(pocketrec::testing::evaluate_test(back, d, c).values, r_bpr.values);
 
   // Same seed: the same training run.
   auto again = fit_and_test("bpr", c, d);

@@ -102,7 +102,7 @@ TEST(CaserConvolutions, UnusedOutputsGiveZeroGradientsToTheirFilters) {
   auto ours = outputs_and_gradients(f, X, up, false), ref = outputs_and_gradients(f, X, up, true);
   for (size_t i = 0; i < ours.size(); ++i)
     EXPECT_LT((ours[i] - ref[i]).abs().max().item<float>(), 1e-5) << "tensor " << i;
-  const size_t first_weight = (L + 1) + 1;  // after the outputs and dX
+  const size_t first_weight = (L + 1) + 1;                            // after the outputs and dX
   EXPECT_EQ(ours[first_weight].abs().max().item<float>(), 0.0f);      // vertical weight
   EXPECT_EQ(ours[first_weight + 2].abs().max().item<float>(), 0.0f);  // height-2 weight
   EXPECT_GT(ours[first_weight + 1].abs().max().item<float>(), 0.0f);  // height-1 weight
@@ -141,6 +141,8 @@ TEST(CaserConvolutions, EmptyBatchGivesEmptyOutputsAndZeroGradients) {
 
 TEST(CaserConvolutions, RefusesWrongShapes) {
   Filters f = make_filters(3, 4, 1, 2);
-  EXPECT_ANY_THROW(models::caser_convolutions(torch::randn({2, 4, 4}), f.weights(), f.biases()));  // L = 4, filters for 3
-  EXPECT_ANY_THROW(models::caser_convolutions(torch::randn({2, 3, 5}), f.weights(), f.biases()));  // d = 5, filters for 4
+  EXPECT_ANY_THROW(
+      models::caser_convolutions(torch::randn({2, 4, 4}), f.weights(), f.biases()));  // L = 4, filters for 3
+  EXPECT_ANY_THROW(
+      models::caser_convolutions(torch::randn({2, 3, 5}), f.weights(), f.biases()));  // d = 5, filters for 4
 }

@@ -13,24 +13,26 @@
 #include "models/sampled_item_task.h"
 #include "models/soft_attention_readout.h"
 #include "models/torch_models.h"
-#include "models/torch_recommender.h"
 #include "synthetic_data.h"
 #include "test_util.h"
 #include "torch_test_util.h"
+#include "train/checkpoint.h"
 
 using namespace pocketrec;
 
 namespace {
 
-Config small_config(const std::string& model) { return pocketrec::testing::small_torch_config(model); }
+Config small_config(const std::string& model) {
+  return pocketrec::testing::small_torch_config(model);
+}
 
-std::unique_ptr<models::TorchRecommender> make(const Config& c, const data::Dataset& d) {
-  return pocketrec::testing::make_torch_model(c, d);
+models::ModelInstance make(const Config& c, const data::Dataset& d) {
+  return pocketrec::testing::make_model(c, d);
 }
 
 eval::EvalResult evaluate(const models::Recommender& m, const data::Dataset& d, const Config& c) {
   auto s = m.make_scorer(d);
-  return eval::evaluate(d.test, *s, eval::EvalOptions::from_config(c));
+  return eval::evaluate(d.test, *s, pocketrec::testing::eval_options(c));
 }
 
 struct Case {
@@ -58,8 +60,8 @@ void gradient_check(const Case& k) {
   if (k.stt) use_stt_table(c);
   c.set("model.caser_targets", k.caser_targets, "t");
   auto m = make(c, d);
-  train::TrainTask task = m->training_task(d, c);
-  torch::nn::Module& net = m->network();
+  train::TrainTask task = m.trainable->training_task(d);
+  torch::nn::Module& net = m.trainable->network();
   net.to(torch::kFloat64);
   net.eval();  // no dropout: the loss is a deterministic function of the parameters
   std::vector<int64_t> ids(std::min<int64_t>(16, task.n_samples));
@@ -103,15 +105,33 @@ void gradient_check(const Case& k) {
 
 }  // namespace
 
-TEST(GradientCheck, Bpr) { gradient_check({"bpr", "", "", false}); }
-TEST(GradientCheck, BprSessions) { gradient_check({"bpr", "", "", true}); }
-TEST(GradientCheck, Caser) { gradient_check({"caser", "", "", false}); }
-TEST(GradientCheck, CaserThreeTargets) { gradient_check({"caser", "", "", false, false, 3}); }
-TEST(GradientCheck, Fossil) { gradient_check({"fossil", "", "", false}); }
-TEST(GradientCheck, SasRecCrossEntropy) { gradient_check({"sasrec", "standard", "ce", false}); }
-TEST(GradientCheck, SasRecBce) { gradient_check({"sasrec", "standard", "bce", false}); }
-TEST(GradientCheck, SasRecOdRecTeacher) { gradient_check({"sasrec", "odrec", "", true}); }
-TEST(GradientCheck, SasRecOdRecSttStudent) { gradient_check({"sasrec", "odrec", "", true, true}); }
+TEST(GradientCheck, Bpr) {
+  gradient_check({"bpr", "", "", false});
+}
+TEST(GradientCheck, BprSessions) {
+  gradient_check({"bpr", "", "", true});
+}
+TEST(GradientCheck, Caser) {
+  gradient_check({"caser", "", "", false});
+}
+TEST(GradientCheck, CaserThreeTargets) {
+  gradient_check({"caser", "", "", false, false, 3});
+}
+TEST(GradientCheck, Fossil) {
+  gradient_check({"fossil", "", "", false});
+}
+TEST(GradientCheck, SasRecCrossEntropy) {
+  gradient_check({"sasrec", "standard", "ce", false});
+}
+TEST(GradientCheck, SasRecBce) {
+  gradient_check({"sasrec", "standard", "bce", false});
+}
+TEST(GradientCheck, SasRecOdRecTeacher) {
+  gradient_check({"sasrec", "odrec", "", true});
+}
+TEST(GradientCheck, SasRecOdRecSttStudent) {
+  gradient_check({"sasrec", "odrec", "", true, true});
+}
 
 TEST(Caser, ParameterCountEqualsTheRdFormula) {
   data::Dataset d = pocketrec::testing::community_users();
@@ -128,7 +148,7 @@ TEST(Caser, ParameterCountEqualsTheRdFormula) {
   EXPECT_EQ(m->n_parameters(), formula);
 }
 
-// The RD paper's Gowalla Caser-T (rankdistill.md §2): U = 13,149 users, 14,009 items plus the
+// The RD paper's Gowalla Caser-T (docs/design/rankdistill.md §2): U = 13,149 users, 14,009 items plus the
 // padding row, d = 100, L = 5, nv = 2, nh = 16: the model built at those sizes has 5,584,102
 // parameters, and the d = 50 student 2,794,102 (50.0%).
 TEST(Caser, ParameterCountAtTheRdPapersGowallaSizes) {
@@ -155,9 +175,9 @@ TEST(Caser, EachWindowPredictsItsNextTItems) {
   c.set("model.caser_targets", T, "t");
   c.set("train.neg_samples", n_neg, "t");
   auto m = make(c, d);
-  auto* pw = dynamic_cast<models::PointwiseModel*>(m.get());
+  auto* pw = m.sampled_items;
   ASSERT_NE(pw, nullptr);
-  models::SampledItemTask st = pw->sampled_item_task(d, c);
+  models::SampledItemTask st = pw->sampled_item_task(d);
   int64_t windows = 0;  // c-L-T+1 per sequence of length c >= L+T, one padded window when T < c < L+T
   for (size_t u = 0; u < d.train.size(); ++u) {
     const int64_t len = static_cast<int64_t>(d.train.length(u));
@@ -165,8 +185,8 @@ TEST(Caser, EachWindowPredictsItsNextTItems) {
   }
   ASSERT_EQ(st.size(), windows);
   ASSERT_EQ(st.n_targets, T);
-  train::TrainTask task = m->training_task(d, c);
-  m->network().eval();
+  train::TrainTask task = m.trainable->training_task(d);
+  m.trainable->network().eval();
   std::vector<int64_t> ids{0, 3, st.size() - 1};
   std::mt19937_64 rng(5);
   train::Batch batch = task.make_batch(ids.data(), ids.size(), rng);
@@ -181,7 +201,8 @@ TEST(Caser, EachWindowPredictsItsNextTItems) {
       EXPECT_EQ(std::count(hist.begin(), hist.end(), items[b][j].item<int64_t>()), 0) << "negative in the history";
   }
   torch::Tensor s = st.scores(batch, items.size(1));
-  const double expected = (torch::softplus(-s.slice(1, 0, T)).sum(1) + torch::softplus(s.slice(1, T)).sum(1)).mean().item<double>();
+  const double expected =
+      (torch::softplus(-s.slice(1, 0, T)).sum(1) + torch::softplus(s.slice(1, T)).sum(1)).mean().item<double>();
   EXPECT_NEAR(task.loss(batch).item<double>(), expected, 1e-6 * std::abs(expected));
 }
 
@@ -206,18 +227,18 @@ TEST_P(LearnsStructure, BeatsPopAndTheBestCheckpointReloadsBitIdentically) {
   if (k.stt) use_stt_table(c);
   pocketrec::testing::TempDir dir;
   auto m = make(c, d);
-  models::FitContext ctx{c, dir.path(), pocketrec::testing::validation_on(d, c)};
-  m->fit(d, ctx);
+  pocketrec::testing::fit(m, d, c, dir.path());
   eval::EvalResult r = evaluate(*m, d, c);
-  auto reg = models::default_model_registry();
-  auto pop = reg.get("pop").create(c, d);
-  pop->fit(d, ctx);
+  Config pc = c;
+  pc.set("model.name", "pop", "t");
+  auto pop = make(pc, d);
+  pocketrec::testing::fit(pop, d, pc);
   eval::EvalResult rp = evaluate(*pop, d, c);
-  EXPECT_GT(r.get("ndcg@5"), rp.get("ndcg@5") + 0.1) << k.model << " " << r.get("ndcg@5") << " vs pop "
-                                                      << rp.get("ndcg@5");
+  EXPECT_GT(r.get("ndcg@5"), rp.get("ndcg@5") + 0.1)
+      << k.model << " " << r.get("ndcg@5") << " vs pop " << rp.get("ndcg@5");
   // A fresh model loaded from checkpoint_best.ckpt scores exactly like the trained one.
   auto fresh = make(c, d);
-  train::load_checkpoint_weights(fresh->network(), dir.path() + "/checkpoint_best.ckpt");
+  train::load_checkpoint_weights(fresh.trainable->network(), dir.path() + "/checkpoint_best.ckpt");
   EXPECT_EQ(evaluate(*fresh, d, c).values, r.values);
 }
 
@@ -237,9 +258,9 @@ TEST(Trainer, ResumeConfigComparisonFillsKeysAddedLater) {
   nlohmann::json old_run = c.to_json();
   old_run["distill"].erase("rd_alpha");  // a checkpoint written before distill.rd_alpha existed
   old_run["train"]["epochs"] = 3;        // epochs may be raised on resumption
-  EXPECT_EQ(train::resumable_config(old_run), train::resumable_config(c.to_json()));
+  EXPECT_EQ(app::run_identity(old_run), app::run_identity(c));
   old_run["train"]["lr"] = 0.5;  // a real difference is still one
-  EXPECT_NE(train::resumable_config(old_run), train::resumable_config(c.to_json()));
+  EXPECT_NE(app::run_identity(old_run), app::run_identity(c));
 }
 
 // The soft-attention readout computes its gate at the real rows only; the result equals the
@@ -265,8 +286,7 @@ TEST(SoftAttentionReadout, RealRowsOnlyEqualsTheMaskedFormula) {
 }
 
 // Without validation queries (a refit on train + validation: split.ratios [0.8, 0, 0.2]) nothing can
-// be selected: the trainer keeps the latest epoch and never stops early (it used to keep epoch 1,
-// whose empty-set metric 0 nothing later exceeded, and stop after `patience` epochs).
+// be selected: the trainer keeps the latest epoch and never stops early.
 TEST(Trainer, NoValidationQueriesKeepTheLatestEpoch) {
   ProgressBar::set_enabled(false);
   data::Dataset d = pocketrec::testing::community_users();
@@ -275,10 +295,8 @@ TEST(Trainer, NoValidationQueriesKeepTheLatestEpoch) {
   c.set("train.epochs", 4, "t");
   c.set("train.patience", 1, "t");
   auto m = make(c, d);
-  train::TrainTask task = m->training_task(d, c);
-  models::FitContext ctx{c, "", pocketrec::testing::validation_on(d, c)};
-  const train::TrainSummary s = train::run_training(task, *m, ctx);
-  EXPECT_EQ(s.epochs_run, 4);
-  EXPECT_EQ(s.best_epoch, 4);
-  EXPECT_FALSE(s.stopped_early);
+  const nlohmann::json s = pocketrec::testing::fit(m, d, c);
+  EXPECT_EQ(s["epochs_run"], 4);
+  EXPECT_EQ(s["best_epoch"], 4);
+  EXPECT_FALSE(s["stopped_early"].get<bool>());
 }

@@ -37,8 +37,12 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 #endif
 
 using namespace pocketrec;
@@ -145,9 +149,9 @@ TEST(PocketFile, WeightsDecodeFromF16AndI8) {
   const float* v = nullptr;
   ASSERT_TRUE(f.get_weight("q", {2, 4}, &store, &v).ok());
   const float s = 1.0f / 127.0f;  // max |row 0| = 1
-  EXPECT_EQ(v[0], 64 * s);         // 0.5 / s = 63.5 rounds away from zero
+  EXPECT_EQ(v[0], 64 * s);        // 0.5 / s = 63.5 rounds away from zero
   EXPECT_EQ(v[1], -127 * s);
-  EXPECT_EQ(v[2], 32 * s);         // 31.75 -> 32
+  EXPECT_EQ(v[2], 32 * s);  // 31.75 -> 32
   EXPECT_EQ(v[3], 0.0f);
   for (int j = 0; j < 4; ++j) EXPECT_EQ(v[4 + j], 0.0f);  // an all-zero row (scale 1)
   ASSERT_TRUE(f.get_weight("h", {3}, &store, &v).ok());
@@ -173,7 +177,7 @@ TEST(PocketFile, EveryTruncationIsRefusedWithoutACrash) {
     ASSERT_EQ(l.status, POCKETREC_STATUS_BAD_FORMAT) << len << ": " << l.error;
   }
   EXPECT_EQ(Loaded(bytes.substr(0, 100)).error, "<buffer>: header says " + std::to_string(bytes.size()) +
-                                                     " bytes but the file has 100 (truncated or padded)");
+                                                    " bytes but the file has 100 (truncated or padded)");
 }
 
 TEST(PocketFile, FlippedBytesAreAChecksumMismatch) {
@@ -193,12 +197,12 @@ TEST(PocketFile, BadMagicNewerVersionAndInconsistentHeadersAreRefused) {
   b[1] = 'X';
   EXPECT_EQ(Loaded(b).error, "<buffer>: not a .pocket model file (bad magic)");
   b = good;
-  const uint32_t v2 = 2;
-  std::memcpy(b.data() + 8, &v2, 4);
+  const uint32_t v3 = 3;
+  std::memcpy(b.data() + 8, &v3, 4);
   reseal(b);
   Loaded l(b);
   EXPECT_EQ(l.status, POCKETREC_STATUS_UNSUPPORTED_VERSION);
-  EXPECT_EQ(l.error, "<buffer>: file format version 2 is newer than this runtime (max 1)");
+  EXPECT_EQ(l.error, "<buffer>: file format version 3 is newer than this runtime (max 2)");
   b = good;
   const uint32_t many = 0x7fffffff;
   std::memcpy(b.data() + 36, &many, 4);  // n_tensors
@@ -222,8 +226,7 @@ TEST(PocketFile, WrongArchitectureOrShapesNameTheProblem) {
   dense.stt = false;
   auto w2 = dense.writer();
   w2.set_i64("sasrec.dim", 16);
-  EXPECT_EQ(Loaded(w2.bytes()).error,
-            "<buffer>: tensor 'item.weight' has shape [31,8], expected [31,16]");
+  EXPECT_EQ(Loaded(w2.bytes()).error, "<buffer>: tensor 'item.weight' has shape [31,8], expected [31,16]");
   auto w3 = TinySasRec{}.writer();
   w3.set_string("stt.layout", "flat");
   EXPECT_NE(Loaded(w3.bytes()).error.find("2 cores in the canonical layout"), std::string::npos);
@@ -430,7 +433,7 @@ TEST(CApi, FossilReadsTheDistinctHistoryAndTheLastItemsInOrder) {
   };
   // {4, 9, 4}: the FISM set is {4, 9} and the last two items are 9, 4, as for {9, 4}.
   EXPECT_EQ(scores({4, 9, 4}), scores({9, 4}));
-  EXPECT_NE(scores({4, 9}), scores({9, 4}));  // the Markov chain reads the order
+  EXPECT_NE(scores({4, 9}), scores({9, 4}));                                         // the Markov chain reads the order
   EXPECT_EQ(scores({0, 1, 2, 3, 4, 5, 6, 7, 8}), scores({1, 2, 3, 4, 5, 6, 7, 8}));  // the last 8 only
   const std::vector<float> user0 = scores({9, 4});
   ASSERT_EQ(pocketrec_context_set_user(l.ctx, 1), POCKETREC_STATUS_OK);
@@ -467,9 +470,9 @@ TEST(CApi, RecommendExcludesHistoryAndBatchesEqualSingleCalls) {
     size_t bn[3];
     ASSERT_EQ(pocketrec_recommend_batch(l.ctx, flat.data(), offsets, 3, 4, 0, bi, bs, bn), POCKETREC_STATUS_OK);
     for (size_t q = 0; q < 3; ++q) {
-      ASSERT_EQ(pocketrec_recommend(l.ctx, flat.data() + offsets[q], offsets[q + 1] - offsets[q], 4, 0, items, scores,
-                                    &n),
-                POCKETREC_STATUS_OK);
+      ASSERT_EQ(
+          pocketrec_recommend(l.ctx, flat.data() + offsets[q], offsets[q + 1] - offsets[q], 4, 0, items, scores, &n),
+          POCKETREC_STATUS_OK);
       ASSERT_EQ(bn[q], 4u);
       for (size_t i = 0; i < 4; ++i) EXPECT_EQ(bi[q * 4 + i], items[i]);
     }
@@ -504,7 +507,8 @@ TEST(CApi, RecommendAllocatesNothingAndContextsShareAModelAcrossThreads) {
   size_t n = 0;
   ASSERT_EQ(pocketrec_recommend(l.ctx, h, 3, 10, 1, items, scores, &n), POCKETREC_STATUS_OK);  // warm-up
   const long before = g_news.load();
-  for (int r = 0; r < 100; ++r) ASSERT_EQ(pocketrec_recommend(l.ctx, h, 3, 10, 1, items, scores, &n), POCKETREC_STATUS_OK);
+  for (int r = 0; r < 100; ++r)
+    ASSERT_EQ(pocketrec_recommend(l.ctx, h, 3, 10, 1, items, scores, &n), POCKETREC_STATUS_OK);
   EXPECT_EQ(g_news.load() - before, 0);
 
   std::vector<int64_t> expect(items, items + 10);
@@ -543,3 +547,94 @@ TEST(CApi, LoadsAFileWrittenAtomically) {
 }
 
 }  // namespace
+
+// A product-quantised table scored from its codes through the lookup table equals the dense product
+// with the table rebuilt from the same codes (codewords gathered by hand here), with and without a
+// rotation; the fp32 and int8 table modes rebuild the same rows; the history rows are the rebuilt rows.
+TEST(PqScoring, LookupTableEqualsTheDenseProductOfTheRebuiltTable) {
+  for (bool rotation : {false, true}) {
+    TinySasRec spec;
+    spec.pq = true, spec.pq_rotation = rotation, spec.M = 4, spec.K = 8;
+    const std::string bytes = spec.bytes();
+    Loaded codes(bytes, POCKETREC_SCORING_CORES), fp32(bytes, POCKETREC_SCORING_FP32_TABLE),
+        autom(bytes, POCKETREC_SCORING_AUTO);
+    ASSERT_EQ(codes.status, POCKETREC_STATUS_OK) << codes.error;
+    ASSERT_EQ(fp32.status, POCKETREC_STATUS_OK) << fp32.error;
+    const std::vector<int64_t> h = {1000, 1070, 1007};
+    const std::vector<float> a = codes.scores(h), b = fp32.scores(h), c = autom.scores(h);
+    EXPECT_EQ(a, c);  // auto = scoring from the codes
+    for (size_t v = 0; v < a.size(); ++v) EXPECT_NEAR(a[v], b[v], 1e-5) << "rotation " << rotation << " item " << v;
+    // The rebuilt rows by hand: row(v) = [codebook[m][code[v][m]]] R.
+    runtime::PocketFile f;
+    ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+    const runtime::TensorView *cb = nullptr, *cd = nullptr;
+    ASSERT_TRUE(f.get_tensor("pq_item.codebooks", {4, 8, 2}, &cb).ok());
+    ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
+    const float* C = reinterpret_cast<const float*>(cb->data);
+    const uint8_t* code = cd->data;
+    std::vector<double> row(8);
+    for (int64_t v : {0, 13, 29}) {
+      for (int64_t m = 0; m < 4; ++m)
+        for (int64_t j = 0; j < 2; ++j) row[m * 2 + j] = C[(m * 8 + code[v * 4 + m]) * 2 + j];
+      if (rotation) {  // the writer's rotation maps (x_j, x_j+1) to (-x_j+1, x_j)
+        for (int64_t j = 0; j < 8; j += 2) {
+          const double x = row[j], y = row[j + 1];
+          row[j] = -y, row[j + 1] = x;
+        }
+      }
+      runtime::PqTable pq{4, 8, 2, C, code, nullptr};
+      std::vector<float> plain(8);
+      pq.row(v, plain.data());
+      if (!rotation)
+        for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(plain[j], row[j]);
+      const std::vector<float> table = runtime::ItemScorer::rebuild_table(pq, 30, 8);
+      if (!rotation) EXPECT_EQ(std::vector<float>(table.begin() + v * 8, table.begin() + v * 8 + 8), plain);
+    }
+  }
+}
+
+// Codes that a table cannot have (>= K) are refused at load with BAD_FORMAT naming the item and the
+// sub-space; a PQ shape that does not divide the dimension likewise.
+TEST(PqScoring, OutOfRangeCodesAndBadShapesAreRefused) {
+  TinySasRec spec;
+  spec.pq = true, spec.M = 4, spec.K = 8;
+  std::string bytes = spec.bytes();
+  runtime::PocketFile f;
+  ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+  const runtime::TensorView* cd = nullptr;
+  ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
+  const size_t at = static_cast<size_t>(cd->data - reinterpret_cast<const uint8_t*>(bytes.data())) + 4 * 5 + 2;
+  bytes[at] = static_cast<char>(200);  // item 5, sub-space 2
+  reseal(bytes);
+  Loaded bad(bytes);
+  EXPECT_EQ(bad.status, POCKETREC_STATUS_BAD_FORMAT);
+  EXPECT_NE(bad.error.find("PQ code 200 of item 5, sub-space 2, is not below 8"), std::string::npos) << bad.error;
+  TinySasRec odd = spec;
+  odd.M = 3;  // 3 does not divide 8
+  Loaded shape(odd.bytes());
+  EXPECT_EQ(shape.status, POCKETREC_STATUS_BAD_FORMAT);
+}
+
+// Format version 2 added the u8 type: a version-1 file (dense table, no u8 tensor) still loads and
+// scores as before; a u8 tensor in a file that says version 1 is refused.
+TEST(PocketFile, VersionOneFilesStayReadable) {
+  TinySasRec dense;
+  dense.stt = false;
+  std::string bytes = dense.bytes();
+  Loaded v2(bytes);
+  ASSERT_EQ(v2.status, POCKETREC_STATUS_OK) << v2.error;
+  const uint32_t one = 1;
+  std::memcpy(bytes.data() + 8, &one, 4);
+  reseal(bytes);
+  Loaded v1(bytes);
+  ASSERT_EQ(v1.status, POCKETREC_STATUS_OK) << v1.error;
+  EXPECT_EQ(v1.scores({1000, 1007}), v2.scores({1000, 1007}));
+  TinySasRec pq;
+  pq.pq = true;
+  std::string pq_bytes = pq.bytes();
+  std::memcpy(pq_bytes.data() + 8, &one, 4);
+  reseal(pq_bytes);
+  Loaded refused(pq_bytes);
+  EXPECT_EQ(refused.status, POCKETREC_STATUS_BAD_FORMAT);
+  EXPECT_NE(refused.error.find("unknown type 4 (format version 1)"), std::string::npos) << refused.error;
+}

@@ -1,5 +1,5 @@
 // A small random SASRec .pocket built without LibTorch, for the runtime's format, C API and fuzz
-// tests: the same tensor names and metadata the exporter writes (src/export/export_model.cpp).
+// tests: the same tensor names and metadata the exporter writes (src/export/exporter.cpp and models/sasrec.cpp).
 #pragma once
 
 #include <random>
@@ -34,6 +34,9 @@ struct TinySasRec {
   bool stt = true;
   int64_t n_items = 30, dim = 8, max_len = 5, heads = 1, inner = 12, layers = 1;
   int64_t I1 = 5, I2 = 7, J1 = 2, J2 = 4, rank = 4, t = 2;  // STT shape (I1 I2 = 35 >= 30 items)
+  bool pq = false;                                          // a product-quantised table (takes precedence over stt)
+  int64_t M = 4, K = 8;
+  bool pq_rotation = false;
   uint32_t seed = 3;
   int64_t id_base = -1;  // >= 0: ids id_base, id_base + 1, ... as "item_ids.base"; else 1000, 1007, ... as a tensor
   bool int8 = false;     // matrices as i8 with per-row scales (as `pocketrec export --dtype int8`)
@@ -52,8 +55,12 @@ struct TinySasRec {
     w.set_i64("sasrec.layers", layers);
     w.set_i64("sasrec.heads", heads);
     w.set_i64("sasrec.inner", inner);
-    w.set_string("sasrec.item_table", stt ? "stt" : "dense");
-    if (stt) {
+    w.set_string("sasrec.item_table", pq ? "pq" : stt ? "stt" : "dense");
+    if (pq) {
+      w.set_i64("pq.subspaces", M);
+      w.set_i64("pq.codewords", K);
+      w.set_i64("pq.rotation", pq_rotation ? 1 : 0);
+    } else if (stt) {
       w.set_i64_array("stt.items", {I1, I2});
       w.set_i64_array("stt.dims", {J1, J2});
       w.set_i64("stt.rank", rank);
@@ -66,7 +73,18 @@ struct TinySasRec {
       w.set_i64("item_ids.base", id_base);
     else
       w.add_i64("item_ids", ids.data(), {ids.size()});
-    if (stt) {
+    if (pq) {
+      std::vector<uint8_t> codes(static_cast<size_t>(n_items * M));
+      for (size_t i = 0; i < codes.size(); ++i)
+        codes[i] = static_cast<uint8_t>((i * 5 + i / 3) % static_cast<size_t>(K));
+      w.add_u8("pq_item.codes", codes.data(), {U(n_items), U(M)});
+      add("pq_item.codebooks", {U(M), U(K), U(dim / M)});
+      if (pq_rotation) {  // a rotation by 90 degrees in each pair of dimensions (orthogonal)
+        std::vector<float> r(static_cast<size_t>(dim * dim), 0.0f);
+        for (int64_t j = 0; j + 1 < dim; j += 2) r[j * dim + j + 1] = 1.0f, r[(j + 1) * dim + j] = -1.0f;
+        w.add_f32("pq_item.rotation", r.data(), {U(dim), U(dim)});
+      }
+    } else if (stt) {
       add("stt_item.core0", {U(I1 * J1), U(rank)});
       add("stt_item.core1", {U(rank / t), U(I2 * J2 / t)});
     } else {
@@ -111,7 +129,7 @@ inline void write_user_model_header(exporter::PocketWriter& w, const std::string
   w.set_i64("user_ids.base", 0);
 }
 
-// A small random Caser .pocket (the tensor names and metadata of src/export/export_model.cpp).
+// A small random Caser .pocket (the tensor names and metadata of src/export/exporter.cpp and models/sasrec.cpp).
 struct TinyCaser {
   int64_t n_items = 20, n_users = 6, dim = 4, window = 3, nv = 2, nh = 2;
   uint32_t seed = 5;

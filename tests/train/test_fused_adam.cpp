@@ -103,7 +103,7 @@ TEST(FusedAdam, ReleasedGradientsStepLikeZeroedOnes) {
       train::FusedAdam opt({a, b}, torch::optim::AdamOptions(0.02).weight_decay(l2));
       for (int k = 1; k <= 9; ++k) {
         if (release)
-          train::clear_gradients(opt);
+          opt.release_gradients();
         else
           opt.zero_grad();
         torch::Tensor loss = (torch::sin(a * k) * a).sum();
@@ -124,7 +124,7 @@ TEST(FusedAdam, ReleasedGradientsStepLikeZeroedOnes) {
   // Before its first gradient a parameter is not stepped (L2 alone would move it otherwise).
   torch::Tensor c = torch::ones({4}).requires_grad_(true), d = torch::ones({4}).requires_grad_(true);
   train::FusedAdam opt({c, d}, torch::optim::AdamOptions(0.1).weight_decay(0.5));
-  train::clear_gradients(opt);
+  opt.release_gradients();
   (c * c).sum().backward();
   opt.step();
   EXPECT_TRUE(torch::equal(d.detach(), torch::ones({4})));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # An independent re-typing of the RD reference's Caser training (graytowne/rank_distill: caser.py, the
-# loop of train_caser.py, evaluation.py; rankdistill.md sections 1-5), on PocketRec's RD-protocol split
+# loop of train_caser.py, evaluation.py; docs/design/rankdistill.md sections 1-5), on PocketRec's RD-protocol split
 # of a check-in proxy. It exists to tell an implementation defect from a property of the data:
 # docs/results/teachers.md compares its MAP with PocketRec's Caser-T and BPR-MF. Not part of the build
 # or the tests; needs Debian's python3-torch and python3-numpy (not installed by scripts/setup.sh):

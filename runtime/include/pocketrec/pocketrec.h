@@ -52,8 +52,9 @@ typedef enum pocketrec_status {
 
 /** How the item table is scored (the session vector against every item). */
 typedef enum pocketrec_scoring {
-  POCKETREC_SCORING_AUTO = 0,       /**< CORES for a tensor-train table, FP32_TABLE for a dense one */
-  POCKETREC_SCORING_CORES = 1,      /**< straight from the (semi-)tensor-train cores, never decompressed */
+  POCKETREC_SCORING_AUTO = 0,       /**< CORES for a compressed table, FP32_TABLE for a dense one */
+  POCKETREC_SCORING_CORES = 1,      /**< straight from the compressed table (tensor-train cores, or PQ codes
+                                         through a lookup table), never decompressed */
   POCKETREC_SCORING_FP32_TABLE = 2, /**< an n_items x d fp32 table (rebuilt from the cores at load) */
   POCKETREC_SCORING_INT8_TABLE = 3  /**< the table quantised to int8 with one fp32 scale per row */
 } pocketrec_scoring;
@@ -110,9 +111,9 @@ POCKETREC_API pocketrec_status pocketrec_context_set_user(pocketrec_context* con
  * exclude_history != 0 leaves the history's items out. out_items and out_scores hold k entries;
  * *out_n receives how many were written (k, or fewer if the catalogue is smaller). Allocates nothing.
  */
-POCKETREC_API pocketrec_status pocketrec_recommend(pocketrec_context* context, const int64_t* history,
-                                                   size_t n_history, size_t k, int exclude_history,
-                                                   int64_t* out_items, float* out_scores, size_t* out_n);
+POCKETREC_API pocketrec_status pocketrec_recommend(pocketrec_context* context, const int64_t* history, size_t n_history,
+                                                   size_t k, int exclude_history, int64_t* out_items, float* out_scores,
+                                                   size_t* out_n);
 
 /**
  * n_queries histories in one call: query q reads history[offsets[q] .. offsets[q+1]) (offsets has
@@ -120,12 +121,12 @@ POCKETREC_API pocketrec_status pocketrec_recommend(pocketrec_context* context, c
  */
 POCKETREC_API pocketrec_status pocketrec_recommend_batch(pocketrec_context* context, const int64_t* history,
                                                          const size_t* offsets, size_t n_queries, size_t k,
-                                                         int exclude_history, int64_t* out_items,
-                                                         float* out_scores, size_t* out_n);
+                                                         int exclude_history, int64_t* out_items, float* out_scores,
+                                                         size_t* out_n);
 
 /** Every item's score, out_scores[n_items] in the model's item order (pocketrec_model_item_id). */
-POCKETREC_API pocketrec_status pocketrec_score_all(pocketrec_context* context, const int64_t* history,
-                                                   size_t n_history, float* out_scores);
+POCKETREC_API pocketrec_status pocketrec_score_all(pocketrec_context* context, const int64_t* history, size_t n_history,
+                                                   float* out_scores);
 /** The original id of the item at position index (0 <= index < n_items), or -1. */
 POCKETREC_API int64_t pocketrec_model_item_id(const pocketrec_model* model, size_t index);
 

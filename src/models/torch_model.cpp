@@ -1,35 +1,43 @@
-#include "models/torch_recommender.h"
+#include "models/torch_model.h"
 
 #include "core/array_archive.h"
 #include "core/error.h"
 
 namespace pocketrec::models {
 
-void TorchRecommender::fit(const data::Dataset& data, const FitContext& ctx) {
-  fit_task(data, ctx, make_task(data, ctx.config));
-}
-
-void TorchRecommender::fit_task(const data::Dataset& data, const FitContext& ctx, train::TrainTask task) {
+train::TrainTask TorchModel::training_task(const data::Dataset& data) {
+  train::TrainTask task = make_task(data);
   task.data_fingerprint = data_fingerprint(data);
-  summary_ = train::run_training(task, *this, ctx).to_json();
+  return task;
 }
 
-void TorchRecommender::save(const std::string& path) const {
+const data::NegativeSampler& TorchModel::negative_sampler(const data::Dataset& data, const SamplingOptions& sampling) {
+  if (!sampler_) sampler_ = std::make_unique<data::NegativeSampler>(data.train, data.n_items, sampling.exclude_history);
+  return *sampler_;
+}
+
+void TorchModel::save(const std::string& path) const {
   ArrayArchive ar;
   ar.meta["model"] = model_name();
   for (const auto& p : module().named_parameters()) {
     std::vector<uint64_t> shape(p.value().sizes().begin(), p.value().sizes().end());
     ar.add(p.key(), to_float_vector(p.value()).data(), shape);
   }
-  for (const auto& b : module().named_buffers()) {  // int64 index buffers (an STT table's item order)
-    PR_CHECK(b.value().scalar_type() == torch::kInt64, ErrorCode::kInternal, "save: buffer '{}' is not int64", b.key());
+  // Buffers: int64 indices (an STT item order, PQ codes) and fixed float arrays (a PQ rotation).
+  for (const auto& b : module().named_buffers()) {
     const torch::Tensor t = b.value().contiguous();
-    ar.add(b.key(), t.data_ptr<int64_t>(), std::vector<uint64_t>(t.sizes().begin(), t.sizes().end()));
+    const std::vector<uint64_t> shape(t.sizes().begin(), t.sizes().end());
+    if (t.scalar_type() == torch::kInt64)
+      ar.add(b.key(), t.data_ptr<int64_t>(), shape);
+    else if (t.scalar_type() == torch::kFloat32)
+      ar.add(b.key(), t.data_ptr<float>(), shape);
+    else
+      PR_FAIL(ErrorCode::kInternal, "save: buffer '{}' is neither int64 nor float", b.key());
   }
   ar.save(path);
 }
 
-void TorchRecommender::load(const std::string& path) {
+void TorchModel::load(const std::string& path) {
   ArrayArchive ar = ArrayArchive::load(path);
   PR_CHECK(ar.meta.value("model", "") == model_name(), ErrorCode::kBadFormat, "{}: not a {} model (found '{}')", path,
            model_name(), ar.meta.value("model", ""));
@@ -40,15 +48,36 @@ void TorchRecommender::load(const std::string& path) {
     p.value().copy_(torch::from_blob(v.data(), p.value().sizes()));
   }
   for (auto& b : module().named_buffers()) {
-    std::vector<int64_t> v = ar.get_vector<int64_t>(b.key(), std::vector<uint64_t>(b.value().sizes().begin(), b.value().sizes().end()));
-    b.value().copy_(torch::from_blob(v.data(), b.value().sizes(), torch::kInt64));
+    const std::vector<uint64_t> shape(b.value().sizes().begin(), b.value().sizes().end());
+    if (b.value().scalar_type() == torch::kInt64) {
+      std::vector<int64_t> v = ar.get_vector<int64_t>(b.key(), shape);
+      b.value().copy_(torch::from_blob(v.data(), b.value().sizes(), torch::kInt64));
+    } else {
+      std::vector<float> v = ar.get_vector<float>(b.key(), shape);
+      b.value().copy_(torch::from_blob(v.data(), b.value().sizes()));
+    }
   }
 }
 
-int64_t TorchRecommender::n_parameters() const {
+int64_t TorchModel::n_parameters() const {
   int64_t n = 0;
   for (const auto& p : module().parameters()) n += p.numel();
   return n;
+}
+
+int64_t copy_weights_outside_item_table(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard g;
+  const auto source = from.named_parameters();
+  int64_t copied = 0;
+  for (auto& p : to.named_parameters()) {
+    const std::string& name = p.key();
+    if (name.rfind("item.", 0) == 0 || name.rfind("stt_item.", 0) == 0 || name.rfind("pq_item.", 0) == 0) continue;
+    const torch::Tensor* t = source.find(name);
+    if (t == nullptr || t->sizes() != p.value().sizes()) continue;
+    p.value().copy_(*t);
+    copied += p.value().numel();
+  }
+  return copied;
 }
 
 std::string data_fingerprint(const data::Dataset& d) {

@@ -1,6 +1,6 @@
-// A .pocket model loaded by the on-device runtime, with one context, freed together: how the CLI
-// (`export --verify`, `recommend`) calls the runtime's C API. Runtime failures become Error with the
-// runtime's own message.
+// A .pocket model loaded by the on-device runtime, with one context, freed together: how export
+// verification and `pocketrec recommend` call the runtime's C API. Runtime failures become Error
+// with the runtime's own message.
 #pragma once
 
 #include <string>
@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "pocketrec/pocketrec.h"
 
-namespace pocketrec::cli {
+namespace pocketrec::exporter {
 
 inline ErrorCode error_code_of(pocketrec_status s) {
   switch (s) {
@@ -50,4 +50,4 @@ struct RuntimeModel {
   RuntimeModel& operator=(const RuntimeModel&) = delete;
 };
 
-}  // namespace pocketrec::cli
+}  // namespace pocketrec::exporter

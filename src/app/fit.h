@@ -1,0 +1,33 @@
+// Fitting and evaluating a model as a run does: the process set-up, one model's metrics on a split
+// (with the optional hot/cold and repeat/new breakdowns), and training: a closed-form fit, or the
+// trainer over the model's (or a distillation's) task, validated on the validation split.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/options.h"
+#include "data/dataset.h"
+#include "models/recommender.h"
+#include "train/task.h"
+#include "train/trainer.h"
+
+namespace pocketrec::app {
+
+// Threads and progress bars as the run's settings say.
+void setup_process(const ProcessSettings& settings);
+
+// `model`'s metrics on d.valid ("valid") or d.test ("test").
+eval::EvalResult evaluate_split(const models::Recommender& model, const data::Dataset& d, const EvalSettings& settings,
+                                const std::string& split);
+
+// The metrics of a split as results.json stores them (sampled metrics labelled as such).
+nlohmann::json split_json(const eval::EvalResult& r);
+
+// Fits `m` on d.train: in closed form, or by gradient training of `task` (the model's own when
+// null) with the run's train settings, selected on d.valid. Returns what training did.
+nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& settings,
+                         train::TrainTask* task = nullptr);
+
+}  // namespace pocketrec::app

@@ -1,0 +1,28 @@
+#include "app/fit.h"
+#include "app/results.h"
+#include "app/run_directory.h"
+#include "app/workflows.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "models/session_encoder.h"
+
+namespace pocketrec::app {
+
+nlohmann::json train(const RunSettings& s) {
+  setup_process(s.process);
+  const data::Dataset d = data::build_dataset(s.data, s.split);
+  models::ModelInstance m = create_model(s.model, d);
+  PR_CHECK(m.session_encoder == nullptr || !m.session_encoder->item_table_needs_teacher(), ErrorCode::kInvalidArgument,
+           "model.item_table: this table is derived from a teacher's (model.stt_item_order=teacher or "
+           "model.pq_codes=teacher); use pocketrec distill");
+  const std::string dir = open_output_dir(s);
+  log_info("train: {} on {} ({} parameters)", m.name, d.name, m->n_parameters());
+  const nlohmann::json fit = fit_model(m, d, s);
+  const eval::EvalResult valid = evaluate_split(*m, d, s.eval, "valid");
+  const eval::EvalResult test = evaluate_split(*m, d, s.eval, "test");  // read once, after model selection
+  nlohmann::json res = run_results(s, d, m, fit, valid, test);
+  write_run(dir, s, d, *m, res);
+  return res;
+}
+
+}  // namespace pocketrec::app
