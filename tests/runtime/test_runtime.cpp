@@ -615,23 +615,32 @@ TEST(PqScoring, OutOfRangeCodesAndBadShapesAreRefused) {
   EXPECT_EQ(shape.status, POCKETREC_STATUS_BAD_FORMAT);
 }
 
-// Format version 2 added the u8 type: a version-1 file (dense table, no u8 tensor) still loads and
-// scores as before; a u8 tensor in a file that says version 1 is refused.
+// Version 2 has the u8 type: the writer stamps a file without u8 tensors version 1 and a PQ file
+// version 2; a dense file stamped either way loads and scores the same; a u8 tensor in a file that
+// says version 1 is refused.
 TEST(PocketFile, VersionOneFilesStayReadable) {
+  const auto version_of = [](const std::string& b) {
+    uint32_t v = 0;
+    std::memcpy(&v, b.data() + 8, 4);
+    return v;
+  };
   TinySasRec dense;
   dense.stt = false;
   std::string bytes = dense.bytes();
-  Loaded v2(bytes);
-  ASSERT_EQ(v2.status, POCKETREC_STATUS_OK) << v2.error;
-  const uint32_t one = 1;
-  std::memcpy(bytes.data() + 8, &one, 4);
-  reseal(bytes);
+  EXPECT_EQ(version_of(bytes), 1u);
   Loaded v1(bytes);
   ASSERT_EQ(v1.status, POCKETREC_STATUS_OK) << v1.error;
+  const uint32_t one = 1, two = 2;
+  std::memcpy(bytes.data() + 8, &two, 4);
+  reseal(bytes);
+  Loaded v2(bytes);
+  ASSERT_EQ(v2.status, POCKETREC_STATUS_OK) << v2.error;
   EXPECT_EQ(v1.scores({1000, 1007}), v2.scores({1000, 1007}));
   TinySasRec pq;
   pq.pq = true;
   std::string pq_bytes = pq.bytes();
+  EXPECT_EQ(version_of(pq_bytes), 2u);
+  EXPECT_EQ(Loaded(pq_bytes).status, POCKETREC_STATUS_OK);
   std::memcpy(pq_bytes.data() + 8, &one, 4);
   reseal(pq_bytes);
   Loaded refused(pq_bytes);
