@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The on-device runtime under clang's sanitizers, as CI runs it after the test suite:
-#   1. tests/runtime/test_runtime.cpp built with ASan + UBSan (every runtime source included) and run;
+#   1. tests/runtime/test_runtime.cpp and test_runtime_pq.cpp built with ASan + UBSan (every runtime source included) and run;
 #   2. the libFuzzer target tests/fuzz/fuzz_model_load.cpp run for FUZZ_SECONDS (default 60) from
 #      valid seed files and the saved finds in tests/testdata/fuzz (replayed first), with ASan + UBSan;
 #      any crash fails the script and leaves the input in $OUT.
@@ -19,7 +19,7 @@ RUNTIME=$(ls runtime/src/*.cpp)
 WRITER="src/export/pocket_writer.cpp src/core/atomic_file.cpp src/core/error.cpp"
 
 echo "runtime_sanitize: building test_runtime with ASan + UBSan" >&2
-$CXX $SAN $INC tests/runtime/test_runtime.cpp $RUNTIME $WRITER -lgtest -lgtest_main -lfmt -pthread -o "$OUT/test_runtime"
+$CXX $SAN $INC tests/runtime/test_runtime.cpp tests/runtime/test_runtime_pq.cpp $RUNTIME $WRITER -lgtest -lgtest_main -lfmt -pthread -o "$OUT/test_runtime"
 "$OUT/test_runtime" --gtest_brief=1
 
 echo "runtime_sanitize: fuzzing the model loader for ${FUZZ_SECONDS} s" >&2

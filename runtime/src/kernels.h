@@ -1,5 +1,5 @@
-// The runtime's dense kernels: plain loops the compiler vectorises (built with -march=native and
-// -fassociative-math, runtime/CMakeLists.txt), no allocation, no dependency. matmul serves both the
+// The runtime's dense kernels: plain loops the compiler vectorises (built with -fassociative-math
+// and the target's baseline or POCKETREC_RUNTIME_ARCH_FLAGS, runtime/CMakeLists.txt), no allocation, no dependency. matmul serves both the
 // encoder's linear layers and the STT score product; measured in bench/bench_runtime.cpp.
 #pragma once
 

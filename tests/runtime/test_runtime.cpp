@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
+#include "runtime/loaded_model.h"
 #include "runtime/tiny_pocket.h"
 #include "test_util.h"
 #include "topk.h"
@@ -46,38 +47,11 @@ void operator delete(void* p, size_t) noexcept {
 #endif
 
 using namespace pocketrec;
+using pocketrec::testing::Loaded;
+using pocketrec::testing::reseal;
 using pocketrec::testing::TinySasRec;
 
 namespace {
-
-struct Loaded {
-  pocketrec_model* model = nullptr;
-  pocketrec_context* ctx = nullptr;
-  pocketrec_status status;
-  std::string error;
-  Loaded(const std::string& bytes, pocketrec_scoring scoring = POCKETREC_SCORING_AUTO) {
-    pocketrec_model_params p = pocketrec_model_default_params();
-    p.scoring = scoring;
-    status = pocketrec_model_load_buffer(bytes.data(), bytes.size(), &p, &model);
-    if (status == POCKETREC_STATUS_OK) status = pocketrec_context_init(model, &ctx);
-    if (status != POCKETREC_STATUS_OK) error = pocketrec_last_error();
-  }
-  ~Loaded() {
-    pocketrec_context_free(ctx);
-    pocketrec_model_free(model);
-  }
-  std::vector<float> scores(const std::vector<int64_t>& history) {
-    std::vector<float> s(pocketrec_model_n_items(model));
-    EXPECT_EQ(pocketrec_score_all(ctx, history.data(), history.size(), s.data()), POCKETREC_STATUS_OK)
-        << pocketrec_last_error();
-    return s;
-  }
-};
-
-void reseal(std::string& bytes) {  // recompute the trailing CRC after a deliberate header edit
-  uint32_t crc = format::crc32_update(0, bytes.data(), bytes.size() - 4);
-  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
-}
 
 TEST(Kernels, TanhAndGeluThroughExpMatchTheLibmFunctions) {
   double tanh_err = 0, gelu_err = 0;
@@ -547,103 +521,3 @@ TEST(CApi, LoadsAFileWrittenAtomically) {
 }
 
 }  // namespace
-
-// A product-quantised table scored from its codes through the lookup table equals the dense product
-// with the table rebuilt from the same codes (codewords gathered by hand here), with and without a
-// rotation; the fp32 and int8 table modes rebuild the same rows; the history rows are the rebuilt rows.
-TEST(PqScoring, LookupTableEqualsTheDenseProductOfTheRebuiltTable) {
-  for (bool rotation : {false, true}) {
-    TinySasRec spec;
-    spec.pq = true, spec.pq_rotation = rotation, spec.M = 4, spec.K = 8;
-    const std::string bytes = spec.bytes();
-    Loaded codes(bytes, POCKETREC_SCORING_CORES), fp32(bytes, POCKETREC_SCORING_FP32_TABLE),
-        autom(bytes, POCKETREC_SCORING_AUTO);
-    ASSERT_EQ(codes.status, POCKETREC_STATUS_OK) << codes.error;
-    ASSERT_EQ(fp32.status, POCKETREC_STATUS_OK) << fp32.error;
-    const std::vector<int64_t> h = {1000, 1070, 1007};
-    const std::vector<float> a = codes.scores(h), b = fp32.scores(h), c = autom.scores(h);
-    EXPECT_EQ(a, c);  // auto = scoring from the codes
-    for (size_t v = 0; v < a.size(); ++v) EXPECT_NEAR(a[v], b[v], 1e-5) << "rotation " << rotation << " item " << v;
-    // The rebuilt rows by hand: row(v) = [codebook[m][code[v][m]]] R.
-    runtime::PocketFile f;
-    ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
-    const runtime::TensorView *cb = nullptr, *cd = nullptr;
-    ASSERT_TRUE(f.get_tensor("pq_item.codebooks", {4, 8, 2}, &cb).ok());
-    ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
-    const float* C = reinterpret_cast<const float*>(cb->data);
-    const uint8_t* code = cd->data;
-    std::vector<double> row(8);
-    for (int64_t v : {0, 13, 29}) {
-      for (int64_t m = 0; m < 4; ++m)
-        for (int64_t j = 0; j < 2; ++j) row[m * 2 + j] = C[(m * 8 + code[v * 4 + m]) * 2 + j];
-      if (rotation) {  // the writer's rotation maps (x_j, x_j+1) to (-x_j+1, x_j)
-        for (int64_t j = 0; j < 8; j += 2) {
-          const double x = row[j], y = row[j + 1];
-          row[j] = -y, row[j + 1] = x;
-        }
-      }
-      runtime::PqTable pq{4, 8, 2, C, code, nullptr};
-      std::vector<float> plain(8);
-      pq.row(v, plain.data());
-      if (!rotation)
-        for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(plain[j], row[j]);
-      const std::vector<float> table = runtime::ItemScorer::rebuild_table(pq, 30, 8);
-      if (!rotation) EXPECT_EQ(std::vector<float>(table.begin() + v * 8, table.begin() + v * 8 + 8), plain);
-    }
-  }
-}
-
-// Codes that a table cannot have (>= K) are refused at load with BAD_FORMAT naming the item and the
-// sub-space; a PQ shape that does not divide the dimension likewise.
-TEST(PqScoring, OutOfRangeCodesAndBadShapesAreRefused) {
-  TinySasRec spec;
-  spec.pq = true, spec.M = 4, spec.K = 8;
-  std::string bytes = spec.bytes();
-  runtime::PocketFile f;
-  ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
-  const runtime::TensorView* cd = nullptr;
-  ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
-  const size_t at = static_cast<size_t>(cd->data - reinterpret_cast<const uint8_t*>(bytes.data())) + 4 * 5 + 2;
-  bytes[at] = static_cast<char>(200);  // item 5, sub-space 2
-  reseal(bytes);
-  Loaded bad(bytes);
-  EXPECT_EQ(bad.status, POCKETREC_STATUS_BAD_FORMAT);
-  EXPECT_NE(bad.error.find("PQ code 200 of item 5, sub-space 2, is not below 8"), std::string::npos) << bad.error;
-  TinySasRec odd = spec;
-  odd.M = 3;  // 3 does not divide 8
-  Loaded shape(odd.bytes());
-  EXPECT_EQ(shape.status, POCKETREC_STATUS_BAD_FORMAT);
-}
-
-// Version 2 has the u8 type: the writer stamps a file without u8 tensors version 1 and a PQ file
-// version 2; a dense file stamped either way loads and scores the same; a u8 tensor in a file that
-// says version 1 is refused.
-TEST(PocketFile, VersionOneFilesStayReadable) {
-  const auto version_of = [](const std::string& b) {
-    uint32_t v = 0;
-    std::memcpy(&v, b.data() + 8, 4);
-    return v;
-  };
-  TinySasRec dense;
-  dense.stt = false;
-  std::string bytes = dense.bytes();
-  EXPECT_EQ(version_of(bytes), 1u);
-  Loaded v1(bytes);
-  ASSERT_EQ(v1.status, POCKETREC_STATUS_OK) << v1.error;
-  const uint32_t one = 1, two = 2;
-  std::memcpy(bytes.data() + 8, &two, 4);
-  reseal(bytes);
-  Loaded v2(bytes);
-  ASSERT_EQ(v2.status, POCKETREC_STATUS_OK) << v2.error;
-  EXPECT_EQ(v1.scores({1000, 1007}), v2.scores({1000, 1007}));
-  TinySasRec pq;
-  pq.pq = true;
-  std::string pq_bytes = pq.bytes();
-  EXPECT_EQ(version_of(pq_bytes), 2u);
-  EXPECT_EQ(Loaded(pq_bytes).status, POCKETREC_STATUS_OK);
-  std::memcpy(pq_bytes.data() + 8, &one, 4);
-  reseal(pq_bytes);
-  Loaded refused(pq_bytes);
-  EXPECT_EQ(refused.status, POCKETREC_STATUS_BAD_FORMAT);
-  EXPECT_NE(refused.error.find("unknown type 4 (format version 1)"), std::string::npos) << refused.error;
-}
