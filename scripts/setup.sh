@@ -16,6 +16,8 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev   # the runtime's sanitizer and libFuzzer run (tools/runtime_sanitize.sh)
+  pybind11-dev python3-dev python3-numpy python3-pytest   # the runtime's Python module and its tests
+  g++-aarch64-linux-gnu qemu-user   # the runtime cross-built for aarch64, tested under QEMU (tools/runtime_aarch64.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,5 +35,9 @@ JOBS=${JOBS:-$(nproc)}
 # CI (CI=true) builds with warnings as errors.
 WERROR=OFF
 [ "${CI:-}" = "true" ] && WERROR=ON
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETREC_WERROR="$WERROR" >/dev/null
+# The Python module is built for, and tested with, Debian's interpreter (where python3-numpy and
+# python3-pytest live), not whichever python3 comes first on PATH.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETREC_WERROR="$WERROR" -DPython3_EXECUTABLE="$PYTHON" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"

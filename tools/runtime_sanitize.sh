@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The on-device runtime under clang's sanitizers, as CI runs it after the test suite:
-#   1. tests/runtime/test_runtime.cpp and test_runtime_pq.cpp built with ASan + UBSan (every runtime source included) and run;
+#   1. the runtime's tests (tests/runtime/test_*.cpp) built with ASan + UBSan (every runtime source
+#      included) and run;
 #   2. the libFuzzer target tests/fuzz/fuzz_model_load.cpp run for FUZZ_SECONDS (default 60) from
 #      valid seed files and the saved finds in tests/testdata/fuzz (replayed first), with ASan + UBSan;
 #      any crash fails the script and leaves the input in $OUT.
@@ -15,11 +16,12 @@ sed "s/@POCKETREC_VERSION@/$(head -1 VERSION)/" runtime/src/version.h.in > "$OUT
 CXX="clang++ -std=c++17 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all"
 SAN="-fsanitize=address,undefined"
 INC="-Iruntime/include -Iruntime/src -I$OUT/generated -Isrc -Itests"
-RUNTIME=$(ls runtime/src/*.cpp)
+RUNTIME=$(ls runtime/src/*.cpp runtime/src/simd/*.cpp)
 WRITER="src/export/pocket_writer.cpp src/core/atomic_file.cpp src/core/error.cpp"
 
 echo "runtime_sanitize: building test_runtime with ASan + UBSan" >&2
-$CXX $SAN $INC tests/runtime/test_runtime.cpp tests/runtime/test_runtime_pq.cpp $RUNTIME $WRITER -lgtest -lgtest_main -lfmt -pthread -o "$OUT/test_runtime"
+$CXX $SAN $INC -DPOCKETREC_SOURCE_DIR="\"$PWD\"" tests/runtime/test_*.cpp $RUNTIME $WRITER -lgtest -lgtest_main -lfmt -pthread \
+  -o "$OUT/test_runtime"
 "$OUT/test_runtime" --gtest_brief=1
 
 echo "runtime_sanitize: fuzzing the model loader for ${FUZZ_SECONDS} s" >&2

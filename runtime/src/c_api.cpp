@@ -15,6 +15,7 @@
 #include "next_item_model.h"
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
+#include "simd/kernel_table.h"
 #include "topk.h"
 #include "version.h"
 
@@ -64,6 +65,7 @@ struct pocketrec_model {
   pocketrec::runtime::PocketFile file;
   std::unique_ptr<pocketrec::runtime::NextItemModel> net;
   pocketrec::runtime::IdIndex items, users;
+  size_t file_bytes = 0;
 };
 
 struct pocketrec_context {
@@ -102,6 +104,7 @@ pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::str
   const pocketrec_model_params p = params ? *params : pocketrec_model_default_params();
   auto m = std::make_unique<pocketrec_model>();
   m->storage = std::move(storage);
+  m->file_bytes = size;
   const auto* bytes = reinterpret_cast<const uint8_t*>(m->storage.data());
   Status s = pocketrec::runtime::PocketFile::parse(bytes, size, source, &m->file);
   if (!s.ok()) return fail(s);
@@ -161,6 +164,9 @@ const char* pocketrec_version(void) {
 }
 uint32_t pocketrec_format_version_max(void) {
   return pocketrec::format::kVersion;
+}
+const char* pocketrec_kernel_isa(void) {
+  return pocketrec::runtime::kernels().isa;
 }
 const char* pocketrec_last_error(void) {
   return g_last_error.c_str();
@@ -242,6 +248,25 @@ const char* pocketrec_model_architecture(const pocketrec_model* m) {
 }
 size_t pocketrec_model_weight_bytes(const pocketrec_model* m) {
   return m ? m->net->weight_bytes() : 0;
+}
+size_t pocketrec_model_file_bytes(const pocketrec_model* m) {
+  return m ? m->file_bytes : 0;
+}
+const char* pocketrec_model_meta_string(const pocketrec_model* m, const char* key) {
+  if (!m || !key) return nullptr;
+  const pocketrec::runtime::MetaValue* v = m->file.find_meta(key);
+  return v && v->type == pocketrec::format::MetaType::kString ? v->str.c_str() : nullptr;
+}
+pocketrec_scoring pocketrec_model_scoring(const pocketrec_model* m) {
+  using Kind = pocketrec::runtime::ItemScorer::Kind;
+  if (!m) return POCKETREC_SCORING_AUTO;
+  switch (m->net->scorer().kind()) {
+    case Kind::kFp32Table: return POCKETREC_SCORING_FP32_TABLE;
+    case Kind::kInt8Table: return POCKETREC_SCORING_INT8_TABLE;
+    case Kind::kSttCores:
+    case Kind::kPqCodes: return POCKETREC_SCORING_CORES;
+  }
+  return POCKETREC_SCORING_AUTO;
 }
 int64_t pocketrec_model_item_id(const pocketrec_model* m, size_t index) {
   return m && index < m->items.ids.size() ? m->items.ids[index] : -1;

@@ -159,8 +159,7 @@ size_t ItemScorer::bytes() const {
   return 0;
 }
 
-// score[v] = sum_m LUT[m][codes[v][m]]: four items at a time, so that four independent chains of
-// loads and adds overlap; the LUT (M K floats, 16 KB at M = 16) stays in L1, the codes stream.
+// score[v] = sum_m LUT[m][codes[v][m]] (simd/kernels.inc: pq_scan).
 void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
   const PqTable& p = pq_;
   const int64_t M = p.M, K = p.K, s = p.s;
@@ -174,24 +173,7 @@ void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k)
       lut[m * K + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
-  int64_t v = 0;
-  for (; v + 4 <= n_items_; v += 4) {
-    const uint8_t *c0 = p.codes + v * M, *c1 = c0 + M, *c2 = c1 + M, *c3 = c2 + M;
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int64_t m = 0; m < M; ++m) {
-      const float* l = lut + m * K;
-      s0 += l[c0[m]];
-      s1 += l[c1[m]];
-      s2 += l[c2[m]];
-      s3 += l[c3[m]];
-    }
-    out[v] = s0, out[v + 1] = s1, out[v + 2] = s2, out[v + 3] = s3;
-  }
-  for (; v < n_items_; ++v) {
-    float acc = 0;
-    for (int64_t m = 0; m < M; ++m) acc += lut[m * K + p.codes[v * M + m]];
-    out[v] = acc;
-  }
+  kernels().pq_scan(p.codes, static_cast<size_t>(n_items_), static_cast<size_t>(M), static_cast<size_t>(K), lut, out);
 }
 
 void ItemScorer::score(const float* q, float* scratch, float* out) const {
@@ -200,12 +182,12 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
     return;
   }
   if (kind_ == Kind::kFp32Table) {
-    for (int64_t v = 0; v < n_items_; ++v) out[v] = dot(rows_ + v * d_, q, static_cast<size_t>(d_));
+    kernels().score_rows_f32(rows_, static_cast<size_t>(n_items_), static_cast<size_t>(d_), q, out);
     add_bias(out);
     return;
   }
   if (kind_ == Kind::kInt8Table) {
-    for (int64_t v = 0; v < n_items_; ++v) out[v] = dot(q8_.data() + v * d_, q, static_cast<size_t>(d_)) * scale_[v];
+    kernels().score_rows_i8(q8_.data(), scale_.data(), static_cast<size_t>(n_items_), static_cast<size_t>(d_), q, out);
     add_bias(out);
     return;
   }
@@ -219,17 +201,17 @@ void ItemScorer::score(const float* q, float* scratch, float* out) const {
       for (int64_t c2 = 0; c2 < c.t; ++c2) qt[w * M + j1 * c.t + c2] = q[j1 * c.J2 + w * c.t + c2];
   // G^T [W x (I1 P)] = Q'^T [W x M] . A^T [M x (I1 P)]: the long axis (I1 P) is the one the tiles run
   // along (W is small: a product with W columns would be W horizontal sums per row of A).
-  matmul(qt, static_cast<size_t>(W), static_cast<size_t>(M), a_.data(), static_cast<size_t>(IP), gt);
+  kernels().matmul(qt, static_cast<size_t>(W), static_cast<size_t>(M), a_.data(), static_cast<size_t>(IP), gt);
   for (int64_t i1 = 0; i1 < c.I1; ++i1)
     for (int64_t w = 0; w < W; ++w) std::copy_n(gt + w * IP + i1 * P, P, g + i1 * K + w * P);
   // S [I1 x I2] = G [I1 x K] . B [K x I2]: the scores of slots i1 I2 + i2 in order, which are the
   // items' unless an item order maps them (one gather, about 1% of the products' work on Tmall).
   if (!c.slot_of_item) {
-    matmul(g, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), out);
+    kernels().matmul(g, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), out);
     return;
   }
   float* by_slot = g + c.I1 * K;
-  matmul(g, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), by_slot);
+  kernels().matmul(g, static_cast<size_t>(c.I1), static_cast<size_t>(K), b_.data(), static_cast<size_t>(c.I2), by_slot);
   for (int64_t v = 0; v < c.I1 * c.I2; ++v) out[v] = by_slot[c.slot_of_item[v]];
 }
 

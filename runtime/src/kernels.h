@@ -1,11 +1,14 @@
-// The runtime's dense kernels: plain loops the compiler vectorises (built with -fassociative-math
-// and the target's baseline or POCKETREC_RUNTIME_ARCH_FLAGS, runtime/CMakeLists.txt), no allocation, no dependency. matmul serves both the
-// encoder's linear layers and the STT score product; measured in bench/bench_runtime.cpp.
+// The runtime's small kernels: plain loops the compiler vectorises for the target's baseline (built
+// with -fassociative-math, runtime/CMakeLists.txt), no allocation, no dependency. The hot loops (the
+// matrix product of the encoder's linear layers and the STT scores, the table and PQ scans) are in
+// simd/kernel_table.h, chosen at run time for the CPU; measured in bench/bench_runtime.cpp.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include "simd/kernel_table.h"
 
 namespace pocketrec::runtime {
 
@@ -21,54 +24,10 @@ inline float dot(const T* a, const float* b, size_t n) {
   return s;
 }
 
-// C[M x N] = A[M x K] B[K x N], all row-major, in 4 x 16 register tiles: each 16-wide segment of a B
-// row is loaded once per four rows of A and the 64 accumulators stay in registers (no horizontal sums).
-inline void matmul(const float* A, size_t M, size_t K, const float* B, size_t N, float* C) {
-  size_t i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
-    size_t j = 0;
-    for (; j + 16 <= N; j += 16) {
-      float c0[16] = {}, c1[16] = {}, c2[16] = {}, c3[16] = {};
-      for (size_t k = 0; k < K; ++k) {
-        const float* b = B + k * N + j;
-        const float x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
-        for (int u = 0; u < 16; ++u) {
-          c0[u] += x0 * b[u];
-          c1[u] += x1 * b[u];
-          c2[u] += x2 * b[u];
-          c3[u] += x3 * b[u];
-        }
-      }
-      for (int u = 0; u < 16; ++u) {
-        C[(i + 0) * N + j + u] = c0[u];
-        C[(i + 1) * N + j + u] = c1[u];
-        C[(i + 2) * N + j + u] = c2[u];
-        C[(i + 3) * N + j + u] = c3[u];
-      }
-    }
-    for (; j < N; ++j)  // the last columns
-      for (size_t r = 0; r < 4; ++r) {
-        float acc = 0;
-        for (size_t k = 0; k < K; ++k) acc += A[(i + r) * K + k] * B[k * N + j];
-        C[(i + r) * N + j] = acc;
-      }
-  }
-  for (; i < M; ++i) {  // the last rows, as axpy over the contiguous N axis
-    float* c = C + i * N;
-    for (size_t j = 0; j < N; ++j) c[j] = 0.0f;
-    for (size_t k = 0; k < K; ++k) {
-      const float a = A[i * K + k];
-      const float* b = B + k * N;
-      for (size_t j = 0; j < N; ++j) c[j] += a * b[j];
-    }
-  }
-}
-
 // y[rows x out] = x[rows x in] Wt + b with Wt = W^T [in x out] (transposed once at load from the
 // [out x in] torch::nn::Linear layout); b may be null.
 inline void linear(const float* x, size_t rows, const float* Wt, const float* b, size_t in, size_t out, float* y) {
-  matmul(x, rows, in, Wt, out, y);
+  kernels().matmul(x, rows, in, Wt, out, y);
   if (b)
     for (size_t r = 0; r < rows; ++r)
       for (size_t o = 0; o < out; ++o) y[r * out + o] += b[o];

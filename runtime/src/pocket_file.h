@@ -62,9 +62,10 @@ class PocketFile {
   // for f16 and for i8 (with its per-row "<name>.scale").
   Status get_weight(const std::string& name, const std::vector<uint64_t>& dims, WeightStore* store,
                     const float** out) const;
+  // The metadata value of `key`, or null.
+  const MetaValue* find_meta(const std::string& key) const;
 
  private:
-  const MetaValue* find_meta(const std::string& key) const;
   std::string source_;
   std::vector<std::pair<std::string, MetaValue>> meta_;
   std::vector<TensorView> tensors_;

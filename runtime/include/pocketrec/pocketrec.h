@@ -72,6 +72,12 @@ typedef struct pocketrec_context pocketrec_context;
 POCKETREC_API const char* pocketrec_version(void);
 /** The newest .pocket format version this runtime reads. */
 POCKETREC_API uint32_t pocketrec_format_version_max(void);
+/**
+ * The instruction set of the scoring kernels this process uses: "baseline" (the target's portable
+ * one), "avx2" or "avx512" (x86-64), the widest the CPU supports unless the environment variable
+ * POCKETREC_RUNTIME_ISA names a narrower one. Chosen once per process.
+ */
+POCKETREC_API const char* pocketrec_kernel_isa(void);
 POCKETREC_API const char* pocketrec_status_name(pocketrec_status status);
 /** The message of the last failed call on this thread; valid until the next call on this thread. */
 POCKETREC_API const char* pocketrec_last_error(void);
@@ -96,6 +102,15 @@ POCKETREC_API size_t pocketrec_model_n_users(const pocketrec_model* model);
 POCKETREC_API const char* pocketrec_model_architecture(const pocketrec_model* model);
 /** Bytes of weights the model holds in memory (including any rebuilt or quantised table). */
 POCKETREC_API size_t pocketrec_model_weight_bytes(const pocketrec_model* model);
+/** Bytes of the .pocket file the model was loaded from. */
+POCKETREC_API size_t pocketrec_model_file_bytes(const pocketrec_model* model);
+/**
+ * A string in the file's metadata (docs/format.md), e.g. "pocketrec.weights" (fp32, fp16, int8) or
+ * "sasrec.item_table" (dense, stt, pq); NULL when the key is absent or not a string. Owned by the model.
+ */
+POCKETREC_API const char* pocketrec_model_meta_string(const pocketrec_model* model, const char* key);
+/** How this model scores its item table: CORES, FP32_TABLE or INT8_TABLE (AUTO resolved at load). */
+POCKETREC_API pocketrec_scoring pocketrec_model_scoring(const pocketrec_model* model);
 
 /** The context borrows the model: free it before the model. */
 POCKETREC_API pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_context** out_context);

@@ -1,0 +1,106 @@
+// The runtime's scoring and encoder kernels on Tmall-sized shapes, nothing else linked (no LibTorch):
+// built twice by tools/bench_runtime_dispatch.sh, once as the runtime ships (portable baseline with
+// AVX2 / AVX-512 chosen at run time) and once with -march=native, to show the dispatch costs nothing
+// against a build for this very CPU. Rows, each one call on one thread:
+//   Matmul/encoder   a 40 x 128 x 128 product (one linear layer of the OD-Rec encoder on 40 positions)
+//   Score/fp32       q . E[v] over a 40,727 x 128 fp32 table
+//   Score/int8       the same table as int8 rows with one scale each
+//   Score/stt        from STT cores [[169,241],[16,8]], R = 60, t = 2 (the Tmall student)
+//   Score/pq         from PQ codes, M = 16 sub-spaces of K = 256 codewords (lookup table + scan)
+// Weights are random: the time does not depend on them.
+//   build-bench-portable/bench_runtime_kernels --benchmark_repetitions=5
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "item_scorer.h"
+#include "simd/kernel_table.h"
+
+using pocketrec::runtime::ItemScorer;
+using pocketrec::runtime::kernels;
+
+namespace {
+
+constexpr int64_t kItems = 40727, kDim = 128;
+
+std::vector<float> uniform(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+void Matmul_encoder(benchmark::State& state) {
+  const size_t L = 40, d = 128;
+  const auto x = uniform(L * d, 1), w = uniform(d * d, 2);
+  std::vector<float> y(L * d);
+  for (auto _ : state) {
+    kernels().matmul(x.data(), L, d, w.data(), d, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(kernels().isa);
+}
+
+// Scores every item through the ItemScorer the runtime uses, for one of its four table forms.
+void run_scorer(benchmark::State& state, const ItemScorer& scorer) {
+  const auto q = uniform(kDim, 3);
+  std::vector<float> scratch(scorer.scratch_floats() + 1), out(scorer.output_floats());
+  for (auto _ : state) {
+    scorer.score(q.data(), scratch.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(kernels().isa);
+}
+
+void Score_fp32(benchmark::State& state) {
+  static const auto rows = uniform(kItems * kDim, 4);
+  ItemScorer s;
+  s.init_fp32(rows.data(), kItems, kDim);
+  run_scorer(state, s);
+}
+
+void Score_int8(benchmark::State& state) {
+  static const auto rows = uniform(kItems * kDim, 4);
+  ItemScorer s;
+  s.init_int8(rows.data(), kItems, kDim);
+  run_scorer(state, s);
+}
+
+void Score_stt(benchmark::State& state) {
+  pocketrec::runtime::SttCores c;
+  c.I1 = 169, c.I2 = 241, c.J1 = 16, c.J2 = 8, c.R = 60, c.t = 2;
+  static const auto core0 = uniform(169 * 16 * 60, 5), core1 = uniform(30 * 241 * 4, 6);
+  c.core0 = core0.data();
+  c.core1 = core1.data();
+  ItemScorer s;
+  if (!s.init_stt(c, kItems, kDim).ok()) state.SkipWithError("bad STT shape");
+  run_scorer(state, s);
+}
+
+void Score_pq(benchmark::State& state) {
+  pocketrec::runtime::PqTable p;
+  p.M = 16, p.K = 256, p.s = kDim / 16;
+  static const auto books = uniform(16 * 256 * 8, 7);
+  static const std::vector<uint8_t> codes = [] {
+    std::mt19937 rng(8);
+    std::vector<uint8_t> c(kItems * 16);
+    for (auto& x : c) x = static_cast<uint8_t>(rng());
+    return c;
+  }();
+  p.codebooks = books.data();
+  p.codes = codes.data();
+  ItemScorer s;
+  if (!s.init_pq(p, kItems, kDim).ok()) state.SkipWithError("bad PQ shape");
+  run_scorer(state, s);
+}
+
+}  // namespace
+
+BENCHMARK(Matmul_encoder)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_fp32)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_int8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_stt)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_pq)->Unit(benchmark::kMicrosecond);
+BENCHMARK_MAIN();

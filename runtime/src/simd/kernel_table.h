@@ -1,0 +1,31 @@
+// The runtime's hot loops behind one table of function pointers, chosen once per process for the CPU
+// it runs on. The shipped library is built for the target's portable baseline (x86-64: SSE2,
+// aarch64: NEON); on x86-64 it also carries the same loops compiled for AVX2 + FMA and for AVX-512
+// (simd/kernels.inc), and uses the widest the CPU supports. The environment variable
+// POCKETREC_RUNTIME_ISA (baseline, avx2, avx512) caps the choice, for tests and benchmarks.
+// Scores of different ISAs differ in the last bits (FMA, lane order), never the order of work within one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pocketrec::runtime {
+
+struct KernelTable {
+  const char* isa;  // "baseline", "avx2" or "avx512"
+  // C[M x N] = A[M x K] B[K x N], row-major.
+  void (*matmul)(const float* A, size_t M, size_t K, const float* B, size_t N, float* C);
+  // out[v] = rows[v] . q for v < n (rows: n x d).
+  void (*score_rows_f32)(const float* rows, size_t n, size_t d, const float* q, float* out);
+  // out[v] = (rows[v] . q) scale[v] for v < n (rows: n x d int8).
+  void (*score_rows_i8)(const int8_t* rows, const float* scale, size_t n, size_t d, const float* q, float* out);
+  // out[v] = sum_m lut[m K + codes[v M + m]] for v < n (codes: n x M).
+  void (*pq_scan)(const uint8_t* codes, size_t n, size_t M, size_t K, const float* lut, float* out);
+};
+
+// The table this process uses: the widest ISA the CPU supports, capped by POCKETREC_RUNTIME_ISA.
+const KernelTable& kernels();
+// The table of one ISA by name, or null when it is not built into this library or the CPU lacks it.
+const KernelTable* kernel_table(const char* isa);
+
+}  // namespace pocketrec::runtime

@@ -1,0 +1,118 @@
+// The kernel table chosen at run time (runtime/src/simd/kernel_table.h): every ISA this CPU runs
+// computes the reference sums (to rounding: FMA and lane order differ between ISAs), the choice is
+// the widest supported one, and POCKETREC_RUNTIME_ISA caps it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pocketrec/pocketrec.h"
+#include "simd/kernel_table.h"
+
+namespace pocketrec::runtime {
+namespace {
+
+std::vector<float> uniform(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// |a[i] - b[i]| within the float rounding of a sum whose terms add up to mag[i] in absolute value
+// (a sum of n terms in another order, or with fused multiply-adds, moves by at most ~n eps mag).
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& mag, size_t n,
+                  const char* what) {
+  ASSERT_EQ(a.size(), b.size());
+  const float eps = 6e-8f;
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 2 * n * eps * mag[i]) << what << " [" << i << "]";
+}
+
+// Every kernel of every ISA this CPU runs against the same sums in double, in a naive loop.
+TEST(KernelDispatch, EveryIsaOfThisCpuComputesTheReferenceSums) {
+  // Shapes with remainders in every loop (rows not a multiple of 4, columns not of 16, d not of 8,
+  // items not of 4).
+  const size_t M = 7, K = 37, N = 45, n = 1003, d = 29, Mq = 6, Kq = 17;
+  const auto A = uniform(M * K, 1), B = uniform(K * N, 2), rows = uniform(n * d, 3), q = uniform(d, 4);
+  const auto scale = uniform(n, 6), lut = uniform(Mq * Kq, 7);
+  std::mt19937 rng(5);
+  std::vector<int8_t> r8(n * d);
+  for (int8_t& x : r8) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  std::vector<uint8_t> codes(n * Mq);
+  for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % Kq);
+
+  // The references and the magnitudes (sums of absolute terms) that bound each sum's rounding.
+  std::vector<float> c_ref(M * N), c_mag(M * N), f_ref(n), f_mag(n), i_ref(n), i_mag(n), p_ref(n), p_mag(n);
+  for (size_t i = 0; i < M; ++i)
+    for (size_t j = 0; j < N; ++j) {
+      double s = 0, a = 0;
+      for (size_t k = 0; k < K; ++k)
+        s += double(A[i * K + k]) * B[k * N + j], a += std::fabs(double(A[i * K + k]) * B[k * N + j]);
+      c_ref[i * N + j] = float(s), c_mag[i * N + j] = float(a);
+    }
+  for (size_t v = 0; v < n; ++v) {
+    double fs = 0, fa = 0, is = 0, ia = 0, ps = 0, pa = 0;
+    for (size_t j = 0; j < d; ++j) {
+      fs += double(rows[v * d + j]) * q[j], fa += std::fabs(double(rows[v * d + j]) * q[j]);
+      is += double(r8[v * d + j]) * q[j] * scale[v], ia += std::fabs(double(r8[v * d + j]) * q[j] * scale[v]);
+    }
+    for (size_t m = 0; m < Mq; ++m)
+      ps += lut[m * Kq + codes[v * Mq + m]], pa += std::fabs(lut[m * Kq + codes[v * Mq + m]]);
+    f_ref[v] = float(fs), f_mag[v] = float(fa), i_ref[v] = float(is), i_mag[v] = float(ia);
+    p_ref[v] = float(ps), p_mag[v] = float(pa);
+  }
+
+  int checked = 0;
+  for (const char* isa : {"baseline", "avx2", "avx512"}) {
+    const KernelTable* t = kernel_table(isa);
+    if (!t) continue;
+    SCOPED_TRACE(isa);
+    ++checked;
+    std::vector<float> c(M * N), s(n);
+    t->matmul(A.data(), M, K, B.data(), N, c.data());
+    expect_close(c, c_ref, c_mag, K, "matmul");
+    t->score_rows_f32(rows.data(), n, d, q.data(), s.data());
+    expect_close(s, f_ref, f_mag, d, "score_rows_f32");
+    t->score_rows_i8(r8.data(), scale.data(), n, d, q.data(), s.data());
+    expect_close(s, i_ref, i_mag, d, "score_rows_i8");
+    t->pq_scan(codes.data(), n, Mq, Kq, lut.data(), s.data());
+    expect_close(s, p_ref, p_mag, Mq, "pq_scan");
+  }
+  EXPECT_GE(checked, 1);
+  RecordProperty("isas_checked", checked);
+}
+
+TEST(KernelDispatch, BaselineMatmulIsTheProductItClaims) {
+  // [[1, 2], [3, 4], [5, 6]] x [[1, 0, -1], [2, 1, 0]] by hand.
+  const float A[] = {1, 2, 3, 4, 5, 6}, B[] = {1, 0, -1, 2, 1, 0};
+  float C[9];
+  kernel_table("baseline")->matmul(A, 3, 2, B, 3, C);
+  const float want[] = {5, 2, -1, 11, 4, -3, 17, 6, -5};
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(C[i], want[i]) << i;
+}
+
+// Without POCKETREC_RUNTIME_ISA: the widest ISA this CPU runs. With it (ctest runs the runtime
+// tests again with POCKETREC_RUNTIME_ISA=baseline): that ISA, or a narrower one if the CPU lacks it.
+TEST(KernelDispatch, ChoiceIsTheWidestSupportedUnderTheCap) {
+  const char* cap = std::getenv("POCKETREC_RUNTIME_ISA");
+  const std::vector<std::string> order = {"avx512", "avx2", "baseline"};
+  std::string want;
+  bool allowed = !cap || !*cap;
+  for (const std::string& isa : order) {
+    allowed = allowed || isa == cap;
+    if (allowed && kernel_table(isa.c_str())) {
+      want = isa;
+      break;
+    }
+  }
+  EXPECT_EQ(kernels().isa, want);
+  EXPECT_STREQ(pocketrec_kernel_isa(), want.c_str());
+}
+
+}  // namespace
+}  // namespace pocketrec::runtime
