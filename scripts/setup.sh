@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake make pkg-config
   libtorch-dev          # LibTorch 1.13 C++ frontend (training)
+  libgloo-dev           # c10d ProcessGroupGloo headers (distributed training, src/train/data_parallel.cpp)
   libopenblas-dev       # without it libtorch-dev uses the netlib reference BLAS (~9x slower, docs/stack notes)
   libdnnl-dev           # oneDNN's sgemm for the training kernels' products (src/kernels/gemm.h)
   libeigen3-dev

@@ -27,6 +27,8 @@ nlohmann::json size_comparison(const models::ModelInstance& teacher, const model
 
 nlohmann::json distill(const RunSettings& s) {
   setup_process(s.process);
+  const std::unique_ptr<train::DataParallel> parallel = join_group(s);
+  const bool writer = parallel == nullptr || parallel->is_writer();
   const std::string& teacher_dir = s.distill.teacher_dir;
   PR_CHECK(!teacher_dir.empty(), ErrorCode::kInvalidArgument,
            "distill.teacher: the teacher's run directory is required");
@@ -45,11 +47,15 @@ nlohmann::json distill(const RunSettings& s) {
   models::ModelInstance student = create_model(s.model, d);
   PR_CHECK(student.trainable != nullptr, ErrorCode::kInvalidArgument,
            "model.name: {} is not trained by gradient descent", student.name);
-  const std::string dir = open_output_dir(s);
+  const std::string dir = writer ? open_output_dir(s) : s.output_dir;
+  // Teacher-derived state (the RD top-K cache) is built once, by rank 0, and read by the others.
+  if (parallel && !writer) parallel->barrier();
   std::unique_ptr<distill::Distillation> distillation = method.make({teacher, student, d, s.distill});
+  if (parallel && writer) parallel->barrier();
   log_info("distill ({}): {} ({} parameters) -> {} ({} parameters)", method.name, teacher_dir, teacher->n_parameters(),
            student.name, student->n_parameters());
-  const nlohmann::json fit = fit_model(student, d, s, &distillation->task());
+  const nlohmann::json fit = fit_model(student, d, s, &distillation->task(), parallel.get());
+  if (!writer) return worker_result(*parallel, fit);
   const eval::EvalResult valid = evaluate_split(*student, d, s.eval, "valid");
   const eval::EvalResult test = evaluate_split(*student, d, s.eval, "test");
   nlohmann::json extra = {{"method", method.name},

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/progress.h"
 #include "data/popularity.h"
 #include "models/torch_model.h"
@@ -38,8 +39,34 @@ nlohmann::json split_json(const eval::EvalResult& r) {
   return j;
 }
 
-nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& s,
-                         train::TrainTask* task) {
+std::unique_ptr<train::DataParallel> join_group(const RunSettings& s) {
+  if (s.dist.world_size <= 1) return nullptr;
+  return std::make_unique<train::DataParallel>(s.dist);
+}
+
+nlohmann::json worker_result(const train::DataParallel& parallel, const nlohmann::json& fit) {
+  return {{"worker_rank", parallel.rank()}, {"world_size", parallel.world_size()}, {"train", fit}};
+}
+
+namespace {
+
+// FNV-1a over every parameter's bytes: equal on every rank of a data-parallel run (logged by each).
+uint64_t parameter_checksum(torch::nn::Module& module) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& p : module.parameters()) {
+    const torch::Tensor t = p.detach().contiguous();
+    const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
+    for (size_t i = 0; i < static_cast<size_t>(t.nbytes()); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& s, train::TrainTask* task,
+                         train::DataParallel* parallel) {
+  PR_CHECK(parallel == nullptr || m.trainable != nullptr || task != nullptr, ErrorCode::kInvalidArgument,
+           "dist.world_size: {} is fitted in closed form; only gradient-trained models train data-parallel", m.name);
   if (m.fitted != nullptr && task == nullptr) {
     PR_CHECK(!s.train.resume, ErrorCode::kInvalidArgument,
              "train.resume: {} is fitted in closed form, there is no training to resume", m.name);
@@ -58,8 +85,21 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
   const models::Recommender& model = *m.model;
   hooks.validate = [&model, &d, &s] { return evaluate_split(model, d, s.eval, "valid"); };
   hooks.normalize_identity = [](const nlohmann::json& saved) { return run_identity(saved); };
+  hooks.parallel = parallel;
+  hooks.writer = parallel == nullptr || parallel->is_writer();
   train::Trainer trainer(s.train, hooks);
-  return trainer.run(*task).to_json();
+  nlohmann::json fit = trainer.run(*task).to_json();
+  if (parallel) {
+    const uint64_t checksum = parameter_checksum(task->module);
+    log_info("rank {} of {}: parameter checksum {:016x}; {} bytes all-reduced per step, {:.1f} s communicating",
+             parallel->rank(), parallel->world_size(), checksum, parallel->bytes_per_step(),
+             parallel->communication_seconds());
+    fit["world_size"] = parallel->world_size();
+    fit["allreduce_bytes_per_step"] = parallel->bytes_per_step();
+    fit["communication_seconds"] = parallel->communication_seconds();
+    fit["parameter_checksum"] = fmt::format("{:016x}", checksum);
+  }
+  return fit;
 }
 
 }  // namespace pocketrec::app

@@ -3,6 +3,7 @@
 // trainer over the model's (or a distillation's) task, validated on the validation split.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "app/options.h"
 #include "data/dataset.h"
 #include "models/recommender.h"
+#include "train/data_parallel.h"
 #include "train/task.h"
 #include "train/trainer.h"
 
@@ -26,8 +28,15 @@ eval::EvalResult evaluate_split(const models::Recommender& model, const data::Da
 nlohmann::json split_json(const eval::EvalResult& r);
 
 // Fits `m` on d.train: in closed form, or by gradient training of `task` (the model's own when
-// null) with the run's train settings, selected on d.valid. Returns what training did.
+// null) with the run's train settings, selected on d.valid; data-parallel across the processes of
+// `parallel` when given (rank 0 validates and writes). Returns what training did.
 nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& settings,
-                         train::TrainTask* task = nullptr);
+                         train::TrainTask* task = nullptr, train::DataParallel* parallel = nullptr);
+
+// The data-parallel group of settings.dist (joined here), or null for a single process.
+std::unique_ptr<train::DataParallel> join_group(const RunSettings& settings);
+
+// What a rank other than 0 returns from train or distill (it writes nothing): its rank and fit.
+nlohmann::json worker_result(const train::DataParallel& parallel, const nlohmann::json& fit);
 
 }  // namespace pocketrec::app

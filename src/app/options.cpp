@@ -181,6 +181,12 @@ RunSettings run_settings(const Config& config) {
   s.process.torch_threads = static_cast<int>(c.integer("threads.torch"));
   s.process.blas_threads = static_cast<int>(c.integer("threads.blas"));
   s.process.progress = c.boolean("output.progress");
+  s.dist.world_size = c.integer("dist.world_size");
+  s.dist.rank = c.integer("dist.rank");
+  s.dist.master = c.str("dist.master");
+  s.dist.timeout_s = c.number("dist.timeout_s");
+  PR_CHECK(s.dist.rank < s.dist.world_size, ErrorCode::kInvalidArgument,
+           "dist.rank: {} is not below dist.world_size = {}", s.dist.rank, s.dist.world_size);
   s.output_dir = c.str("output.dir");
   return s;
 }
@@ -191,6 +197,7 @@ nlohmann::json run_identity(const Config& config) {
   j["train"].erase("epochs");
   j["output"].erase("progress");
   j.erase("threads");
+  j.erase("dist");  // a resumed run checks its world size itself, with its own message
   for (const char* k : {"batch_size", "item_chunk", "threads"}) j["eval"].erase(k);
   return j;
 }

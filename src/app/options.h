@@ -38,6 +38,7 @@ struct RunSettings {
   EvalSettings eval;
   distill::DistillOptions distill;
   ProcessSettings process;
+  train::DistOptions dist;
   std::string output_dir;
 };
 

@@ -81,6 +81,9 @@ std::string protocol_note(const nlohmann::json& split) {
 }
 
 std::string run_summary_text(const nlohmann::json& res) {
+  if (res.contains("worker_rank"))
+    return fmt::format("rank {} of {}: trained (rank 0 validates, evaluates and writes the run)\n",
+                       res["worker_rank"].get<int64_t>(), res["world_size"].get<int64_t>());
   std::string out;
   const nlohmann::json& size = res["size"];
   if (res.contains("method")) {

@@ -10,14 +10,17 @@ namespace pocketrec::app {
 
 nlohmann::json train(const RunSettings& s) {
   setup_process(s.process);
+  const std::unique_ptr<train::DataParallel> parallel = join_group(s);
   const data::Dataset d = data::build_dataset(s.data, s.split);
   models::ModelInstance m = create_model(s.model, d);
   PR_CHECK(m.session_encoder == nullptr || !m.session_encoder->item_table_needs_teacher(), ErrorCode::kInvalidArgument,
            "model.item_table: this table is derived from a teacher's (model.stt_item_order=teacher or "
            "model.pq_codes=teacher); use pocketrec distill");
-  const std::string dir = open_output_dir(s);
+  const bool writer = parallel == nullptr || parallel->is_writer();
+  const std::string dir = writer ? open_output_dir(s) : s.output_dir;
   log_info("train: {} on {} ({} parameters)", m.name, d.name, m->n_parameters());
-  const nlohmann::json fit = fit_model(m, d, s);
+  const nlohmann::json fit = fit_model(m, d, s, nullptr, parallel.get());
+  if (!writer) return worker_result(*parallel, fit);
   const eval::EvalResult valid = evaluate_split(*m, d, s.eval, "valid");
   const eval::EvalResult test = evaluate_split(*m, d, s.eval, "test");  // read once, after model selection
   nlohmann::json res = run_results(s, d, m, fit, valid, test);

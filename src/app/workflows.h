@@ -23,6 +23,17 @@ nlohmann::json train(const RunSettings& settings);
 // evaluated on test; writes the run directory with both models' sizes. Returns its results.json.
 nlohmann::json distill(const RunSettings& settings);
 
+struct LaunchRequest {
+  int n_ranks = 1;
+  std::vector<std::string> args;  // "train" or "distill" and its arguments
+  int port = 0;                   // of the rendezvous on 127.0.0.1; 0 = a free one
+  std::string executable;         // this program (the ranks run it again)
+};
+// Runs args as n_ranks local ranks of one data-parallel run (the dist.* keys added), forwarding
+// their output with a "[rank r] " prefix. Returns 0, or the exit code of the first rank that failed
+// (the others are stopped).
+int launch(const LaunchRequest& request);
+
 struct EvaluateRequest {
   std::string run_dir;
   std::string split = "test";          // test | valid

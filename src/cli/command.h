@@ -21,6 +21,7 @@ class Command {
 
 std::unique_ptr<Command> make_data_command();
 std::unique_ptr<Command> make_train_command();
+std::unique_ptr<Command> make_launch_command();
 std::unique_ptr<Command> make_distill_command();
 std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_report_command();

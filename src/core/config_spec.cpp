@@ -321,6 +321,24 @@ const std::vector<ConfigKeySpec>& config_spec() {
       {"eval.repeat_split", T::kBool, false,
        "Also report every metric for the queries whose targets all occur in their history (`repeat`) and for "
        "those whose targets all do not (`new`), under `groups` in the results."},
+      // ---- distributed training (docs/distributed.md) ----
+      {"dist.world_size",
+       T::kInt,
+       1,
+       "Processes training one model data-parallel (c10d / Gloo); 1 = this process alone. `pocketrec launch -n N` "
+       "sets the dist.* keys of local ranks.",
+       {},
+       1.0},
+      {"dist.rank", T::kInt, 0, "This process's rank in [0, dist.world_size); rank 0 validates and writes.", {}, 0.0},
+      {"dist.master", T::kString, "127.0.0.1:29500",
+       "HOST:PORT of rank 0's rendezvous (TCPStore); every rank passes the same."},
+      {"dist.timeout_s",
+       T::kFloat,
+       300.0,
+       "Seconds before a collective (or joining the group) fails: a dead or hung rank ends every rank with an "
+       "error within this time. Must exceed rank 0's validation time.",
+       {},
+       0.001},
       // ---- process ----
       {"threads.torch", T::kInt, 0, "LibTorch intra-op threads (0 = available cores).", {}, 0.0},
       {"threads.blas", T::kInt, 1, "OpenBLAS threads (1 avoids oversubscription with LibTorch's OpenMP).", {}, 1.0},

@@ -23,4 +23,12 @@ struct TrainOptions {
   std::string run_identity = "{}";
 };
 
+// Data-parallel training (the dist.* keys; data_parallel.h).
+struct DistOptions {
+  int64_t world_size = 1;
+  int64_t rank = 0;
+  std::string master = "127.0.0.1:29500";  // host:port of rank 0's rendezvous store
+  double timeout_s = 300;                  // any collective or the rendezvous
+};
+
 }  // namespace pocketrec::train

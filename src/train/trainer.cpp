@@ -87,6 +87,14 @@ void Trainer::resume(TrainTask& task) {
            first_difference(saved, current));
   PR_CHECK(tensor_string(get("data_fingerprint")) == task.data_fingerprint, ErrorCode::kInvalidArgument,
            "train.resume: {} was written for different data (id maps differ)", last_path);
+  // A run's random streams depend on the number of processes (one per rank), so it resumes only
+  // with the world size it was started with.
+  const int64_t world = hooks_.parallel ? hooks_.parallel->world_size() : 1;
+  torch::Tensor saved_world_tensor;
+  const int64_t saved_world = ar.try_read("world_size", saved_world_tensor) ? saved_world_tensor.item<int64_t>() : 1;
+  PR_CHECK(saved_world == world, ErrorCode::kInvalidArgument,
+           "train.resume: {} was written by a run of {} process(es) (dist.world_size); resume it with {}, not {}",
+           last_path, saved_world, saved_world, world);
   read_module(ar, task.module, last_path);
   torch::serialize::InputArchive opt_ar;
   ar.read("optimizer", opt_ar);
@@ -118,16 +126,9 @@ void Trainer::resume(TrainTask& task) {
   log_info("resumed {} after epoch {} (best epoch {})", last_path, first_epoch_ - 1, summary_.best_epoch);
 }
 
-double Trainer::train_epoch(TrainTask& task, int64_t epoch, double* data_seconds) {
-  task.module.train();
-  if (task.on_epoch_begin) task.on_epoch_begin(epoch);
-  std::iota(order_.begin(), order_.end(), 0);  // reset, so an epoch depends only on the RNG state
-  std::shuffle(order_.begin(), order_.end(), rng_);
-  ProgressBar bar(fmt::format("epoch {}/{}", epoch, options_.epochs), task.n_samples, "samples");
-  double loss_sum = 0;
-  int64_t n_batches = 0;
-  for (int64_t b = 0; b < task.n_samples; b += options_.batch_size) {
-    const size_t n = static_cast<size_t>(std::min(options_.batch_size, task.n_samples - b));
+double Trainer::train_step(TrainTask& task, int64_t b, size_t n, int64_t step, double* data_seconds) {
+  DataParallel* dp = hooks_.parallel;
+  if (!dp) {
     const auto td = std::chrono::steady_clock::now();
     Batch input = task.make_batch(order_.data() + b, n, rng_);
     *data_seconds += seconds_since(td);
@@ -136,7 +137,51 @@ double Trainer::train_epoch(TrainTask& task, int64_t epoch, double* data_seconds
     loss.backward();
     if (hooks_.after_backward) hooks_.after_backward(task.module);
     optimizer_.optimizer->step();
-    const double l = loss.item<double>();
+    return loss.item<double>();
+  }
+  // This rank's shard. The whole global batch is made from the shared sampling stream, as one
+  // process makes it, and this rank keeps its rows, so the samples do not depend on the number of
+  // ranks; a batch whose tensors are not one row per sample (e.g. item bags) is made for the shard
+  // alone from a stream of (seed, rank, step). Dropout draws from a stream of (seed, rank, step).
+  const auto [offset, count] = dp->shard(static_cast<int64_t>(n));
+  torch::manual_seed(step_seed(options_.seed ^ 0x5eedd0d0ULL, dp->rank(), step));
+  optimizer_.clear_gradients();
+  const auto td = std::chrono::steady_clock::now();
+  Batch input = task.make_batch(order_.data() + b, n, rng_);
+  bool rows = true;
+  for (const auto& t : input) rows = rows && t.dim() >= 1 && t.size(0) == static_cast<int64_t>(n);
+  if (rows) {
+    for (auto& t : input) t = t.slice(0, offset, offset + count);
+  } else if (count > 0) {
+    std::mt19937_64 rng(step_seed(options_.seed, dp->rank(), step));
+    input = task.make_batch(order_.data() + b + offset, static_cast<size_t>(count), rng);
+  }
+  *data_seconds += seconds_since(td);
+  double local_loss = 0;
+  if (count > 0) {
+    torch::Tensor loss = task.loss(input);
+    loss.backward();
+    local_loss = loss.item<double>();
+  }
+  const double loss = dp->reduce_gradients(task.module, static_cast<double>(count), local_loss);
+  if (hooks_.after_backward) hooks_.after_backward(task.module);
+  optimizer_.optimizer->step();
+  return loss;
+}
+
+double Trainer::train_epoch(TrainTask& task, int64_t epoch, double* data_seconds) {
+  task.module.train();
+  if (task.on_epoch_begin) task.on_epoch_begin(epoch);
+  std::iota(order_.begin(), order_.end(), 0);  // reset, so an epoch depends only on the RNG state
+  std::shuffle(order_.begin(), order_.end(), rng_);
+  ProgressBar bar(fmt::format("epoch {}/{}", epoch, options_.epochs), task.n_samples, "samples");
+  const int64_t batches_per_epoch = (task.n_samples + options_.batch_size - 1) / options_.batch_size;
+  double loss_sum = 0;
+  int64_t n_batches = 0;
+  for (int64_t b = 0; b < task.n_samples; b += options_.batch_size) {
+    const size_t n = static_cast<size_t>(std::min(options_.batch_size, task.n_samples - b));
+    const int64_t step = (epoch - 1) * batches_per_epoch + n_batches;
+    const double l = train_step(task, b, n, step, data_seconds);
     PR_CHECK(std::isfinite(l), ErrorCode::kInternal, "training loss became {} at epoch {}, batch {}", l, epoch,
              n_batches + 1);
     loss_sum += l;
@@ -145,6 +190,22 @@ double Trainer::train_epoch(TrainTask& task, int64_t epoch, double* data_seconds
   }
   bar.finish();
   return loss_sum / static_cast<double>(n_batches);
+}
+
+bool Trainer::validate_round(TrainTask& task, int64_t epoch, nlohmann::json& log_line, std::string& message) {
+  DataParallel* dp = hooks_.parallel;
+  bool improved = false;
+  if (!dp || dp->is_writer()) improved = validate(task, epoch, log_line, message);
+  if (!dp) return improved;
+  // Every rank follows rank 0: the same best epoch and snapshot, the same early-stopping count.
+  const std::vector<double> d = dp->broadcast({improved ? 1.0 : 0.0, static_cast<double>(bad_rounds_), best_value_});
+  bad_rounds_ = static_cast<int64_t>(d[1]);
+  if (!dp->is_writer() && d[0] != 0) {
+    best_value_ = d[2];
+    summary_.best_epoch = epoch;
+    snapshot_best(task.module);
+  }
+  return d[0] != 0;
 }
 
 bool Trainer::validate(TrainTask& task, int64_t epoch, nlohmann::json& log_line, std::string& message) {
@@ -196,6 +257,7 @@ void Trainer::write_checkpoints(TrainTask& task, int64_t epoch, bool improved) {
   ar.write("log", string_tensor(log_text_));
   ar.write("run_identity", string_tensor(options_.run_identity));
   ar.write("data_fingerprint", string_tensor(task.data_fingerprint));
+  ar.write("world_size", torch::tensor(hooks_.parallel ? hooks_.parallel->world_size() : int64_t{1}));
   write_checkpoint(options_.run_dir + "/checkpoint_last.ckpt", ar);
 }
 
@@ -203,7 +265,11 @@ TrainSummary Trainer::run(TrainTask& task) {
   PR_CHECK(task.n_samples > 0, ErrorCode::kInvalidArgument, "no training samples");
   PR_CHECK(static_cast<bool>(hooks_.validate), ErrorCode::kInternal, "the trainer needs a validation callback");
   optimizer_ = make_optimizer(options_, task.module.parameters());
-  if (options_.resume) resume(task);
+  if (options_.resume) {
+    resume(task);  // every rank reads the same checkpoint
+  } else if (hooks_.parallel) {
+    hooks_.parallel->broadcast_module(task.module);  // rank 0's initial weights everywhere
+  }
   const bool writes = hooks_.writer && !options_.run_dir.empty();
   order_.resize(static_cast<size_t>(task.n_samples));
   const auto t_start = std::chrono::steady_clock::now();
@@ -227,7 +293,7 @@ TrainSummary Trainer::run(TrainTask& task) {
     std::string message = fmt::format("epoch {}: loss {:.4f}, {:.1f}s ({:.0f} samples/s, {:.1f}% in the data pipeline)",
                                       epoch, loss, secs, rate, 100 * epoch_data_seconds / std::max(1e-9, secs));
     const bool improved =
-        (epoch % options_.eval_every == 0 || epoch == options_.epochs) && validate(task, epoch, line, message);
+        (epoch % options_.eval_every == 0 || epoch == options_.epochs) && validate_round(task, epoch, line, message);
     log_info("{}", message);
     log_text_ += line.dump() + "\n";
     if (options_.patience > 0 && bad_rounds_ >= options_.patience) {

@@ -7,8 +7,11 @@
 //                         state, log, run identity and the data fingerprint
 //   checkpoint_best.ckpt  the best validated weights
 // The trainer sees a TrainTask (module, samples, batch, loss) and a validation callback, nothing of
-// the model behind them. A step is "backward, the after-backward hook, optimizer step": the hook is
-// where gradients are reduced across processes.
+// the model behind them. A step is "backward, the after-backward hook, optimizer step".
+// With a DataParallel group (data_parallel.h) every rank shuffles and samples the same way, takes its
+// shard of each global batch, and the gradients are averaged before the step; dropout draws from
+// streams seeded by (seed, rank, step), so a run repeats and resumes exactly.
+// Rank 0 alone validates and writes; its decisions (improved, stop) are broadcast.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/evaluator.h"
+#include "train/data_parallel.h"
 #include "train/fused_adam.h"
 #include "train/options.h"
 #include "train/task.h"
@@ -46,6 +50,8 @@ struct TrainerHooks {
   std::function<void(torch::nn::Module&)> after_backward;
   // Whether this process writes the log and the checkpoints (one writer per run).
   bool writer = true;
+  // Data-parallel training across processes (null: this process alone).
+  DataParallel* parallel = nullptr;
   // A checkpoint's saved run identity as the current one would be written (e.g. with settings added
   // to PocketRec since then at their defaults); identity when empty.
   std::function<nlohmann::json(const nlohmann::json& saved)> normalize_identity;
@@ -76,6 +82,11 @@ class Trainer {
   Optimizer optimizer_;
   std::mt19937_64 rng_;
   std::vector<int64_t> order_;
+  // One step on the samples order_[b, b + n): this process's whole batch, or its shard of it.
+  double train_step(TrainTask& task, int64_t b, size_t n, int64_t step, double* data_seconds);
+  // Rank 0's validation round, its outcome shared with every rank; returns whether it improved.
+  bool validate_round(TrainTask& task, int64_t epoch, nlohmann::json& log_line, std::string& message);
+
   std::vector<torch::Tensor> best_;  // the best validated weights
   std::string log_text_;
   double best_value_;

@@ -1,0 +1,110 @@
+// DataParallel (src/train/data_parallel.h) with two ranks as two threads of this process on loopback:
+// the shards of a global batch, the weighted gradient average across buckets (undefined gradients
+// as zeros), the broadcast of rank 0's weights and decisions, and the per-(seed, rank, step) seeds.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/error.h"
+#include "train/data_parallel.h"
+
+namespace pocketrec::train {
+namespace {
+
+struct TwoParams : torch::nn::Module {
+  // `big` spans two gradient buckets (4M floats each), `unused` gets no gradient.
+  torch::Tensor big = register_parameter("big", torch::zeros({(int64_t{4} << 20) + 5}));
+  torch::Tensor small = register_parameter("small", torch::zeros({3}));
+  torch::Tensor unused = register_parameter("unused", torch::zeros({2}));
+};
+
+// Runs f(rank, group) on ranks 0 and 1 at once.
+template <typename F>
+void on_two_ranks(int port, F f) {
+  auto body = [&](int rank) {
+    DistOptions o;
+    o.world_size = 2;
+    o.rank = rank;
+    o.master = "127.0.0.1:" + std::to_string(port);
+    o.timeout_s = 30;
+    DataParallel dp(o);
+    f(rank, dp);
+  };
+  std::thread other(body, 1);
+  body(0);
+  other.join();
+}
+
+TEST(DataParallel, ShardsCoverTheGlobalBatchInOrder) {
+  on_two_ranks(29741, [](int rank, DataParallel& dp) {
+    using Range = std::pair<int64_t, int64_t>;
+    EXPECT_EQ(dp.shard(7), rank == 0 ? Range(0, 4) : Range(4, 3));
+    EXPECT_EQ(dp.shard(1), rank == 0 ? Range(0, 1) : Range(1, 0));
+  });
+}
+
+TEST(DataParallel, GradientsAreTheWeightedMeanOnEveryRank) {
+  std::vector<float> big_last(2), small0(2), loss(2);
+  on_two_ranks(29742, [&](int rank, DataParallel& dp) {
+    TwoParams m;
+    // rank 0: gradient 1 everywhere, weight 3, loss 2; rank 1: gradient 4, weight 1, loss 6.
+    const float g = rank == 0 ? 1.0f : 4.0f;
+    m.big.mutable_grad() = torch::full_like(m.big, g);
+    m.small.mutable_grad() = torch::full_like(m.small, g);
+    const double l = dp.reduce_gradients(m, rank == 0 ? 3.0 : 1.0, rank == 0 ? 2.0 : 6.0);
+    big_last[rank] = m.big.grad()[-1].item<float>();
+    small0[rank] = m.small.grad()[0].item<float>();
+    loss[rank] = static_cast<float>(l);
+    EXPECT_TRUE(torch::equal(m.unused.grad(), torch::zeros({2})));  // undefined -> zeros
+    EXPECT_TRUE(torch::all(m.big.grad() == 1.75f).item<bool>());    // (3 * 1 + 1 * 4) / 4
+    EXPECT_EQ(dp.bytes_per_step(), static_cast<size_t>((int64_t{4} << 20) + 5 + 3 + 2 + 2) * 4);
+  });
+  EXPECT_EQ(big_last[0], 1.75f);
+  EXPECT_EQ(big_last[1], 1.75f);
+  EXPECT_EQ(small0[0], 1.75f);
+  EXPECT_EQ(small0[1], 1.75f);
+  EXPECT_FLOAT_EQ(loss[0], 3.0f);  // (3 * 2 + 1 * 6) / 4
+  EXPECT_FLOAT_EQ(loss[1], 3.0f);
+}
+
+TEST(DataParallel, RankZerosWeightsAndDecisionsReachEveryRank) {
+  on_two_ranks(29743, [](int rank, DataParallel& dp) {
+    torch::nn::Linear lin(3, 2);
+    {
+      torch::NoGradGuard g;
+      lin->weight.fill_(rank == 0 ? 0.5f : -1.0f);
+      lin->bias.fill_(rank == 0 ? 2.0f : 9.0f);
+    }
+    dp.broadcast_module(*lin);
+    EXPECT_TRUE(torch::all(lin->weight == 0.5f).item<bool>());
+    EXPECT_TRUE(torch::all(lin->bias == 2.0f).item<bool>());
+    const std::vector<double> d = dp.broadcast({rank == 0 ? 1.0 : 0.0, rank == 0 ? 0.25 : 7.0});
+    EXPECT_EQ(d, (std::vector<double>{1.0, 0.25}));
+    dp.barrier();
+  });
+}
+
+TEST(DataParallel, StepSeedsDifferByRankAndStepAndRepeat) {
+  EXPECT_EQ(step_seed(7, 0, 3), step_seed(7, 0, 3));
+  EXPECT_NE(step_seed(7, 0, 3), step_seed(7, 1, 3));
+  EXPECT_NE(step_seed(7, 0, 3), step_seed(7, 0, 4));
+  EXPECT_NE(step_seed(7, 0, 3), step_seed(8, 0, 3));
+}
+
+TEST(DataParallel, BadOptionsAreRefusedWithTheKey) {
+  DistOptions o;
+  o.world_size = 2;
+  o.rank = 2;
+  EXPECT_THROW(DataParallel{o}, Error);
+  o.rank = 0;
+  o.master = "no-port";
+  try {
+    DataParallel dp(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dist.master: 'no-port' is not HOST:PORT"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pocketrec::train
