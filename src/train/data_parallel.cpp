@@ -11,10 +11,6 @@
 namespace pocketrec::train {
 namespace {
 
-// Gradients travel in buckets of at most this many floats (16 MB): each bucket's all-reduce starts
-// as soon as it is packed, so packing the next overlaps the network.
-constexpr int64_t kBucketFloats = int64_t{4} << 20;
-
 std::pair<std::string, uint16_t> split_host_port(const std::string& master) {
   const size_t colon = master.rfind(':');
   PR_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < master.size(), ErrorCode::kInvalidArgument,
@@ -45,7 +41,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  std::vector<torch::Tensor> buckets;  // flat gradient buffers, allocated at the first step
+  torch::Tensor bucket;  // the small gradients, packed; allocated at the first step
 };
 
 uint64_t step_seed(uint64_t seed, int64_t rank, int64_t step) {
@@ -131,76 +127,54 @@ void DataParallel::broadcast_module(torch::nn::Module& module) {
     if (b.is_floating_point()) take(b.detach());
 }
 
-double DataParallel::reduce_gradients(torch::nn::Module& module, double weight, double loss) {
+double DataParallel::reduce_gradients(torch::nn::Module& module, int64_t count, double loss) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> params = module.parameters();
-  int64_t total = 2;  // + the weight and the weighted loss
-  for (const auto& p : params) total += p.numel();
-  auto& buckets = group_->buckets;
-  if (buckets.empty())
-    for (int64_t at = 0; at < total; at += kBucketFloats)
-      buckets.push_back(torch::empty({std::min(kBucketFloats, total - at)}, torch::kFloat32));
-  const auto t0 = std::chrono::steady_clock::now();
-  // Pack weight * grad in parameter order, start each bucket's all-reduce once it is full.
-  std::vector<c10::intrusive_ptr<c10d::Work>> work;
-  size_t bucket = 0;
-  int64_t at = 0;  // position in the current bucket
-  auto start = [&](size_t b) {
-    std::vector<torch::Tensor> t{buckets[b]};
-    collective(options_, "the gradient all-reduce", [&] { work.push_back(group_->pg->allreduce(t)); });
-  };
-  auto put = [&](const float* src, int64_t n) {
-    while (n > 0) {
-      const int64_t room = buckets[bucket].numel() - at, m = std::min(room, n);
-      float* dst = buckets[bucket].data_ptr<float>() + at;
-      if (src) {
-        for (int64_t i = 0; i < m; ++i) dst[i] = static_cast<float>(weight) * src[i];
-        src += m;
-      } else {
-        std::fill(dst, dst + m, 0.0f);
-      }
-      at += m;
-      n -= m;
-      if (at == buckets[bucket].numel()) {
-        start(bucket++);
-        at = 0;
-      }
-    }
-  };
+  // Which gradients go in place and which are packed depends only on the shapes, so every rank
+  // issues the same collectives in the same order.
+  int64_t total = 0, packed = 2;  // the bucket ends with the sample count and the weighted loss
   for (const auto& p : params) {
-    const torch::Tensor& g = p.grad();
-    put(g.defined() ? g.contiguous().data_ptr<float>() : nullptr, p.numel());
+    total += p.numel();
+    if (p.numel() < kDirectFloats) packed += p.numel();
   }
-  const float tail[2] = {static_cast<float>(weight), static_cast<float>(weight * loss)};
-  weight = 1.0;  // the tail is packed as is
-  put(tail, 2);
+  auto& bucket = group_->bucket;
+  if (bucket.numel() != packed) bucket = torch::empty({packed}, torch::kFloat32);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<c10::intrusive_ptr<c10d::Work>> work;
+  auto start = [&](torch::Tensor t) {
+    std::vector<torch::Tensor> ts{std::move(t)};
+    collective(options_, "the gradient all-reduce", [&] { work.push_back(group_->pg->allreduce(ts)); });
+  };
+  float* at = bucket.data_ptr<float>();
+  for (auto& p : params) {
+    torch::Tensor& g = p.mutable_grad();
+    if (!g.defined()) g = torch::zeros_like(p);
+    if (!g.is_contiguous()) g = g.contiguous();
+    PR_CHECK(g.scalar_type() == torch::kFloat && !g.is_sparse(), ErrorCode::kInvalidArgument,
+             "distributed training: dense float gradients only");
+    if (p.numel() >= kDirectFloats) {
+      start(g);  // in place: the sum lands in the gradient itself
+    } else {
+      std::copy_n(g.data_ptr<float>(), p.numel(), at);
+      at += p.numel();
+    }
+  }
+  at[0] = static_cast<float>(count);
+  at[1] = static_cast<float>(static_cast<double>(count) * loss);
+  start(bucket);
   collective(options_, "the gradient all-reduce", [&] {
     for (auto& w : work) w->wait();
   });
-  // Unpack: grad = sum_r w_r g_r / sum_r w_r.
-  const torch::Tensor& last = buckets.back();
-  const float total_weight = last.data_ptr<float>()[last.numel() - 2];
-  const double mean_loss = last.data_ptr<float>()[last.numel() - 1] / static_cast<double>(total_weight);
-  PR_CHECK(total_weight > 0, ErrorCode::kInternal, "distributed training: a global batch without samples");
-  const float inv = 1.0f / total_weight;
-  bucket = 0;
-  at = 0;
-  for (auto& p : params) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    float* dst = p.mutable_grad().data_ptr<float>();
-    for (int64_t n = p.numel(); n > 0;) {
-      const int64_t m = std::min(buckets[bucket].numel() - at, n);
-      const float* src = buckets[bucket].data_ptr<float>() + at;
-      for (int64_t i = 0; i < m; ++i) dst[i] = src[i] * inv;
-      dst += m;
-      at += m;
-      n -= m;
-      if (at == buckets[bucket].numel()) ++bucket, at = 0;
+  const float* from = bucket.data_ptr<float>();
+  for (auto& p : params)
+    if (p.numel() < kDirectFloats) {
+      std::copy_n(from, p.numel(), p.mutable_grad().data_ptr<float>());
+      from += p.numel();
     }
-  }
-  bytes_per_step_ = static_cast<size_t>(total) * sizeof(float);
+  PR_CHECK(from[0] > 0, ErrorCode::kInternal, "distributed training: a global batch without samples");
+  bytes_per_step_ = static_cast<size_t>(total + 2) * sizeof(float);
   comm_seconds_ += seconds_since(t0);
-  return mean_loss;
+  return from[1] / static_cast<double>(from[0]);
 }
 
 std::vector<double> DataParallel::broadcast(std::vector<double> values) {

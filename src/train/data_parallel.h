@@ -1,8 +1,8 @@
 // Data-parallel training over c10d's ProcessGroupGloo with a TCPStore rendezvous (LibTorch's own
 // collectives; docs/distributed.md). N processes (ranks) hold the same model; each step's global
-// batch is cut into N contiguous shards, every rank computes the gradient of its shard, and the
-// gradients are averaged with all-reduce (weighted by the shard sizes, so the result is the global
-// batch's mean gradient whatever N is). Rank 0 validates and decides; its decisions are broadcast.
+// batch is cut into N contiguous shards, every rank computes the gradient of its shard (its loss
+// scaled by its share of the batch), and the gradients are summed with all-reduce, so the result is
+// the global batch's mean gradient whatever N is. Rank 0 validates and decides; its decisions are broadcast.
 //
 // Every collective fails with a clear error within DistOptions::timeout_s (a dead rank closes its
 // connections, which the others see at once; a hung one times out), never hangs.
@@ -38,10 +38,17 @@ class DataParallel {
 
   // Every rank gets rank 0's parameters and buffers.
   void broadcast_module(torch::nn::Module& module);
-  // After backward: each parameter's gradient becomes sum_r weight_r grad_r / sum_r weight_r, the
-  // same on every rank (undefined gradients count as zeros). `loss` (this rank's mean loss) is
-  // averaged the same way and returned. Bytes sent per call are in bytes_per_step().
-  double reduce_gradients(torch::nn::Module& module, double weight, double loss);
+  // The factor a rank multiplies its shard's mean loss by before backward: count / n for a shard of
+  // `count` of the global batch's n samples, so that the sum over ranks of the gradients is the
+  // global batch's mean gradient whatever N is (no pass over the gradients to scale them).
+  static double loss_scale(int64_t count, int64_t n) { return static_cast<double>(count) / static_cast<double>(n); }
+  // After backward (of a loss scaled by loss_scale): every gradient becomes the sum over ranks, the
+  // same bytes on every rank (an undefined gradient counts as zeros). Gradients of at least
+  // kDirectFloats elements are all-reduced in place; the others travel packed in one bucket.
+  // `loss` (this rank's unscaled mean loss over `count` samples) is averaged with weights `count`
+  // and returned. Bytes sent per call are in bytes_per_step().
+  double reduce_gradients(torch::nn::Module& module, int64_t count, double loss);
+  static constexpr int64_t kDirectFloats = int64_t{1} << 20;
   // rank 0's values, on every rank.
   std::vector<double> broadcast(std::vector<double> values);
   void barrier();

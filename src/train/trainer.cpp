@@ -160,10 +160,10 @@ double Trainer::train_step(TrainTask& task, int64_t b, size_t n, int64_t step, d
   double local_loss = 0;
   if (count > 0) {
     torch::Tensor loss = task.loss(input);
-    loss.backward();
+    (loss * DataParallel::loss_scale(count, static_cast<int64_t>(n))).backward();
     local_loss = loss.item<double>();
   }
-  const double loss = dp->reduce_gradients(task.module, static_cast<double>(count), local_loss);
+  const double loss = dp->reduce_gradients(task.module, count, local_loss);
   if (hooks_.after_backward) hooks_.after_backward(task.module);
   optimizer_.optimizer->step();
   return loss;

@@ -1,6 +1,6 @@
 // DataParallel (src/train/data_parallel.h) with two ranks as two threads of this process on loopback:
-// the shards of a global batch, the weighted gradient average across buckets (undefined gradients
-// as zeros), the broadcast of rank 0's weights and decisions, and the per-(seed, rank, step) seeds.
+// the shards of a global batch, the gradient sum (in place for a large gradient, packed for the
+// small ones, undefined gradients as zeros) and the weighted loss average, the broadcast of rank 0's weights and decisions, and the per-(seed, rank, step) seeds.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -12,8 +12,8 @@ namespace pocketrec::train {
 namespace {
 
 struct TwoParams : torch::nn::Module {
-  // `big` spans two gradient buckets (4M floats each), `unused` gets no gradient.
-  torch::Tensor big = register_parameter("big", torch::zeros({(int64_t{4} << 20) + 5}));
+  // `big` is reduced in place, `small` and `unused` packed; `unused` gets no gradient.
+  torch::Tensor big = register_parameter("big", torch::zeros({DataParallel::kDirectFloats + 5}));
   torch::Tensor small = register_parameter("small", torch::zeros({3}));
   torch::Tensor unused = register_parameter("unused", torch::zeros({2}));
 };
@@ -47,17 +47,23 @@ TEST(DataParallel, GradientsAreTheWeightedMeanOnEveryRank) {
   std::vector<float> big_last(2), small0(2), loss(2);
   on_two_ranks(29742, [&](int rank, DataParallel& dp) {
     TwoParams m;
-    // rank 0: gradient 1 everywhere, weight 3, loss 2; rank 1: gradient 4, weight 1, loss 6.
-    const float g = rank == 0 ? 1.0f : 4.0f;
+    // rank 0: 3 of 4 samples, gradient 1 everywhere, loss 2; rank 1: 1 sample, gradient 4, loss 6.
+    // Each rank's gradient comes from its loss scaled by its share of the batch.
+    const int64_t count = rank == 0 ? 3 : 1;
+    const double scale = DataParallel::loss_scale(count, 4);
+    EXPECT_EQ(scale, rank == 0 ? 0.75 : 0.25);
+    const float g = static_cast<float>(scale) * (rank == 0 ? 1.0f : 4.0f);
     m.big.mutable_grad() = torch::full_like(m.big, g);
     m.small.mutable_grad() = torch::full_like(m.small, g);
-    const double l = dp.reduce_gradients(m, rank == 0 ? 3.0 : 1.0, rank == 0 ? 2.0 : 6.0);
+    const float* big_storage = m.big.grad().data_ptr<float>();
+    const double l = dp.reduce_gradients(m, count, rank == 0 ? 2.0 : 6.0);
+    EXPECT_EQ(m.big.grad().data_ptr<float>(), big_storage);  // reduced in place, not copied
     big_last[rank] = m.big.grad()[-1].item<float>();
     small0[rank] = m.small.grad()[0].item<float>();
     loss[rank] = static_cast<float>(l);
     EXPECT_TRUE(torch::equal(m.unused.grad(), torch::zeros({2})));  // undefined -> zeros
     EXPECT_TRUE(torch::all(m.big.grad() == 1.75f).item<bool>());    // (3 * 1 + 1 * 4) / 4
-    EXPECT_EQ(dp.bytes_per_step(), static_cast<size_t>((int64_t{4} << 20) + 5 + 3 + 2 + 2) * 4);
+    EXPECT_EQ(dp.bytes_per_step(), static_cast<size_t>(DataParallel::kDirectFloats + 5 + 3 + 2 + 2) * 4);
   });
   EXPECT_EQ(big_last[0], 1.75f);
   EXPECT_EQ(big_last[1], 1.75f);
