@@ -4,6 +4,8 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
+#include <exception>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -129,42 +131,62 @@ void DataParallel::broadcast_module(torch::nn::Module& module) {
 
 double DataParallel::reduce_gradients(torch::nn::Module& module, int64_t count, double loss) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params = module.parameters();
-  // Which gradients go in place and which are packed depends only on the shapes, so every rank
-  // issues the same collectives in the same order.
+  // Every gradient is checked and made dense and contiguous before the first collective starts, so
+  // a refusal never leaves the other ranks waiting on a half-issued step. A parameter registered
+  // twice is reduced once. Which gradients go in place and which are packed depends only on the
+  // shapes, so every rank issues the same collectives in the same order.
+  std::vector<torch::Tensor> params;
+  std::unordered_set<const void*> seen;
   int64_t total = 0, packed = 2;  // the bucket ends with the sample count and the weighted loss
-  for (const auto& p : params) {
-    total += p.numel();
-    if (p.numel() < kDirectFloats) packed += p.numel();
-  }
-  auto& bucket = group_->bucket;
-  if (bucket.numel() != packed) bucket = torch::empty({packed}, torch::kFloat32);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<c10::intrusive_ptr<c10d::Work>> work;
-  auto start = [&](torch::Tensor t) {
-    std::vector<torch::Tensor> ts{std::move(t)};
-    collective(options_, "the gradient all-reduce", [&] { work.push_back(group_->pg->allreduce(ts)); });
-  };
-  float* at = bucket.data_ptr<float>();
-  for (auto& p : params) {
+  for (auto& p : module.parameters()) {
+    if (!seen.insert(p.unsafeGetTensorImpl()).second) continue;
     torch::Tensor& g = p.mutable_grad();
     if (!g.defined()) g = torch::zeros_like(p);
-    if (!g.is_contiguous()) g = g.contiguous();
-    PR_CHECK(g.scalar_type() == torch::kFloat && !g.is_sparse(), ErrorCode::kInvalidArgument,
+    PR_CHECK(g.scalar_type() == torch::kFloat && g.layout() == torch::kStrided, ErrorCode::kInvalidArgument,
              "distributed training: dense float gradients only");
-    if (p.numel() >= kDirectFloats) {
-      start(g);  // in place: the sum lands in the gradient itself
-    } else {
-      std::copy_n(g.data_ptr<float>(), p.numel(), at);
+    if (!g.is_contiguous()) g = g.contiguous();
+    total += p.numel();
+    if (p.numel() < kDirectFloats) packed += p.numel();
+    params.push_back(p);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto& bucket = group_->bucket;
+  if (bucket.numel() != packed) bucket = torch::empty({packed}, torch::kFloat32);
+  float* at = bucket.data_ptr<float>();
+  for (auto& p : params)
+    if (p.numel() < kDirectFloats) {
+      std::copy_n(p.grad().data_ptr<float>(), p.numel(), at);
       at += p.numel();
     }
-  }
   at[0] = static_cast<float>(count);
   at[1] = static_cast<float>(static_cast<double>(count) * loss);
-  start(bucket);
-  collective(options_, "the gradient all-reduce", [&] {
-    for (auto& w : work) w->wait();
-  });
+
+  // Every started collective is waited for, even after a failure, so none still writes into the
+  // gradients or the bucket once the error leaves this function; the first failure is reported.
+  std::vector<c10::intrusive_ptr<c10d::Work>> work;
+  std::exception_ptr failure;
+  try {
+    collective(options_, "the gradient all-reduce", [&] {
+      for (auto& p : params)
+        if (p.numel() >= kDirectFloats) {
+          std::vector<torch::Tensor> in_place{p.grad()};  // the sum lands in the gradient itself
+          work.push_back(group_->pg->allreduce(in_place));
+        }
+      std::vector<torch::Tensor> packed_small{bucket};
+      work.push_back(group_->pg->allreduce(packed_small));
+    });
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  for (auto& w : work) {
+    try {
+      collective(options_, "the gradient all-reduce", [&] { w->wait(); });
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+
   const float* from = bucket.data_ptr<float>();
   for (auto& p : params)
     if (p.numel() < kDirectFloats) {

@@ -43,7 +43,7 @@ TEST(DataParallel, ShardsCoverTheGlobalBatchInOrder) {
   });
 }
 
-TEST(DataParallel, GradientsAreTheWeightedMeanOnEveryRank) {
+TEST(DataParallel, GradientsAreSummedOnEveryRankIntoTheGlobalMean) {
   std::vector<float> big_last(2), small0(2), loss(2);
   on_two_ranks(29742, [&](int rank, DataParallel& dp) {
     TwoParams m;
@@ -54,7 +54,7 @@ TEST(DataParallel, GradientsAreTheWeightedMeanOnEveryRank) {
     EXPECT_EQ(scale, rank == 0 ? 0.75 : 0.25);
     const float g = static_cast<float>(scale) * (rank == 0 ? 1.0f : 4.0f);
     m.big.mutable_grad() = torch::full_like(m.big, g);
-    m.small.mutable_grad() = torch::full_like(m.small, g);
+    m.small.mutable_grad() = torch::full({6}, g).slice(0, 0, 6, 2);  // a strided (non-contiguous) gradient
     const float* big_storage = m.big.grad().data_ptr<float>();
     const double l = dp.reduce_gradients(m, count, rank == 0 ? 2.0 : 6.0);
     EXPECT_EQ(m.big.grad().data_ptr<float>(), big_storage);  // reduced in place, not copied
