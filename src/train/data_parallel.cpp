@@ -93,6 +93,10 @@ DataParallel::DataParallel(const DistOptions& o) : options_(o), group_(std::make
     po->threads = 1;
     group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, static_cast<int>(o.rank),
                                                              static_cast<int>(o.world_size), po);
+    // Gloo connects the ranks pair by pair; the constructor can return on one rank while another is
+    // still completing its side. The barrier makes joining mean that every rank has joined, so a
+    // rank that leaves at once (closing its connections) cannot fail another's join.
+    group_->pg->barrier()->wait();
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (const size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
