@@ -1,6 +1,7 @@
 // DataParallel (src/train/data_parallel.h) with two ranks as two threads of this process on loopback:
 // the shards of a global batch, the gradient sum (in place for a large gradient, packed for the
-// small ones, undefined gradients as zeros) and the weighted loss average, the broadcast of rank 0's weights and decisions, and the per-(seed, rank, step) seeds.
+// small ones, undefined gradients as zeros) of losses scaled by loss_scale, the weighted loss
+// average, the broadcast of rank 0's weights and decisions, and the per-(seed, rank, step) seeds.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -54,7 +55,19 @@ TEST(DataParallel, GradientsAreSummedOnEveryRankIntoTheGlobalMean) {
     EXPECT_EQ(scale, rank == 0 ? 0.75 : 0.25);
     const float g = static_cast<float>(scale) * (rank == 0 ? 1.0f : 4.0f);
     m.big.mutable_grad() = torch::full_like(m.big, g);
-    m.small.mutable_grad() = torch::full({6}, g).slice(0, 0, 6, 2);  // a strided (non-contiguous) gradient
+    // `small` gets its gradient from a real backward of the scaled loss: the mean over the rank's
+    // samples of small . x, with x = (1,1,1), (2,2,2), (3,3,3) on rank 0 and (10,10,10) on rank 1, so
+    // the summed gradient must be the global mean of x: (1 + 2 + 3 + 10) / 4 = 4 in every entry.
+    {
+      torch::Tensor x =
+          rank == 0 ? torch::tensor({1.0f, 2.0f, 3.0f}).unsqueeze(1).expand({3, 3}) : torch::full({1, 3}, 10.0f);
+      torch::Tensor shard_loss = torch::matmul(x, m.small).mean();
+      (shard_loss * scale).backward();
+      // Handed over strided (non-contiguous), as a view of every other float of a larger buffer.
+      torch::Tensor wide = torch::zeros({6});
+      wide.slice(0, 0, 6, 2).copy_(m.small.grad());
+      m.small.mutable_grad() = wide.slice(0, 0, 6, 2);
+    }
     const float* big_storage = m.big.grad().data_ptr<float>();
     const double l = dp.reduce_gradients(m, count, rank == 0 ? 2.0 : 6.0);
     EXPECT_EQ(m.big.grad().data_ptr<float>(), big_storage);  // reduced in place, not copied
@@ -67,8 +80,8 @@ TEST(DataParallel, GradientsAreSummedOnEveryRankIntoTheGlobalMean) {
   });
   EXPECT_EQ(big_last[0], 1.75f);
   EXPECT_EQ(big_last[1], 1.75f);
-  EXPECT_EQ(small0[0], 1.75f);
-  EXPECT_EQ(small0[1], 1.75f);
+  EXPECT_EQ(small0[0], 4.0f);
+  EXPECT_EQ(small0[1], 4.0f);
   EXPECT_FLOAT_EQ(loss[0], 3.0f);  // (3 * 2 + 1 * 6) / 4
   EXPECT_FLOAT_EQ(loss[1], 3.0f);
 }
