@@ -12,6 +12,38 @@
 namespace pocketrec::compress {
 namespace {
 
+// index_select(0) of a table's rows whose backward sums each gradient row into its source row with
+// one plain loop, in index order (deterministic). The backward of torch's index_select (index_add_ on
+// the CPU in LibTorch 1.13) adds one slice per index as a separate tensor operation: for the PQ full
+// table's 651,632 indices (Tmall, M = 16) that made a distillation epoch 3.7x a teacher epoch.
+class GatherRows : public torch::autograd::Function<GatherRows> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& table,
+                               const torch::Tensor& index) {
+    ctx->save_for_backward({index});
+    ctx->saved_data["rows"] = table.size(0);
+    return table.index_select(0, index);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const torch::Tensor index = ctx->get_saved_variables()[0].contiguous();
+    const torch::Tensor grad = grads[0].contiguous();
+    const int64_t width = grad.size(1), n = index.numel();
+    torch::Tensor out = torch::zeros({ctx->saved_data["rows"].toInt(), width}, grad.options());
+    AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "pq_gather_rows_backward", [&] {
+      const int64_t* idx = index.data_ptr<int64_t>();
+      const scalar_t* src = grad.data_ptr<scalar_t>();
+      scalar_t* dst = out.data_ptr<scalar_t>();
+      for (int64_t r = 0; r < n; ++r) {
+        scalar_t* row = dst + idx[r] * width;
+        const scalar_t* g = src + r * width;
+        for (int64_t w = 0; w < width; ++w) row[w] += g[w];
+      }
+    });
+    return {out, torch::Tensor()};
+  }
+};
+
 torch::Tensor squared_norms(const torch::Tensor& x) {
   return (x * x).sum(1);
 }  // [n]
@@ -241,7 +273,7 @@ void ProductQuantizedEmbeddingImpl::to(torch::Device device, torch::Dtype dtype,
 torch::Tensor ProductQuantizedEmbeddingImpl::rows_of(const torch::Tensor& flat_ids) {
   const int64_t n = flat_ids.size(0);
   const torch::Tensor index = (codes_.index_select(0, flat_ids) + offsets_.unsqueeze(0)).reshape({-1});  // [n M]
-  torch::Tensor rows = codebooks_.view({-1, shape_.sub_dim()}).index_select(0, index).view({n, shape_.dim});
+  torch::Tensor rows = GatherRows::apply(codebooks_.view({-1, shape_.sub_dim()}), index).view({n, shape_.dim});
   return shape_.rotation ? torch::matmul(rows, rotation_) : rows;
 }
 

@@ -28,7 +28,8 @@ class OdRecDistillation : public Distillation {
     student->init_item_table_from(*teacher, in.options.seed);
     kd_ = std::make_unique<OdRecKdTask>(make_odrec_kd_task(
         *teacher, *student, in.student.trainable->training_task(in.data), in.data, in.options.odrec));
-    for (const auto& p : kd_->heads->parameters()) head_parameters_ += p.numel();
+    if (kd_->heads)
+      for (const auto& p : kd_->heads->parameters()) head_parameters_ += p.numel();
     log_info("distill: OD-Rec, item table {} -> {} parameters, {} KD head parameters",
              teacher->item_table_size().parameters, student->item_table_size().parameters, head_parameters_);
     kd_->task.data_fingerprint = models::data_fingerprint(in.data);

@@ -66,6 +66,25 @@ OdRecKdHeadsImpl::OdRecKdHeadsImpl(int64_t d) {
 OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEncoder& student, OdRecKdHeads& heads,
                               const torch::Tensor& is_hot, const train::Batch& batch, const OdRecKdOptions& o) {
   const torch::Tensor &seq = batch[0], &lengths = batch[1], &y = batch[2];
+  OdRecKdLosses l;
+  if (!o.self_supervised()) {
+    // Plain KD: no hot/cold views, no heads; the teacher may have another dimension.
+    torch::Tensor E_s = student.item_table();
+    torch::Tensor s_s = student.session_vectors(seq, lengths, student.item_rows(seq, E_s));
+    torch::Tensor logits_t;
+    {
+      torch::NoGradGuard no_grad;
+      torch::Tensor E_t = teacher.item_table();
+      logits_t = kernels::parallel_linear(teacher.session_vectors(seq, lengths, teacher.item_rows(seq, E_t)), E_t,
+                                          torch::Tensor());
+    }
+    kernels::FullSoftmaxDistillation rec_kd = kernels::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
+    l.rec = rec_kd.cross_entropy;
+    l.kd = rec_kd.kl;
+    l.cl = l.pred = torch::zeros({}, s_s.options());
+    l.total = (1 - o.para) * l.rec + o.para * l.kd;
+    return l;
+  }
   const int64_t pad = is_hot.size(0) - 1, B = seq.size(0);
   HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
   const int64_t M = g.mixed.size(0);
@@ -87,7 +106,6 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
     s_t = teacher.session_vectors(seq, lengths, x_t);
     logits_t = kernels::parallel_linear(s_t, E_t, torch::Tensor());
   }
-  OdRecKdLosses l;
   // L_rec and L_kd over the student's scores s_s E_s^T, in one pass (the KL times T^2, see there).
   kernels::FullSoftmaxDistillation rec_kd = kernels::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
   l.rec = rec_kd.cross_entropy;
@@ -138,7 +156,7 @@ namespace {
 struct KdModule : torch::nn::Module {
   KdModule(std::shared_ptr<torch::nn::Module> student, OdRecKdHeads heads) {
     register_module("student", std::move(student));
-    register_module("heads", std::move(heads));
+    if (heads) register_module("heads", std::move(heads));
   }
 };
 
@@ -147,13 +165,16 @@ struct KdModule : torch::nn::Module {
 OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionEncoder& student,
                                const train::TrainTask& student_task, const data::Dataset& data,
                                const OdRecKdOptions& options) {
-  PR_CHECK(teacher.dim() == student.dim(), ErrorCode::kInvalidArgument,
-           "distill: the teacher's dimension {} differs from the student's {}", teacher.dim(), student.dim());
+  // The recombined views (docs/design/odrec.md §3.3) mix teacher and student rows: one dimension.
+  PR_CHECK(!options.self_supervised() || teacher.dim() == student.dim(), ErrorCode::kInvalidArgument,
+           "distill: the teacher's dimension {} differs from the student's {} (the contrastive and predictive terms "
+           "need one; distill.beta=0 and distill.alpha=0 train with the KL term only)",
+           teacher.dim(), student.dim());
   teacher.encoder_module().eval();
   std::vector<uint8_t> hot = data::hot_items(data.train, data.n_items, options.hot_fraction);
   torch::Tensor is_hot =
       torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8).to(torch::kBool);
-  OdRecKdHeads heads(student.dim());
+  OdRecKdHeads heads = options.self_supervised() ? OdRecKdHeads(student.dim()) : OdRecKdHeads(nullptr);
   auto module = std::make_shared<KdModule>(student.encoder_module().shared_from_this(), heads);
   auto loss = [&teacher, &student, heads, is_hot, options](const train::Batch& b) mutable {
     return odrec_kd_losses(teacher, student, heads, is_hot, b, options).total;

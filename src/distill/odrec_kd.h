@@ -34,6 +34,9 @@ struct OdRecKdOptions {
   // hot_fraction: the share of the distinct input items that are hot (data::hot_items, data/popularity.h).
   double para = 0.8, beta = 0.2, alpha = 0.001, tau = 0.2, temperature = 1.0, hot_fraction = 0.2;
   bool as_published = false;  // the predictive loss's targets in the reference's misaligned order
+  // With beta = alpha = 0 the loss is (1 - para) L_rec + para L_kd alone: no heads are built and the
+  // hot/cold views are not computed.
+  bool self_supervised() const { return beta != 0 || alpha != 0; }
 };
 
 // sum_i -log( exp(u_i.v_i / tau) / sum_j exp(u_i.v_j / tau) ) over L2-normalised rows.
@@ -63,8 +66,8 @@ TORCH_MODULE(OdRecKdHeads);
 // The teacher and the student must outlive it.
 struct OdRecKdTask {
   std::shared_ptr<torch::nn::Module> module;  // student network + heads; task.module refers to it
-  OdRecKdHeads heads;
-  torch::Tensor is_hot;  // [n_items + 1] bool, the padding id last (false)
+  OdRecKdHeads heads;                         // empty when !options.self_supervised()
+  torch::Tensor is_hot;                       // [n_items + 1] bool, the padding id last (false)
   train::TrainTask task;
 };
 OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionEncoder& student,

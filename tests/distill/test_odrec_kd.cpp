@@ -165,6 +165,46 @@ TEST(OdRecKd, DistillationTeachesWhatTheNoisyLabelsDoNot) {
   EXPECT_GT(with_kd, without + 0.1);
 }
 
+// With the self-supervised terms off (beta = alpha = 0) the KD needs no common dimension: a student
+// of half the teacher's d is built without heads, trains only its own network, and learns the cycle
+// from the teacher's distributions far better than from its noisy labels alone.
+TEST(OdRecKd, PlainKdTeachesAStudentOfAnotherDimension) {
+  ProgressBar::set_enabled(false);
+  const data::Dataset clean = pocketrec::testing::cycle_sessions();
+  const data::Dataset noisy = pocketrec::testing::cycle_sessions(0.6);
+  Config tc = session_config();
+  auto teacher = make(tc, clean);
+  pocketrec::testing::fit(teacher, clean, tc);
+  const int64_t half = tc.integer("model.dim") / 2;
+  auto distil = [&](double para) {
+    Config sc = session_config();
+    sc.set("model.dim", half, "t");
+    sc.set("train.epochs", 10, "t");
+    sc.set("train.checkpoint", false, "t");
+    sc.set("distill.para", para, "t");
+    sc.set("distill.beta", 0.0, "t");
+    sc.set("distill.alpha", 0.0, "t");
+    auto student = make(sc, noisy);
+    distill::OdRecKdTask task = distill::make_odrec_kd_task(
+        encoder(teacher), encoder(student), student.trainable->training_task(noisy), noisy, kd_options(sc));
+    EXPECT_FALSE(task.heads);
+    EXPECT_EQ(task.module->parameters().size(), student.trainable->network().parameters().size());
+    pocketrec::testing::fit(student, noisy, sc, "", &task.task);
+    return pocketrec::testing::evaluate_test(student, clean, sc).get("ndcg@5");
+  };
+  const double with_kd = distil(0.8), without = distil(0.0);
+  std::printf("d = %lld student, test nDCG@5 %.3f with the KL term, %.3f without\n", static_cast<long long>(half),
+              with_kd, without);
+  EXPECT_GT(with_kd, without + 0.1);
+  // The self-supervised terms mix teacher and student rows, so they refuse two dimensions.
+  Config sc = session_config();
+  sc.set("model.dim", half, "t");
+  auto student = make(sc, noisy);
+  EXPECT_THROW(distill::make_odrec_kd_task(encoder(teacher), encoder(student), student.trainable->training_task(noisy),
+                                           noisy, kd_options(sc)),
+               Error);
+}
+
 namespace {
 
 // Two SASRec encoders (teacher and STT student, eval mode: no dropout) over cycle_sessions, the KD
@@ -226,6 +266,13 @@ TEST(OdRecKd, TotalLossComposesTheComponentsWithTheirWeights) {
   EXPECT_NEAR(a.total.item<double>(), 0.2 * rec + 0.8 * kd + 0.2 * cl + 0.001 * pred, 1e-5 * a.total.item<double>());
   EXPECT_NEAR(b.total.item<double>(), 0.7 * rec + 0.3 * kd + 1.5 * cl + 2.0 * pred, 1e-5 * b.total.item<double>());
   EXPECT_NEAR(only_rec.total.item<double>(), rec, 1e-6 * rec);
+  // beta = alpha = 0 takes the plain-KD path (no views, no heads): the same L_rec and L_kd.
+  const distill::OdRecKdLosses plain = losses(0.8, 0, 0);
+  EXPECT_NEAR(plain.rec.item<double>(), rec, 1e-6 * rec);
+  EXPECT_NEAR(plain.kd.item<double>(), kd, 1e-6 * kd);
+  EXPECT_EQ(plain.cl.item<double>(), 0.0);
+  EXPECT_EQ(plain.pred.item<double>(), 0.0);
+  EXPECT_NEAR(plain.total.item<double>(), 0.2 * rec + 0.8 * kd, 1e-5 * plain.total.item<double>());
 }
 
 // The predictive loss on a batch of pure sessions (no mixed one, so no recombined views):
