@@ -4,6 +4,7 @@
 #   BUILD_DIR (default: build)   where to build
 #   JOBS      (default: nproc)   parallel compile jobs
 #   CI        (true in CI)       compiler warnings are errors
+#   TARGETS   (default: all)     the build targets (e.g. "pocketrec": the command-line tool alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ packages=(
   clang libclang-rt-14-dev   # the runtime's sanitizer and libFuzzer run (tools/runtime_sanitize.sh)
   pybind11-dev python3-dev python3-numpy python3-pytest   # the runtime's Python module and its tests
   g++-aarch64-linux-gnu qemu-user   # the runtime cross-built for aarch64, tested under QEMU (tools/runtime_aarch64.sh)
-  gnuplot-nox           # the results' plots (tools/pq_report.py)
+  gnuplot-nox           # the results' plots (pocketrec repro, tools/pq_report.py)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -42,4 +43,5 @@ WERROR=OFF
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPOCKETREC_WERROR="$WERROR" -DPython3_EXECUTABLE="$PYTHON" >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# shellcheck disable=SC2086 # TARGETS is a list
+cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS:+--target $TARGETS}

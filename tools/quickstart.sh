@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the bundled data (data/foursquare-nyc-2k): install and build, train POP, ItemCF
-# and BPR-MF under the RD protocol (validation-selected), and print their test metrics side by side.
+# README command 1: installs the dependencies, builds the command-line tool (the tests are built by
+# command 2), then runs the quickstart suite (configs/repro/quickstart.json) on the bundled data:
+# baselines, a Caser teacher with its RD student, a SASRec teacher with its product-quantised
+# on-device student, their exports checked and timed by the runtime, and one on-device query.
+# Prints the page it writes (runs under runs/repro/quickstart, the page in docs/results/quickstart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-for model in pop itemcf bpr; do
-  build/pocketrec train -c configs/quickstart.json --model.name="$model" --output.dir="runs/quickstart/$model"
-done
-echo
-echo "Test split of data/foursquare-nyc-2k (full ranking, training items masked; models selected on validation):"
-echo
-build/pocketrec report runs/quickstart/pop runs/quickstart/itemcf runs/quickstart/bpr
+TARGETS=pocketrec bash scripts/setup.sh
+build/pocketrec repro quickstart

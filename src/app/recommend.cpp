@@ -22,7 +22,7 @@ pocketrec_scoring scoring_mode(const std::string& scoring) {
 
 }  // namespace
 
-std::string recommend(const RecommendRequest& r) {
+std::vector<Recommendation> recommend_items(const RecommendRequest& r) {
   std::vector<int64_t> history;
   for (const auto& tok : split(std::string(trim(r.history)), ' ')) {
     if (trim(tok).empty()) continue;
@@ -46,8 +46,14 @@ std::string recommend(const RecommendRequest& r) {
   size_t n_out = 0;
   exporter::check_runtime(pocketrec_recommend(rt.ctx, history.data(), history.size(), r.k, r.exclude_history ? 1 : 0,
                                               items.data(), scores.data(), &n_out));
+  std::vector<Recommendation> top(n_out);
+  for (size_t i = 0; i < n_out; ++i) top[i] = {items[i], scores[i]};
+  return top;
+}
+
+std::string recommendations_table(const std::vector<Recommendation>& top) {
   std::string md = "| rank | item | score |\n|---|---|---|\n";
-  for (size_t i = 0; i < n_out; ++i) md += fmt::format("| {} | {} | {:.6f} |\n", i + 1, items[i], scores[i]);
+  for (size_t i = 0; i < top.size(); ++i) md += fmt::format("| {} | {} | {:.6f} |\n", i + 1, top[i].item, top[i].score);
   return md;
 }
 

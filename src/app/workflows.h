@@ -82,8 +82,14 @@ struct RecommendRequest {
   std::string scoring = "auto";  // auto | cores | fp32 | int8
   std::string user;              // the user id, for models with user embeddings
 };
-// The on-device runtime's top-k through its C API, as a Markdown table.
-std::string recommend(const RecommendRequest& request);
+struct Recommendation {
+  int64_t item = 0;  // the original item id
+  float score = 0;
+};
+// The on-device runtime's top-k through its C API, best first.
+std::vector<Recommendation> recommend_items(const RecommendRequest& request);
+// A rank | item | score Markdown table.
+std::string recommendations_table(const std::vector<Recommendation>& top);
 
 struct PqProbeRequest {
   std::string run_dir;  // a trained SASRec teacher
@@ -98,6 +104,20 @@ struct PqProbeRequest {
 nlohmann::json pq_probe(const PqProbeRequest& request);
 // The probe's rows as a Markdown table.
 std::string pq_probe_table(const nlohmann::json& probe);
+
+struct ReproRequest {
+  std::string suite;         // a suite name (configs/repro/NAME.json) or a suite file
+  bool quick = false;        // the suite's smaller budget (its "quick" overrides), for CI
+  std::string runs_dir;      // empty: runs/repro/NAME (NAME-quick with quick)
+  std::string out_dir;       // empty: docs/results/NAME; with quick, <runs_dir>/results
+  std::string command_line;  // as typed, recorded in results.json
+};
+// Runs a reproduction suite (app/repro_suite.h): every run in order, each skipped when it finished
+// before with the same settings (and resumed from its checkpoint when it was interrupted), then the
+// exports, checked by the runtime and timed, and the suite's query answered by the runtime from the
+// exported file. Writes <out_dir>/results.json, table.md and the plots (app/repro_report.h) and
+// returns the results.
+nlohmann::json repro(const ReproRequest& request);
 
 // `pocketrec data stats`: users (or sessions), items, interactions and lengths, as Markdown.
 std::string data_stats(const std::string& path, const std::string& format, const std::string& columns);

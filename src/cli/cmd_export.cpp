@@ -46,7 +46,7 @@ class RecommendCommand : public Command {
   }
   int run() override {
     r_.exclude_history = !keep_history_;
-    std::printf("%s", app::recommend(r_).c_str());
+    std::printf("%s", app::recommendations_table(app::recommend_items(r_)).c_str());
     return 0;
   }
 

@@ -29,6 +29,7 @@ std::unique_ptr<Command> make_distill_report_command();
 std::unique_ptr<Command> make_export_command();
 std::unique_ptr<Command> make_recommend_command();
 std::unique_ptr<Command> make_pq_probe_command();
+std::unique_ptr<Command> make_repro_command();
 std::unique_ptr<Command> make_list_command();
 std::unique_ptr<Command> make_help_command();
 

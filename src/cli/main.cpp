@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Command>> commands;
   for (auto make : {make_data_command, make_train_command, make_distill_command, make_eval_command, make_report_command,
                     make_distill_report_command, make_export_command, make_recommend_command, make_pq_probe_command,
-                    make_list_command, make_help_command, make_launch_command})
+                    make_repro_command, make_list_command, make_help_command, make_launch_command})
     commands.push_back(make());
   std::vector<CLI::App*> parsers;
   for (auto& c : commands) parsers.push_back(c->add_to(app));

@@ -121,13 +121,8 @@ Config Config::from_json(const nlohmann::json& object, const std::string& source
   return c;
 }
 
-namespace {
-
-// One config file as a JSON object, with duplicate keys inside one object refused (JSON parsers
-// silently keep the last one).
-nlohmann::json parse_config_file(const std::string& path) {
-  PR_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kInvalidArgument, "{}: cannot open the config file",
-           path);
+nlohmann::json read_json_file(const std::string& path) {
+  PR_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kInvalidArgument, "{}: cannot open the file", path);
   const std::string text = read_file(path);
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
@@ -151,6 +146,8 @@ nlohmann::json parse_config_file(const std::string& path) {
   return j;
 }
 
+namespace {
+
 // The file's settings over those of the file it extends (recursively): a base file holds what
 // several configs share (data, split, evaluation protocol), so none of them repeats it.
 void apply_file(Config& c, const std::string& path, std::vector<std::string>& chain) {
@@ -158,7 +155,7 @@ void apply_file(Config& c, const std::string& path, std::vector<std::string>& ch
   for (const auto& seen : chain)
     PR_CHECK(seen != canonical, ErrorCode::kInvalidArgument, "{}: 'extends' forms a cycle through {}", path, seen);
   chain.push_back(canonical);
-  nlohmann::json j = parse_config_file(path);
+  nlohmann::json j = read_json_file(path);
   if (j.contains("extends")) {
     PR_CHECK(j["extends"].is_string(), ErrorCode::kInvalidArgument, "{}: key 'extends': expected a file name, got {}",
              path, j["extends"].dump());

@@ -42,6 +42,11 @@ std::string config_reference_markdown();  // the content of docs/config.md
 // "--key=value" (or "key=value") -> {key, value}; Error(kInvalidArgument) quoting the text otherwise.
 std::pair<std::string, std::string> parse_override(const std::string& text);
 
+// A JSON file with // comments (configs, repro suites) as an object. Error(kInvalidArgument) naming
+// the file if it is missing, not JSON, not an object, or gives a key twice in one object (JSON
+// parsers silently keep the last one).
+nlohmann::json read_json_file(const std::string& path);
+
 class Config {
  public:
   Config();  // all defaults

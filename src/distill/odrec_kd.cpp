@@ -67,31 +67,16 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
                               const torch::Tensor& is_hot, const train::Batch& batch, const OdRecKdOptions& o) {
   const torch::Tensor &seq = batch[0], &lengths = batch[1], &y = batch[2];
   OdRecKdLosses l;
-  if (!o.self_supervised()) {
-    // Plain KD: no hot/cold views, no heads; the teacher may have another dimension.
-    torch::Tensor E_s = student.item_table();
-    torch::Tensor s_s = student.session_vectors(seq, lengths, student.item_rows(seq, E_s));
-    torch::Tensor logits_t;
-    {
-      torch::NoGradGuard no_grad;
-      torch::Tensor E_t = teacher.item_table();
-      logits_t = kernels::parallel_linear(teacher.session_vectors(seq, lengths, teacher.item_rows(seq, E_t)), E_t,
-                                          torch::Tensor());
-    }
-    kernels::FullSoftmaxDistillation rec_kd = kernels::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
-    l.rec = rec_kd.cross_entropy;
-    l.kd = rec_kd.kl;
-    l.cl = l.pred = torch::zeros({}, s_s.options());
-    l.total = (1 - o.para) * l.rec + o.para * l.kd;
-    return l;
-  }
-  const int64_t pad = is_hot.size(0) - 1, B = seq.size(0);
-  HotColdBatch g = split_hot_cold(seq, lengths, is_hot, pad);
-  const int64_t M = g.mixed.size(0);
+  // Without the self-supervised terms there are no hot/cold views and no heads, and the teacher may
+  // have another dimension: only the inputs' rows are gathered.
+  const bool views = o.self_supervised();
+  const int64_t B = seq.size(0);
+  const HotColdBatch g = views ? split_hot_cold(seq, lengths, is_hot, is_hot.size(0) - 1) : HotColdBatch{};
+  const int64_t M = views ? g.mixed.size(0) : 0;
   // The rows of the inputs and of the mixed sessions' hot and cold sub-sessions, in one gather from
   // each table: three separate gathers made the step about 10% slower (TrainStep/odrec_sskd_tmall
   // against TrainStep/sasrec_odrec_tmall in the same run).
-  const torch::Tensor ids = torch::cat({seq, g.hot_seq, g.cold_seq});
+  const torch::Tensor ids = views ? torch::cat({seq, g.hot_seq, g.cold_seq}) : seq;
   auto split = [&](const torch::Tensor& rows) {
     return std::make_tuple(rows.slice(0, 0, B), rows.slice(0, B, B + M), rows.slice(0, B + M));
   };
@@ -110,6 +95,12 @@ OdRecKdLosses odrec_kd_losses(models::SessionEncoder& teacher, models::SessionEn
   kernels::FullSoftmaxDistillation rec_kd = kernels::full_softmax_distillation(s_s, E_s, y, logits_t, o.temperature);
   l.rec = rec_kd.cross_entropy;
   l.kd = rec_kd.kl;
+  if (!views) {
+    l.cl = l.pred = torch::zeros({}, s_s.options());
+    l.total = (1 - o.para) * l.rec + o.para * l.kd;
+    return l;
+  }
+  const int64_t pad = is_hot.size(0) - 1;
 
   std::vector<torch::Tensor> u{}, v{}, u2{}, v2{}, ys{};
   if (M > 0) {
@@ -171,9 +162,11 @@ OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionE
            "need one; distill.beta=0 and distill.alpha=0 train with the KL term only)",
            teacher.dim(), student.dim());
   teacher.encoder_module().eval();
-  std::vector<uint8_t> hot = data::hot_items(data.train, data.n_items, options.hot_fraction);
-  torch::Tensor is_hot =
-      torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8).to(torch::kBool);
+  torch::Tensor is_hot;  // the hot/cold views' item split; the plain KD has none
+  if (options.self_supervised()) {
+    std::vector<uint8_t> hot = data::hot_items(data.train, data.n_items, options.hot_fraction);
+    is_hot = torch::from_blob(hot.data(), {static_cast<int64_t>(hot.size())}, torch::kUInt8).to(torch::kBool);
+  }
   OdRecKdHeads heads = options.self_supervised() ? OdRecKdHeads(student.dim()) : OdRecKdHeads(nullptr);
   auto module = std::make_shared<KdModule>(student.encoder_module().shared_from_this(), heads);
   auto loss = [&teacher, &student, heads, is_hot, options](const train::Batch& b) mutable {

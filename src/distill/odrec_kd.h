@@ -67,7 +67,7 @@ TORCH_MODULE(OdRecKdHeads);
 struct OdRecKdTask {
   std::shared_ptr<torch::nn::Module> module;  // student network + heads; task.module refers to it
   OdRecKdHeads heads;                         // empty when !options.self_supervised()
-  torch::Tensor is_hot;                       // [n_items + 1] bool, the padding id last (false)
+  torch::Tensor is_hot;                       // [n_items + 1] bool, the padding id last (false); empty like heads
   train::TrainTask task;
 };
 OdRecKdTask make_odrec_kd_task(models::SessionEncoder& teacher, models::SessionEncoder& student,

@@ -15,7 +15,8 @@
 namespace pocketrec::exporter {
 
 // {queries, max_abs_score_diff, top20_identical, top20_overlap, int8_table_top20_overlap,
-//  hr@20_libtorch, hr@20_runtime} over up to n_queries test queries.
+//  hr@20_libtorch, hr@20_runtime, query_us: {p50, p99}} over up to n_queries test queries; query_us
+// times the runtime's top-20 query (pocketrec_recommend) on this machine, one thread.
 nlohmann::json verify_pocket(const models::Recommender& model, const data::Dataset& data,
                              const std::string& pocket_path, size_t n_queries);
 

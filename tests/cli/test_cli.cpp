@@ -89,7 +89,7 @@ TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
 
   CliRun cfg = run("train -c " + t.path() + "/none.json");
   EXPECT_EQ(cfg.code, 2);  // a usage error: the config file named on the command line is missing
-  EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the config file"),
+  EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the file"),
             std::string::npos)
       << cfg.out;
 

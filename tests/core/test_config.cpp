@@ -38,7 +38,7 @@ TEST(Config, ErrorsNameTheSourceAndKey) {
   EXPECT_EQ(error_of([&] { Config::load(dup, {}); }), dup + ": key 'lr' is given twice");
   auto bad = t.file("d.json", "{\"train\": ");
   EXPECT_NE(error_of([&] { Config::load(bad, {}); }).find("d.json: invalid JSON"), std::string::npos);
-  EXPECT_NE(error_of([&] { Config::load(t.path() + "/none.json", {}); }).find("none.json: cannot open the config file"),
+  EXPECT_NE(error_of([&] { Config::load(t.path() + "/none.json", {}); }).find("none.json: cannot open the file"),
             std::string::npos);
   EXPECT_EQ(error_of([&] { Config::load("", {"--split.method=random"}); }),
             "command line: key 'split.method': expected one of temporal_ratio|leave_one_out|given, got \"random\"");

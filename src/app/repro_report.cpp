@@ -1,0 +1,236 @@
+#include "app/repro_report.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "app/workflows.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/text.h"
+
+namespace pocketrec::app {
+namespace {
+
+const nlohmann::json* find_row(const nlohmann::json& results, const std::string& model) {
+  for (const auto& row : results["rows"])
+    if (row["model"] == model) return &row;
+  return nullptr;
+}
+
+std::string count_or_dash(const nlohmann::json& row, const char* key) {
+  return row.contains(key) ? fmt::format("{}", row[key].get<int64_t>()) : "–";
+}
+
+std::string metric_or_dash(const nlohmann::json& metrics, const std::string& name) {
+  return metrics.contains(name) ? fmt::format("{:.4f}", metrics[name].get<double>()) : "–";
+}
+
+// The metrics the student tables compare: the selection metric, then the usual headline ones.
+std::vector<std::string> headline_metrics(const nlohmann::json& results) {
+  std::vector<std::string> names = {results["valid_metric"].get<std::string>()};
+  for (const auto& m : results["metrics"]) {
+    const std::string name = m.get<std::string>();
+    for (const char* h : {"hr@20", "mrr@20", "ndcg@10", "prec@10"})
+      if (name == h && name != names.front()) names.push_back(name);
+  }
+  return names;
+}
+
+std::string models_table(const nlohmann::json& results) {
+  const std::string vm = results["valid_metric"];
+  std::string md = fmt::format(
+      "| model | role | method | parameters | item table (bytes) | .pocket file (bytes) | query p50 (µs) | best epoch "
+      "| "
+      "valid {} |",
+      vm);
+  std::string sep = "|---|---|---|---|---|---|---|---|---|";
+  for (const auto& m : results["metrics"]) md += " test " + m.get<std::string>() + " |", sep += "---|";
+  md += "\n" + sep + "\n";
+  for (const auto& row : results["rows"]) {
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |", row["model"].get<std::string>(),
+                      row["role"].get<std::string>(), row["method"].get<std::string>(), count_or_dash(row, "params"),
+                      count_or_dash(row, "table_bytes"), count_or_dash(row, "file_bytes"),
+                      row.contains("query_us") ? fmt::format("{:.0f}", row["query_us"]["p50"].get<double>()) : "–",
+                      row["best_epoch"].get<int64_t>() > 0 ? std::to_string(row["best_epoch"].get<int64_t>()) : "–",
+                      metric_or_dash(row["valid"], vm));
+    for (const auto& m : results["metrics"]) md += " " + metric_or_dash(row["test"], m.get<std::string>()) + " |";
+    md += "\n";
+  }
+  return md;
+}
+
+std::string students_table(const nlohmann::json& results) {
+  const std::vector<std::string> metrics = headline_metrics(results);
+  std::string md = "| student | teacher | parameters (x smaller) | query time (x the teacher's) |";
+  std::string sep = "|---|---|---|---|";
+  for (const auto& m : metrics) md += " test " + m + " (% of the teacher's) |", sep += "---|";
+  md += "\n" + sep + "\n";
+  bool any = false;
+  for (const auto& row : results["rows"]) {
+    if (!row.contains("teacher")) continue;
+    const nlohmann::json* t = find_row(results, row["teacher"]);
+    if (t == nullptr) continue;
+    any = true;
+    auto ratio = [](double a, double b) { return b > 0 ? fmt::format("{:.2f}", a / b) : std::string("–"); };
+    const std::string time_ratio =
+        row.contains("query_us") && t->contains("query_us")
+            ? ratio(row["query_us"]["p50"].get<double>(), (*t)["query_us"]["p50"].get<double>())
+            : "–";
+    md += fmt::format("| {} | {} | {} | {} |", row["model"].get<std::string>(), (*t)["model"].get<std::string>(),
+                      ratio((*t)["params"].get<double>(), row["params"].get<double>()), time_ratio);
+    for (const auto& m : metrics) {
+      const bool both = row["test"].contains(m) && (*t)["test"].contains(m) && (*t)["test"][m].get<double>() > 0;
+      md += both ? fmt::format(" {:.1f}% |", 100 * row["test"][m].get<double>() / (*t)["test"][m].get<double>())
+                 : std::string(" – |");
+    }
+    md += "\n";
+  }
+  return any ? md : "";
+}
+
+std::string groups_table(const nlohmann::json& results) {
+  std::string md;
+  for (const auto& row : results["rows"]) {
+    if (!row.contains("test_groups")) continue;
+    if (md.empty()) {
+      md = "| model | target group |";
+      std::string sep = "|---|---|";
+      for (const auto& m : results["metrics"]) md += " test " + m.get<std::string>() + " |", sep += "---|";
+      md += "\n" + sep + "\n";
+    }
+    for (const auto& [group, metrics] : row["test_groups"].items()) {
+      md += fmt::format("| {} | {} |", row["model"].get<std::string>(), group);
+      for (const auto& m : results["metrics"]) md += " " + metric_or_dash(metrics, m.get<std::string>()) + " |";
+      md += "\n";
+    }
+  }
+  return md;
+}
+
+bool has_curves(const nlohmann::json& results) {
+  for (const auto& row : results["rows"])
+    if (row.contains("curve")) return true;
+  return false;
+}
+
+// Renders `script` (gnuplot commands without a terminal) to <base>.png and <base>.svg; gnuplot reads
+// the script from a file and its messages go to another, quoted when it fails.
+void render(const std::string& script, const std::string& base) {
+  const std::string script_path = base + ".gp.tmp", log_path = base + ".gnuplot.tmp";
+  for (const auto& [terminal, ext] :
+       {std::pair{"pngcairo noenhanced size 1000,700", "png"}, std::pair{"svg noenhanced size 1000,700", "svg"}}) {
+    const std::string target = base + "." + ext, tmp = target + ".tmp";
+    write_file_atomic(script_path,
+                      fmt::format("set terminal {}\nset output '{}'\n{}\nset output\n", terminal, tmp, script));
+    const int status = std::system(fmt::format("gnuplot '{}' > '{}' 2>&1", script_path, log_path).c_str());
+    const bool ok = status == 0 && std::filesystem::exists(tmp);
+    const std::string messages = ok || !std::filesystem::exists(log_path) ? "" : read_file(log_path);
+    std::filesystem::remove(script_path);
+    std::filesystem::remove(log_path);
+    if (!ok) std::filesystem::remove(tmp);
+    PR_CHECK(ok, ErrorCode::kIo, "repro: gnuplot failed to write {} (exit status {}): {}", target, status, messages);
+    std::filesystem::rename(tmp, target);
+  }
+}
+
+// <dir>/<name>.dat, then the plot of `script` (which reads it) as <dir>/<name>.png and .svg.
+void write_plot(const std::string& dir, const std::string& name, const std::string& dat, const std::string& script) {
+  write_file_atomic(dir + "/" + name + ".dat", dat);
+  render(script, dir + "/" + name);
+}
+
+void write_size_plot(const nlohmann::json& results, const std::string& dir) {
+  const std::string vm = results["valid_metric"];
+  std::string dat = fmt::format("# parameters, test {}, model; one block per role\n", vm);
+  int blocks = 0;
+  for (const char* role : {"teacher", "student", "baseline"}) {
+    std::string block;
+    for (const auto& row : results["rows"])
+      if (row["role"] == role && row["test"].contains(vm) && row["params"].get<int64_t>() > 0)
+        block += fmt::format("{} {:.6f} {}\n", row["params"].get<int64_t>(), row["test"][vm].get<double>(),
+                             row["model"].get<std::string>());
+    if (block.empty()) continue;
+    dat += fmt::format("\"{}\"\n{}\n\n", role, block);
+    ++blocks;
+  }
+  write_plot(
+      dir, "size", dat,
+      fmt::format(
+          "set logscale x\nset xlabel 'parameters (log scale)'\nset ylabel 'test {0}'\nset grid\nset key outside right "
+          "top\nset title '{1}: test {0} against model size'\nset offsets graph 0.05, graph 0.15, graph 0.05, graph "
+          "0.05\nplot for [i=0:{2}] '{3}/size.dat' index i using 1:2 with points pointsize 1.6 pointtype 7 title "
+          "columnheader(1), for [i=0:{2}] '{3}/size.dat' index i using 1:2:3 with labels offset 0,1 notitle",
+          vm, results["dataset"].get<std::string>(), blocks - 1, dir));
+}
+
+void write_curves_plot(const nlohmann::json& results, const std::string& dir) {
+  const std::string vm = results["valid_metric"];
+  std::string dat = fmt::format("# epoch, training loss, valid {}; one block per run\n", vm);
+  int blocks = 0;
+  for (const auto& row : results["rows"]) {
+    if (!row.contains("curve")) continue;
+    dat += fmt::format("\"{}\"\n", row["model"].get<std::string>());
+    for (const auto& p : row["curve"])
+      dat += fmt::format(
+          "{} {} {}\n", p["epoch"].get<int64_t>(),
+          p["loss"].is_number() ? fmt::format("{:.6f}", p["loss"].get<double>()) : "NaN",
+          p.contains("valid") && p["valid"].contains(vm) ? fmt::format("{:.6f}", p["valid"][vm].get<double>()) : "NaN");
+    dat += "\n\n";
+    ++blocks;
+  }
+  write_plot(
+      dir, "curves", dat,
+      fmt::format(
+          "set grid\nset key outside right top\nset xlabel 'epoch'\nset multiplot layout 2,1 title '{0}: training "
+          "curves'\nset ylabel 'training loss'\nplot for [i=0:{1}] '{2}/curves.dat' index i using 1:2 with linespoints "
+          "title columnheader(1)\nset ylabel 'valid {3}'\nplot for [i=0:{1}] '{2}/curves.dat' index i using 1:3 with "
+          "linespoints title columnheader(1)\nunset multiplot",
+          results["dataset"].get<std::string>(), blocks - 1, dir, vm));
+}
+
+}  // namespace
+
+std::string suite_table_markdown(const nlohmann::json& r) {
+  std::string md = fmt::format("# {}\n\n", r["title"].get<std::string>());
+  md += fmt::format(
+      "Generated by `{}` (suite `{}`) from [results.json](results.json); edit the suite, not this page.\n"
+      "Code {}; {}; {:.0f} s of compute over all stages{}.\n\n",
+      r["command"].get<std::string>(), r["suite"].get<std::string>(), r["git_rev"].get<std::string>(),
+      r["machine"].get<std::string>(), r["wall_s"].get<double>(),
+      r["quick"].get<bool>() ? " (quick mode: the suite's smaller budget, not a result)" : "");
+  md += fmt::format(
+      "Data: {}. Every model is selected on validation {} and its test metrics are read once, after "
+      "selection. Query times are the on-device runtime's top-20 query on this machine (one thread, "
+      "median over the exported file's check queries).\n\n",
+      r["dataset"].get<std::string>(), r["valid_metric"].get<std::string>());
+  md += "## Models\n\n" + models_table(r);
+  if (const std::string s = students_table(r); !s.empty()) md += "\n## Students against their teachers\n\n" + s;
+  if (const std::string g = groups_table(r); !g.empty()) md += "\n## Test targets by group\n\n" + g;
+  md += fmt::format("\n## Plots\n\n![test {} against parameters](size.svg)\n", r["valid_metric"].get<std::string>());
+  if (has_curves(r)) md += "\n![training loss and validation metric per epoch](curves.svg)\n";
+  if (r.contains("query")) {
+    const nlohmann::json& q = r["query"];
+    std::string history;
+    for (const auto& item : q["history"]) history += (history.empty() ? "" : " ") + std::to_string(item.get<int64_t>());
+    md += fmt::format(
+        "\n## The on-device runtime's answer\n\n`{}` ({}) loaded by the runtime through its C API; history "
+        "`{}` (oldest first), the history's items left out:\n\n",
+        q["file"].get<std::string>(), q["run"].get<std::string>(), history);
+    std::vector<Recommendation> top;
+    for (const auto& t : q["top"]) top.push_back({t["item"].get<int64_t>(), t["score"].get<float>()});
+    md += recommendations_table(top);
+  }
+  return md;
+}
+
+void write_suite_pages(const nlohmann::json& results, const std::string& dir) {
+  make_dirs(dir);
+  write_size_plot(results, dir);
+  if (has_curves(results)) write_curves_plot(results, dir);
+  write_file_atomic(dir + "/table.md", suite_table_markdown(results));
+  write_file_atomic(dir + "/results.json", results.dump(2) + "\n");  // last: the page is whole when it exists
+}
+
+}  // namespace pocketrec::app

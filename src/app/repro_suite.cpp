@@ -1,0 +1,149 @@
+#include "app/repro_suite.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/text.h"
+
+namespace pocketrec::app {
+namespace {
+
+// Refuses keys of `object` (at `where` in `file`) outside `allowed`, suggesting the closest.
+void check_keys(const nlohmann::json& object, const std::vector<std::string>& allowed, const std::string& file,
+                const std::string& where) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    const auto hint = did_you_mean(key, allowed);
+    PR_FAIL(ErrorCode::kInvalidArgument, "{}: unknown key '{}{}'{}", file, where, key,
+            hint ? " (did you mean '" + where + *hint + "'?)" : "");
+  }
+}
+
+template <typename T>
+T get(const nlohmann::json& object, const std::string& key, const T& fallback, bool required, const std::string& file,
+      const std::string& where) {
+  if (!object.contains(key)) {
+    PR_CHECK(!required, ErrorCode::kInvalidArgument, "{}: key '{}{}' is required", file, where, key);
+    return fallback;
+  }
+  try {
+    return object.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    PR_FAIL(ErrorCode::kInvalidArgument, "{}: key '{}{}': wrong type ({})", file, where, key, object.at(key).dump());
+  }
+}
+
+// A run's "grid": config key -> non-empty list of scalar values, as override texts.
+std::vector<std::pair<std::string, std::vector<std::string>>> read_grid(const nlohmann::json& grid,
+                                                                        const std::string& path,
+                                                                        const std::string& where) {
+  PR_CHECK(grid.is_object() && !grid.empty(), ErrorCode::kInvalidArgument,
+           "{}: key '{}grid': expected an object of config key -> list of values", path, where);
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& [key, values] : grid.items()) {
+    PR_CHECK(values.is_array() && !values.empty(), ErrorCode::kInvalidArgument,
+             "{}: key '{}grid.{}': expected a non-empty list of values", path, where, key);
+    std::vector<std::string> texts;
+    for (const auto& v : values) {
+      PR_CHECK(v.is_primitive() && !v.is_null(), ErrorCode::kInvalidArgument,
+               "{}: key '{}grid.{}': expected numbers, strings or booleans, got {}", path, where, key, v.dump());
+      texts.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    out.emplace_back(key, texts);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run) {
+  std::vector<std::vector<std::string>> out = {{}};
+  for (const auto& [key, values] : run.grid) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& prefix : out)
+      for (const auto& v : values) {
+        next.push_back(prefix);
+        next.back().push_back("--" + key + "=" + v);
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
+std::string suite_path(const std::string& name_or_path) {
+  if (std::filesystem::is_regular_file(name_or_path)) return name_or_path;
+  return "configs/repro/" + name_or_path + ".json";
+}
+
+Suite read_suite(const std::string& path) {
+  const nlohmann::json j = read_json_file(path);
+  check_keys(j, {"name", "title", "quick", "runs", "export", "query"}, path, "");
+  Suite s;
+  s.path = path;
+  s.name = get<std::string>(j, "name", "", true, path, "");
+  PR_CHECK(!s.name.empty() && s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos,
+           ErrorCode::kInvalidArgument,
+           "{}: key 'name': '{}' must be lower-case letters, digits, '-' or '_' (it names "
+           "the results folder)",
+           path, s.name);
+  s.title = get<std::string>(j, "title", s.name, false, path, "");
+  s.quick = get<std::vector<std::string>>(j, "quick", {}, false, path, "");
+  s.exports = get<std::vector<std::string>>(j, "export", {}, false, path, "");
+  PR_CHECK(j.contains("runs") && j["runs"].is_array() && !j["runs"].empty(), ErrorCode::kInvalidArgument,
+           "{}: key 'runs': expected a non-empty list of runs", path);
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < j["runs"].size(); ++i) {
+    const nlohmann::json& r = j["runs"][i];
+    const std::string where = "runs[" + std::to_string(i) + "].";
+    PR_CHECK(r.is_object(), ErrorCode::kInvalidArgument, "{}: key 'runs[{}]': expected an object", path, i);
+    check_keys(r, {"id", "role", "config", "set", "distill_from", "compare_to", "grid"}, path, where);
+    SuiteRun run;
+    run.id = get<std::string>(r, "id", "", true, path, where);
+    run.role = get<std::string>(r, "role", "", true, path, where);
+    run.config = (folder / get<std::string>(r, "config", "", true, path, where)).lexically_normal().string();
+    run.overrides = get<std::vector<std::string>>(r, "set", {}, false, path, where);
+    run.distill_from = get<std::string>(r, "distill_from", "", false, path, where);
+    run.compare_to = get<std::string>(r, "compare_to", run.distill_from, false, path, where);
+    if (r.contains("grid")) run.grid = read_grid(r["grid"], path, where);
+    PR_CHECK(run.role == "teacher" || run.role == "student" || run.role == "baseline", ErrorCode::kInvalidArgument,
+             "{}: key '{}role': expected teacher, student or baseline, got '{}'", path, where, run.role);
+    PR_CHECK(!run.id.empty() && run.id.find_first_of("/ \t") == std::string::npos, ErrorCode::kInvalidArgument,
+             "{}: key '{}id': '{}' must be a non-empty name without spaces or '/'", path, where, run.id);
+    PR_CHECK(std::find(ids.begin(), ids.end(), run.id) == ids.end(), ErrorCode::kInvalidArgument,
+             "{}: key '{}id': '{}' is used twice", path, where, run.id);
+    PR_CHECK(run.distill_from.empty() || std::find(ids.begin(), ids.end(), run.distill_from) != ids.end(),
+             ErrorCode::kInvalidArgument, "{}: key '{}distill_from': '{}' is not a run listed before '{}'", path, where,
+             run.distill_from, run.id);
+    PR_CHECK(run.compare_to.empty() || std::find(ids.begin(), ids.end(), run.compare_to) != ids.end(),
+             ErrorCode::kInvalidArgument, "{}: key '{}compare_to': '{}' is not a run listed before '{}'", path, where,
+             run.compare_to, run.id);
+    ids.push_back(run.id);
+    s.runs.push_back(run);
+  }
+  for (const auto& id : s.exports)
+    PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,
+             "{}: key 'export': '{}' is not a run of the suite", path, id);
+  if (j.contains("query")) {
+    const nlohmann::json& q = j["query"];
+    PR_CHECK(q.is_object(), ErrorCode::kInvalidArgument, "{}: key 'query': expected an object", path);
+    check_keys(q, {"run", "history", "k"}, path, "query.");
+    s.query.run = get<std::string>(q, "run", "", true, path, "query.");
+    PR_CHECK(
+        q.contains("history") && q["history"].is_array() &&
+            std::all_of(q["history"].begin(), q["history"].end(), [](const auto& v) { return v.is_number_integer(); }),
+        ErrorCode::kInvalidArgument, "{}: key 'query.history': expected a list of integer item ids", path);
+    s.query.history = q["history"].get<std::vector<int64_t>>();
+    PR_CHECK(!q.contains("k") || q["k"].is_number_integer(), ErrorCode::kInvalidArgument,
+             "{}: key 'query.k': expected an integer", path);
+    s.query.k = q.value("k", int64_t{10});
+    PR_CHECK(std::find(s.exports.begin(), s.exports.end(), s.query.run) != s.exports.end(), ErrorCode::kInvalidArgument,
+             "{}: key 'query.run': '{}' is not exported (list it under 'export')", path, s.query.run);
+    PR_CHECK(s.query.k > 0, ErrorCode::kInvalidArgument, "{}: key 'query.k': must be positive", path);
+  }
+  return s;
+}
+
+}  // namespace pocketrec::app

@@ -1,0 +1,52 @@
+// A reproduction suite (configs/repro/NAME.json): the runs behind one results page, each a
+// committed config plus overrides, and what is done with them afterwards (exports checked by the
+// runtime, one on-device query). `pocketrec repro` runs it (workflows.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pocketrec::app {
+
+struct SuiteRun {
+  std::string id;                      // names the run's folder and its row
+  std::string role;                    // teacher | student | baseline
+  std::string config;                  // its config file, resolved against the suite file's folder
+  std::vector<std::string> overrides;  // "--key=value", after the config file
+  std::string distill_from;            // the id of the run it is distilled from; empty: trained alone
+  std::string compare_to;              // the teacher its row is compared with (distill_from by default)
+  // Hyper-parameter grid: config key -> values. Every combination is trained (after `overrides`)
+  // and the run is the one with the best validation metric; the others are listed in its row.
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+};
+
+// The overrides of each grid combination, in order (the last key varies fastest); one empty list
+// when the run has no grid.
+std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run);
+
+struct SuiteQuery {
+  std::string run;               // an exported run
+  std::vector<int64_t> history;  // original item ids, oldest first
+  int64_t k = 10;
+};
+
+struct Suite {
+  std::string path;  // the suite file
+  std::string name, title;
+  std::vector<std::string> quick;    // overrides of every run in --quick mode (a smaller budget)
+  std::vector<SuiteRun> runs;        // in order; a run comes after the one it is distilled from
+  std::vector<std::string> exports;  // ids of runs written as .pocket files and checked by the runtime
+  SuiteQuery query;                  // query.run empty: none
+};
+
+// Reads and checks a suite file: unknown keys, wrong types, duplicate or unknown run ids, a run
+// distilled from a later one and a query of a run that is not exported are errors naming the file
+// and the key (Error kInvalidArgument).
+Suite read_suite(const std::string& path);
+
+// The suite file of `name_or_path`: the path itself when it names a file, else
+// configs/repro/<name>.json under the working directory.
+std::string suite_path(const std::string& name_or_path);
+
+}  // namespace pocketrec::app

@@ -1,0 +1,233 @@
+// `pocketrec repro` end to end on a tiny suite: the page it writes holds each run's own numbers,
+// sizes and the runtime's answer; a second invocation redoes nothing; a changed teacher retrains
+// the teacher and its student but not the rest; bad suite files are refused naming file and key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "core/text.h"
+#include "test_util.h"
+
+using pocketrec::testing::TempDir;
+using namespace pocketrec::testing::cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(pocketrec::read_file(path));
+}
+
+// A suite over the tiny check-ins: POP, a SASRec teacher, and its PQ student distilled by OD-Rec's
+// KD, both exported; the student answers a query for the history 3 10.
+std::string tiny_suite(TempDir& t, const std::string& teacher_seed) {
+  t.file("d/x_checkins.txt", checkins());
+  t.file("cfg/base.json", R"({
+  "data": {"path": ")" + t.path() +
+                              R"(/d"},
+  "model": {"name": "sasrec", "sasrec_variant": "odrec", "dim": 8, "max_len": 5},
+  "train": {"epochs": 2, "batch_size": 16, "patience": 0},
+  "eval": {"ks": [5], "valid_metric": "ndcg@5"}
+})");
+  t.file("cfg/student.json", R"({
+  // comments are allowed, as in every config
+  "extends": "base.json",
+  "model": {"item_table": "pq", "pq_subspaces": 4, "pq_codewords": 4},
+  "distill": {"method": "odrec", "init_from_teacher": true}
+})");
+  return t.file("cfg/suite.json", R"({
+  "name": "tiny",
+  "title": "A tiny suite",
+  "quick": ["--train.epochs=1"],
+  "runs": [
+    {"id": "pop", "role": "baseline", "config": "base.json", "set": ["--model.name=pop"]},
+    {"id": "teacher", "role": "teacher", "config": "base.json", "set": ["--train.seed=)" +
+                                      teacher_seed + R"("],
+     "grid": {"train.lr": [0.01, 0.003]}},
+    {"id": "student", "role": "student", "config": "student.json", "distill_from": "teacher"}
+  ],
+  "export": ["teacher", "student"],
+  "query": {"run": "student", "history": [3, 10], "k": 4}
+})");
+}
+
+}  // namespace
+
+TEST(Cli, ReproWritesThePageFromTheRunsAndRedoesOnlyWhatChanged) {
+  TempDir t;
+  const std::string suite = tiny_suite(t, "1");
+  const std::string runs = t.path() + "/runs", out = t.path() + "/out";
+  const std::string cmd = "repro " + suite + " --runs " + runs + " --out " + out;
+  CliRun first = run(cmd);
+  ASSERT_EQ(first.code, 0) << first.out;
+
+  const nlohmann::json page = read_json(out + "/results.json");
+  EXPECT_EQ(page["name"], "tiny");
+  EXPECT_EQ(page["command"], "pocketrec " + cmd);
+  EXPECT_FALSE(page["quick"].get<bool>());
+  EXPECT_GT(page["wall_s"].get<double>(), 0.0);
+  EXPECT_FALSE(page["git_rev"].get<std::string>().empty());
+  EXPECT_FALSE(page["machine"].get<std::string>().empty());
+  EXPECT_EQ(page["valid_metric"], "ndcg@5");
+  ASSERT_EQ(page["rows"].size(), 3u);
+  double rows_wall = 0;
+  for (const auto& row : page["rows"]) {
+    const bool first_best = row.contains("grid") && row["valid"]["ndcg@5"] == row["grid"][0]["valid"]["ndcg@5"];
+    const std::string grid = row.contains("grid") ? (first_best ? "/grid-0" : "/grid-1") : "";
+    const nlohmann::json own = read_json(runs + "/" + row["model"].get<std::string>() + grid + "/results.json");
+    EXPECT_EQ(row["valid"], own["valid"]["metrics"]) << row["model"];  // the page copies, it never recomputes
+    EXPECT_EQ(row["test"], own["test"]["metrics"]) << row["model"];
+    EXPECT_EQ(row["params"], own["n_parameters"]);
+    EXPECT_EQ(row["selected_on"], "valid");
+    rows_wall += row["wall_s"].get<double>();
+  }
+  const nlohmann::json &pop = page["rows"][0], &teacher = page["rows"][1], &student = page["rows"][2];
+  EXPECT_EQ(pop["role"], "baseline");
+  EXPECT_EQ(pop["method"], "supervised");
+  EXPECT_FALSE(pop.contains("file_bytes"));
+  EXPECT_EQ(teacher["role"], "teacher");
+  // The grid: both learning rates trained, the validation-best kept, and the student taught by it.
+  ASSERT_EQ(teacher["grid"].size(), 2u);
+  const double v0 = teacher["grid"][0]["valid"]["ndcg@5"], v1 = teacher["grid"][1]["valid"]["ndcg@5"];
+  const int chosen = v1 > v0 ? 1 : 0;
+  EXPECT_EQ(teacher["valid"]["ndcg@5"].get<double>(), std::max(v0, v1));
+  EXPECT_EQ(teacher["config"]["set"][1], chosen == 0 ? "--train.lr=0.01" : "--train.lr=0.003");
+  EXPECT_EQ(read_json(runs + "/student/results.json")["teacher"], runs + "/teacher/grid-" + std::to_string(chosen));
+  EXPECT_EQ(student["teacher"], "teacher");
+  EXPECT_EQ(student["method"], "odrec");
+  EXPECT_EQ(student["config"]["file"], t.path() + "/cfg/student.json");
+  // Sizes: the student's table is 4 one-byte codes per item plus 4 x 4 x 2 codebook floats.
+  const int64_t n_items = read_json(runs + "/student/results.json")["n_items"];
+  EXPECT_EQ(student["table_bytes"].get<int64_t>(), 4 * n_items + 4 * 4 * 2 * 4);
+  EXPECT_EQ(teacher["table_bytes"].get<int64_t>() % (8 * 4), 0);
+  for (const auto* row : {&teacher, &student}) {
+    EXPECT_EQ((*row)["git_rev"], page["git_rev"]);
+    EXPECT_EQ((*row)["file_bytes"].get<uint64_t>(),
+              fs::file_size(runs + "/" + (*row)["model"].get<std::string>() + ".pocket"));
+    EXPECT_LE((*row)["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4);
+    EXPECT_GT((*row)["query_us"]["p50"].get<double>(), 0.0);
+    EXPECT_GE((*row)["query_us"]["p99"].get<double>(), (*row)["query_us"]["p50"].get<double>());
+    EXPECT_EQ((*row)["curve"].size(), 2u);  // two epochs, each with its validation metric
+    EXPECT_TRUE((*row)["curve"][1]["valid"].contains("ndcg@5"));
+  }
+  EXPECT_LE(rows_wall, page["wall_s"].get<double>());  // the stages plus the exports
+  ASSERT_EQ(page["query"]["top"].size(), 4u);
+  for (const auto& item : page["query"]["top"]) {
+    EXPECT_NE(item["item"].get<int64_t>(), 3);  // the history's items are left out
+    EXPECT_NE(item["item"].get<int64_t>(), 10);
+  }
+  const std::string table = pocketrec::read_file(out + "/table.md");
+  EXPECT_NE(table.find("| student | teacher |"), std::string::npos) << table;
+  EXPECT_NE(table.find(fmt::format(" {:.4f} |", student["test"]["ndcg@5"].get<double>())), std::string::npos) << table;
+  for (const char* plot : {"size.png", "size.svg", "size.dat", "curves.png", "curves.svg", "curves.dat"})
+    EXPECT_GT(fs::file_size(out + "/" + plot), 0u) << plot;
+
+  // Again: nothing is retrained or re-exported, and the page is the same.
+  const auto stamp = fs::last_write_time(runs + "/student/model.prarr");
+  const auto pop_stamp = fs::last_write_time(runs + "/pop/repro_stage.json");
+  CliRun second = run(cmd);
+  ASSERT_EQ(second.code, 0) << second.out;
+  for (const char* id : {"pop", "teacher", "student"})
+    EXPECT_NE(second.out.find(std::string("repro: ") + id + " is up to date"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("student.pocket is up to date"), std::string::npos) << second.out;
+  EXPECT_EQ(fs::last_write_time(runs + "/student/model.prarr"), stamp);
+  EXPECT_EQ(read_json(out + "/results.json")["rows"], page["rows"]);
+
+  // Another teacher seed: the teacher and the student it teaches are redone, POP is not.
+  tiny_suite(t, "2");
+  CliRun third = run(cmd);
+  ASSERT_EQ(third.code, 0) << third.out;
+  EXPECT_NE(third.out.find("repro: pop is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(third.out.find("repro: teacher is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(third.out.find("repro: student is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(third.out.find("student.pocket is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(fs::last_write_time(runs + "/pop/repro_stage.json"), pop_stamp);
+  const nlohmann::json redone = read_json(out + "/results.json");
+  EXPECT_EQ(redone["rows"][0]["test"], pop["test"]);
+  EXPECT_EQ(redone["rows"][1]["config"]["set"][0], "--train.seed=2");
+
+  // --quick writes under the runs folder, with the suite's smaller budget.
+  CliRun quick = run("repro " + suite + " --quick --runs " + t.path() + "/quick");
+  ASSERT_EQ(quick.code, 0) << quick.out;
+  const nlohmann::json q = read_json(t.path() + "/quick/results/results.json");
+  EXPECT_TRUE(q["quick"].get<bool>());
+  EXPECT_EQ(q["rows"][1]["epochs_run"], 1);
+}
+
+TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
+  TempDir t;
+  tiny_suite(t, "1");
+  auto refused = [&](const std::string& text, const std::string& expected) {
+    const std::string path = t.file("cfg/bad.json", text);
+    CliRun r = run("repro " + path + " --runs " + t.path() + "/runs --out " + t.path() + "/out");
+    EXPECT_EQ(r.code, 2) << text << "\n" << r.out;
+    EXPECT_NE(r.out.find(path + ": " + expected), std::string::npos) << r.out;
+  };
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "sett": []}]})",
+          "unknown key 'runs[0].sett' (did you mean 'runs[0].set'?)");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "tutor", "config": "base.json"}]})",
+          "key 'runs[0].role': expected teacher, student or baseline, got 'tutor'");
+  refused(R"({"name": "x", "runs": [{"id": "s", "role": "student", "config": "student.json", "distill_from": "t"}]})",
+          "key 'runs[0].distill_from': 't' is not a run listed before 's'");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "query": {"run": "a", "history": [1]}})",
+          "key 'query.run': 'a' is not exported");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "set": "--x=1"}]})",
+          "key 'runs[0].set': wrong type");
+  refused(R"({"runs": []})", "key 'name' is required");
+  refused(R"({"name": "../x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}]})",
+          "key 'name': '../x' must be lower-case letters");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}], "export": ["a"],
+              "query": {"run": "a", "history": [1.5]}})",
+          "key 'query.history': expected a list of integer item ids");
+  // A bad config key in the second run is found before the first is trained.
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
+                                    {"id": "b", "role": "teacher", "config": "base.json", "set": ["--train.epoch=1"]}]})",
+          "runs[1] ('b'): ");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
+                                    {"id": "b", "role": "teacher", "config": "base.json", "set": ["--eval.ks=3"]}]})",
+          "runs[1] ('b') has other data, split or evaluation settings than runs[0]");
+  EXPECT_FALSE(fs::exists(t.path() + "/runs/a"));
+  EXPECT_FALSE(fs::exists(t.path() + "/out/results.json"));
+}
+
+// README command 1's suite in its quick mode (what CI runs): every output exists and holds sane
+// values. These are checks of the pipeline, not results: teachers above POP, RD above the student
+// trained alone on validation, students smaller than their teachers, exports exact.
+TEST(Cli, QuickstartSuiteInQuickModeIsSane) {
+  TempDir t;
+  const std::string cmd = "cd " + std::string(POCKETREC_SOURCE_DIR) + " && " + POCKETREC_BINARY_DIR +
+                          "/pocketrec repro quickstart --quick --runs " + t.path() + "/runs 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  const nlohmann::json page = read_json(t.path() + "/runs/results/results.json");
+  EXPECT_TRUE(page["quick"].get<bool>());
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : page["rows"]) rows[row["model"].get<std::string>()] = row;
+  ASSERT_EQ(rows.size(), 8u);
+  const double pop = rows["pop"]["test"]["map"].get<double>();
+  EXPECT_GT(rows["caser-teacher"]["test"]["map"].get<double>(), pop);
+  EXPECT_GT(rows["sasrec-teacher"]["test"]["map"].get<double>(), pop);
+  EXPECT_GT(rows["caser-rd"]["valid"]["map"].get<double>(), rows["caser-student"]["valid"]["map"].get<double>());
+  EXPECT_EQ(rows["caser-teacher"]["grid"].size(), 4u);
+  for (const char* s : {"caser-student", "caser-rd", "sasrec-pq-kd"})
+    EXPECT_LT(rows[s]["params"].get<int64_t>(), rows[rows[s]["teacher"].get<std::string>()]["params"].get<int64_t>());
+  EXPECT_LT(15 * rows["sasrec-pq-kd"]["table_bytes"].get<int64_t>(),
+            rows["sasrec-teacher"]["table_bytes"].get<int64_t>());
+  for (const char* e : {"caser-teacher", "caser-rd", "sasrec-teacher", "sasrec-pq-kd"}) {
+    EXPECT_LE(rows[e]["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4) << e;
+    EXPECT_GE(rows[e]["runtime_parity"]["top20_identical"].get<double>(), 0.99) << e;
+  }
+  EXPECT_EQ(page["query"]["top"].size(), 10u);
+  EXPECT_TRUE(fs::exists(t.path() + "/runs/results/table.md"));
+  EXPECT_TRUE(fs::exists(t.path() + "/runs/results/size.svg"));
+}
