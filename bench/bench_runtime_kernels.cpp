@@ -7,13 +7,17 @@
 //   Score/int8       the same table as int8 rows with one scale each
 //   Score/stt        from STT cores [[169,241],[16,8]], R = 60, t = 2 (the Tmall student)
 //   Score/pq         from PQ codes, M = 16 sub-spaces of K = 256 codewords (lookup table + scan)
-// Weights are random: the time does not depend on them.
+//   Score/fp32_subnormal_query, .../flushed   Score/fp32 with half of the query's entries subnormal
+//                    (as a Caser query whose user embedding decayed under L2), computed in the
+//                    caller's mode and inside the FlushSubnormals scope every C API query opens
+// Weights are random: the time does not depend on them, except through subnormal values.
 //   build-bench-portable/bench_runtime_kernels --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
+#include "fp_env.h"
 #include "item_scorer.h"
 #include "simd/kernel_table.h"
 
@@ -44,14 +48,33 @@ void Matmul_encoder(benchmark::State& state) {
 }
 
 // Scores every item through the ItemScorer the runtime uses, for one of its four table forms.
-void run_scorer(benchmark::State& state, const ItemScorer& scorer) {
-  const auto q = uniform(kDim, 3);
+void run_scorer(benchmark::State& state, const ItemScorer& scorer, std::vector<float> q = uniform(kDim, 3),
+                bool flush = false) {
   std::vector<float> scratch(scorer.scratch_floats() + 1), out(scorer.output_floats());
   for (auto _ : state) {
-    scorer.score(q.data(), scratch.data(), out.data());
+    if (flush) {
+      const pocketrec::runtime::FlushSubnormals scope;
+      scorer.score(q.data(), scratch.data(), out.data());
+    } else {
+      scorer.score(q.data(), scratch.data(), out.data());
+    }
     benchmark::DoNotOptimize(out.data());
   }
   state.SetLabel(kernels().isa);
+}
+
+// A query whose second half is subnormal (1e-38 times a draw from U(-0.1, 0.1)).
+std::vector<float> subnormal_query() {
+  std::vector<float> q = uniform(kDim, 3);
+  for (size_t i = kDim / 2; i < q.size(); ++i) q[i] *= 1e-38f;
+  return q;
+}
+
+void Score_fp32_subnormal_query(benchmark::State& state) {
+  static const auto rows = uniform(kItems * kDim, 4);
+  ItemScorer s;
+  s.init_fp32(rows.data(), kItems, kDim);
+  run_scorer(state, s, subnormal_query(), state.range(0) != 0);
 }
 
 void Score_fp32(benchmark::State& state) {
@@ -103,4 +126,5 @@ BENCHMARK(Score_fp32)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_int8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_stt)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_pq)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_fp32_subnormal_query)->ArgName("flushed")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

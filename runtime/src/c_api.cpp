@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "fp_env.h"
 #include "next_item_model.h"
 #include "pocket_file.h"
 #include "pocketrec/pocketrec.h"
@@ -143,6 +144,7 @@ pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, s
 
 pocketrec_status recommend_one(pocketrec_context* ctx, const int64_t* history, size_t n, size_t k, int exclude,
                                int64_t* out_items, float* out_scores, size_t* out_n) {
+  const pocketrec::runtime::FlushSubnormals flush;
   pocketrec_status s = score_history(ctx, history, n);
   if (s != POCKETREC_STATUS_OK) return s;
   const pocketrec_model* m = ctx->model;
@@ -353,6 +355,7 @@ pocketrec_status pocketrec_score_all(pocketrec_context* ctx, const int64_t* hist
                                      float* out_scores) {
   API_BEGIN
   if (!out_scores) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_scores is NULL"));
+  const pocketrec::runtime::FlushSubnormals flush;
   pocketrec_status s = score_history(ctx, history, n_history);
   if (s != POCKETREC_STATUS_OK) return s;
   std::memcpy(out_scores, ctx->scores.data(), static_cast<size_t>(ctx->model->net->n_items()) * sizeof(float));

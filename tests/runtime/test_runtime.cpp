@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "fp_env.h"
 #include "item_scorer.h"
 #include "kernels.h"
 #include "pocket_file.h"
@@ -391,6 +392,29 @@ TEST(CApi, CaserScoresForTheUserSetOnTheContext) {
   EXPECT_EQ(s0, s0_again);
   EXPECT_EQ(pocketrec_context_set_user(l.ctx, 6), POCKETREC_STATUS_INVALID_ARGUMENT);
   for (size_t n = 0; n < bytes.size(); n += 7) EXPECT_NE(Loaded(bytes.substr(0, n)).status, POCKETREC_STATUS_OK);
+}
+
+// Subnormal inputs and results are zero inside the runtime's queries and the caller's mode is back
+// after them (an app's own arithmetic is not changed by asking for recommendations).
+TEST(FpEnv, QueriesFlushSubnormalsAndRestoreTheCallersMode) {
+  volatile float tiny = 1e-40f, one = 1.0f;  // volatile: computed at run time, in the current mode
+  ASSERT_NE(tiny * one, 0.0f);
+  {
+    const pocketrec::runtime::FlushSubnormals flush;
+#if defined(__SSE2__) || defined(__aarch64__)
+    EXPECT_EQ(tiny * one, 0.0f);
+#endif
+  }
+  EXPECT_NE(tiny * one, 0.0f);
+  Loaded l(pocketrec::testing::TinyCaser{}.bytes());
+  ASSERT_EQ(l.status, POCKETREC_STATUS_OK) << l.error;
+  ASSERT_EQ(pocketrec_context_set_user(l.ctx, 0), POCKETREC_STATUS_OK);
+  const int64_t h[] = {4, 9};
+  int64_t items[3];
+  float scores[3];
+  size_t n = 0;
+  ASSERT_EQ(pocketrec_recommend(l.ctx, h, 2, 3, 1, items, scores, &n), POCKETREC_STATUS_OK);
+  EXPECT_NE(tiny * one, 0.0f);
 }
 
 TEST(CApi, FossilReadsTheDistinctHistoryAndTheLastItemsInOrder) {
