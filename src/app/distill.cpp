@@ -32,10 +32,14 @@ nlohmann::json distill(const RunSettings& s) {
   const std::string& teacher_dir = s.distill.teacher_dir;
   PR_CHECK(!teacher_dir.empty(), ErrorCode::kInvalidArgument,
            "distill.teacher: the teacher's run directory is required");
+  PR_CHECK(!s.refit, ErrorCode::kInvalidArgument, "train.refit: distillation does not refit (train only)");
   const distill::DistillMethodRegistry methods = distill::default_distill_methods();
   const distill::DistillMethodInfo& method = methods.get(s.distill.method);
   if (s.distill.method == "rd") s.distill.rd.validate();
   const RunSettings teacher_settings = run_settings(read_run_config(teacher_dir));
+  PR_CHECK(!teacher_settings.refit, ErrorCode::kInvalidArgument,
+           "distill.teacher: {} was refitted on the validation data (train.refit), which the student is selected on",
+           teacher_dir);
   // The teacher must have seen exactly the student's training data, or model selection would leak.
   const nlohmann::json t_data = data_identity(teacher_settings), s_data = data_identity(s);
   for (const char* section : {"data", "split"})

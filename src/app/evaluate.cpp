@@ -18,8 +18,16 @@ nlohmann::json evaluate_run(const EvaluateRequest& r) {
              "command line: '{}': only eval.* and threads.* keys can change when re-evaluating a run", key);
     config.set_from_text(key, value, "command line");
   }
-  const RunSettings s = run_settings(config);
+  RunSettings s = run_settings(config);
   setup_process(s.process);
+  // A refitted model.prarr was trained on the validation data: its split is the folded one, and
+  // it has no validation number (results.json's is the selected model's).
+  const bool refitted = s.refit && r.weights.empty();
+  PR_CHECK(!refitted || r.split == "test", ErrorCode::kInvalidArgument,
+           "--split valid: {} was refitted on the validation data (train.refit); its checkpoint_best.ckpt holds the "
+           "selected model",
+           r.run_dir);
+  s.split.fold_validation = refitted;
   const data::Dataset d = data::build_dataset(s.data, s.split);
   const models::ModelInstance model = load_run_model(r.run_dir, s, d, r.weights);
   const eval::EvalResult result = evaluate_split(*model, d, s.eval, r.split);

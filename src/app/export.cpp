@@ -26,6 +26,7 @@ nlohmann::json export_run(const ExportRequest& r) {
   const std::string results_path = r.run_dir + "/results.json";
   if (std::filesystem::exists(results_path))
     provenance["valid"] = nlohmann::json::parse(read_file(results_path))["valid"]["metrics"];
+  if (s.refit && r.weights.empty()) provenance["refit"] = true;  // valid is the selected model's
   exporters.get(model.name).write(model, d, provenance, type).save(r.out_path);
   const auto file_bytes = std::filesystem::file_size(r.out_path);
   nlohmann::json res = {{"path", r.out_path},

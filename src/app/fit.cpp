@@ -3,6 +3,8 @@
 
 #include <optional>
 
+#include "app/run_directory.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -64,7 +66,7 @@ uint64_t parameter_checksum(torch::nn::Module& module) {
 }  // namespace
 
 nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& s, train::TrainTask* task,
-                         train::DataParallel* parallel) {
+                         train::DataParallel* parallel, bool validate) {
   PR_CHECK(parallel == nullptr || m.trainable != nullptr || task != nullptr, ErrorCode::kInvalidArgument,
            "dist.world_size: {} is fitted in closed form; only gradient-trained models train data-parallel", m.name);
   if (m.fitted != nullptr && task == nullptr) {
@@ -75,7 +77,7 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
   }
   PR_CHECK(m.trainable != nullptr, ErrorCode::kInvalidArgument, "model.name: {} is not trained by gradient descent",
            m.name);
-  bool known = false;  // fail now, not after the first epoch
+  bool known = !validate;  // fail now, not after the first epoch
   for (const auto& metric : s.eval.options.metrics) known = known || metric.name() == s.eval.valid_metric;
   PR_CHECK(known, ErrorCode::kInvalidArgument,
            "eval.valid_metric: '{}' is not among the computed metrics (eval.metrics x eval.ks)", s.eval.valid_metric);
@@ -83,7 +85,7 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
   if (task == nullptr) task = &own.emplace(m.trainable->training_task(d));
   train::TrainerHooks hooks;
   const models::Recommender& model = *m.model;
-  hooks.validate = [&model, &d, &s] { return evaluate_split(model, d, s.eval, "valid"); };
+  if (validate) hooks.validate = [&model, &d, &s] { return evaluate_split(model, d, s.eval, "valid"); };
   hooks.normalize_identity = [](const nlohmann::json& saved) { return run_identity(saved); };
   hooks.parallel = parallel;
   hooks.writer = parallel == nullptr || parallel->is_writer();
@@ -100,6 +102,41 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
     fit["parameter_checksum"] = fmt::format("{:016x}", checksum);
   }
   return fit;
+}
+
+Refit refit_model(const RunSettings& s, const data::Dataset& selected_on, const nlohmann::json& selected_fit) {
+  data::SplitOptions split = s.split;
+  split.fold_validation = true;
+  Refit r{data::build_dataset(s.data, split), models::ModelInstance{}, nlohmann::json::object()};
+  bool same_ids = r.data.n_items == selected_on.n_items && r.data.n_users == selected_on.n_users;
+  for (int32_t i = 0; same_ids && i < r.data.n_items; ++i)
+    same_ids = r.data.item_ids.token(i) == selected_on.item_ids.token(i);
+  for (int32_t u = 0; same_ids && r.data.has_users && u < r.data.n_users; ++u)
+    same_ids = r.data.user_ids.token(u) == selected_on.user_ids.token(u);
+  const data::EvalSet &t = r.data.test, &t0 = selected_on.test;
+  PR_CHECK(
+      same_ids && t.users == t0.users && t.history == t0.history && t.targets == t0.targets && r.data.valid.size() == 0,
+      ErrorCode::kInternal, "train.refit: the folded split changed the id maps or the test queries");
+  r.model = create_model(s.model, r.data);
+  const int64_t epochs = selected_fit.value("best_epoch", int64_t{0});
+  log_info("refit: {} on training + validation data ({} training sequences){}", r.model.name, r.data.train.size(),
+           r.model.fitted != nullptr ? "" : fmt::format(" for the {} epochs selected on validation", epochs));
+  if (r.model.fitted == nullptr) {
+    PR_CHECK(epochs > 0, ErrorCode::kInternal, "train.refit: no epoch was selected on validation");
+    RunSettings refit = s;
+    refit.train.epochs = epochs;
+    refit.train.patience = 0;
+    refit.train.resume = false;
+    refit.train.checkpoint = false;
+    refit.train.run_dir = s.output_dir + "/refit";
+    make_dirs(refit.train.run_dir);
+    r.fit = fit_model(r.model, r.data, refit, nullptr, nullptr, /*validate=*/false);
+    for (const char* unused : {"best_epoch", "best_valid", "valid_metric", "stopped_early"}) r.fit.erase(unused);
+  } else {
+    fit_model(r.model, r.data, s);
+  }
+  r.fit["epochs"] = epochs;
+  return r;
 }
 
 }  // namespace pocketrec::app

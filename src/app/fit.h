@@ -30,8 +30,21 @@ nlohmann::json split_json(const eval::EvalResult& r);
 // Fits `m` on d.train: in closed form, or by gradient training of `task` (the model's own when
 // null) with the run's train settings, selected on d.valid; data-parallel across the processes of
 // `parallel` when given (rank 0 validates and writes). Returns what training did.
+// With validate = false nothing is validated and the last epoch's weights are kept.
 nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const RunSettings& settings,
-                         train::TrainTask* task = nullptr, train::DataParallel* parallel = nullptr);
+                         train::TrainTask* task = nullptr, train::DataParallel* parallel = nullptr,
+                         bool validate = true);
+
+// train.refit: a new model of settings.model fitted on the training and validation data of the
+// split (SplitOptions::fold_validation; the test queries and id maps are the selected run's) for
+// the epochs `selected_fit` chose on validation, without validation. Its fit summary notes those
+// epochs.
+struct Refit {
+  data::Dataset data;
+  models::ModelInstance model;
+  nlohmann::json fit;
+};
+Refit refit_model(const RunSettings& settings, const data::Dataset& selected_on, const nlohmann::json& selected_fit);
 
 // The data-parallel group of settings.dist (joined here), or null for a single process.
 std::unique_ptr<train::DataParallel> join_group(const RunSettings& settings);

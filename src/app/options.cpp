@@ -188,6 +188,7 @@ RunSettings run_settings(const Config& config) {
   PR_CHECK(s.dist.rank < s.dist.world_size, ErrorCode::kInvalidArgument,
            "dist.rank: {} is not below dist.world_size = {}", s.dist.rank, s.dist.world_size);
   s.output_dir = c.str("output.dir");
+  s.refit = c.boolean("train.refit");
   return s;
 }
 
@@ -195,6 +196,7 @@ nlohmann::json run_identity(const Config& config) {
   nlohmann::json j = config.to_json();
   j["train"].erase("resume");
   j["train"].erase("epochs");
+  j["train"].erase("refit");  // what follows the selection, not the training being resumed
   j["output"].erase("progress");
   j.erase("threads");
   j.erase("dist");  // a resumed run checks its world size itself, with its own message

@@ -39,6 +39,7 @@ struct RunSettings {
   distill::DistillOptions distill;
   ProcessSettings process;
   train::DistOptions dist;
+  bool refit = false;  // train.refit (fit.h: refit_model)
   std::string output_dir;
 };
 
@@ -50,7 +51,7 @@ RunSettings run_settings(const Config& config);
 std::string data_root(const Config& config);
 
 // What a resumed run must repeat: the resolved config without the keys that may change between
-// the interrupted and the resumed process (train.resume, train.epochs, output.progress, threads.*,
+// the interrupted and the resumed process (train.resume, train.epochs, train.refit, output.progress, threads.*,
 // evaluation batching and threads, none of which changes results).
 nlohmann::json run_identity(const Config& config);
 // The same of a saved identity: keys added to PocketRec after it was written take their defaults

@@ -30,11 +30,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // What decides a run's outcome: its resolved config without the keys that do not change results
-// (run_identity), plus the epoch budget, which a resumed run may extend but a suite fixes; a
-// distilled run's teacher's identity too, so a retrained teacher retrains its students.
+// (run_identity), plus the epoch budget and the refit, which a resumed run may change but a suite
+// fixes; a distilled run's teacher's identity too, so a retrained teacher retrains its students.
 nlohmann::json stage_identity(const Config& config, const nlohmann::json& teacher_identity) {
   nlohmann::json id = {{"config", run_identity(config)}};
   id["config"]["train"]["epochs"] = config.integer("train.epochs");
+  id["config"]["train"]["refit"] = config.boolean("train.refit");
   if (!teacher_identity.is_null()) id["teacher"] = teacher_identity;
   return id;
 }

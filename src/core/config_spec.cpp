@@ -295,6 +295,12 @@ const std::vector<ConfigKeySpec>& config_spec() {
        "identical to an uninterrupted run."},
       {"train.checkpoint", T::kBool, true,
        "Write checkpoint_last.ckpt (every epoch) and checkpoint_best.ckpt (best validation) into output.dir."},
+      {"train.refit", T::kBool, false,
+       "After selection on validation, train a new model on training + validation data (the split's validation "
+       "part folded back) for the selected number of epochs, without validation, and report its test metrics; the "
+       "valid metrics stay those of the selected model. `train` on one process only (distill and dist.world_size > 1 "
+       "refuse it); the refit's log is output.dir/refit/train_log.jsonl and it is not resumable; a refitted run "
+       "cannot teach a distillation."},
       // ---- evaluation ----
       {"eval.ks", T::kIntList, J::array({5, 10, 20}), "Cut-offs k of the @k metrics.", {}, 1.0},
       {"eval.metrics",

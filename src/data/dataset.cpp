@@ -39,12 +39,14 @@ Dataset build_dataset(const DataOptions& data, const SplitOptions& split) {
              src.format);
   }
   log_info("data: reading {} ({} format)", src.path, src.format);
+  // The given splits carve validation out of training by a fraction: none, when it is folded back.
+  const double valid_fraction = split.fold_validation ? 0.0 : split.valid_fraction;
   if (src.format == "session") {
     SessionData s = read_sessions(src.path, src.test_path);
     if (s.test_only_items > 0)
       log_info("data: {} items appear only in {} (kept in the catalogue, never trained on)", s.test_only_items,
                src.test_path);
-    d = split_sessions(std::move(s), split.valid_source, split.valid_fraction, split.seed);
+    d = split_sessions(std::move(s), split.valid_source, valid_fraction, split.seed);
   } else if (src.format == "presplit") {
     const std::string& columns = data.columns;
     InteractionTable train = read_triplets(src.path, columns);
@@ -55,7 +57,7 @@ Dataset build_dataset(const DataOptions& data, const SplitOptions& split) {
     append_triplets(test, src.test_path, columns, /*allow_new_users=*/false);
     train.items = test.items;  // items first seen in test join the catalogue
     UserSequences tr = group_by_user(train), te = group_by_user(test);
-    d = split_given_users(std::move(tr), te.seqs, split.valid_source, split.valid_fraction, split.seed);
+    d = split_given_users(std::move(tr), te.seqs, split.valid_source, valid_fraction, split.seed);
   } else {
     InteractionTable table = read_table(src, data.columns);
     std::vector<bool> keep;
@@ -76,9 +78,9 @@ Dataset build_dataset(const DataOptions& data, const SplitOptions& split) {
     if (method == "temporal_ratio") {
       const std::vector<double>& r = split.ratios;
       PR_CHECK(r.size() == 3, ErrorCode::kInvalidArgument, "split.ratios: expected 3 numbers (train, valid, test)");
-      d = split_temporal_ratio(std::move(us), r[0], r[1], r[2]);
+      d = split_temporal_ratio(std::move(us), r[0], r[1], r[2], split.fold_validation);
     } else if (method == "leave_one_out") {
-      d = split_leave_one_out(std::move(us));
+      d = split_leave_one_out(std::move(us), split.fold_validation);
     } else {
       PR_FAIL(ErrorCode::kInvalidArgument,
               "split.method: 'given' needs pre-split data (train/test files), but {} is "

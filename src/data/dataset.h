@@ -55,6 +55,9 @@ struct SplitOptions {
   std::string valid_source = "last";  // last | random
   double valid_fraction = 0.1;
   uint64_t seed = 2024;
+  // The validation part stays in training and there are no validation queries; training and test
+  // are otherwise those of the split (train.refit trains the selected model again on them).
+  bool fold_validation = false;
 };
 
 // Loads data.path in data.format, applies the filters and the split protocol. Logs every drop
@@ -72,8 +75,9 @@ int64_t dedup_first(UserSequences& data);
 // then renumbers the survivors densely (first-appearance order is kept). Returns removed count.
 int64_t k_core(UserSequences& data, int64_t user_k, int64_t item_k);
 
-Dataset split_temporal_ratio(UserSequences data, double train, double valid, double test);
-Dataset split_leave_one_out(UserSequences data);
+// With fold_validation, each user's validation items stay in its training sequence (see SplitOptions).
+Dataset split_temporal_ratio(UserSequences data, double train, double valid, double test, bool fold_validation = false);
+Dataset split_leave_one_out(UserSequences data, bool fold_validation = false);
 // train and test share id maps (test users must exist in train); validation = the last (or a seeded
 // random) valid_fraction of each user's training interactions.
 Dataset split_given_users(UserSequences train, const Sequences& test, const std::string& valid_source,

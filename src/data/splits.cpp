@@ -41,7 +41,7 @@ void add_query(EvalSet& set, int32_t user, const int32_t* hist_b, const int32_t*
 
 }  // namespace
 
-Dataset split_temporal_ratio(UserSequences data, double train, double valid, double test) {
+Dataset split_temporal_ratio(UserSequences data, double train, double valid, double test, bool fold_validation) {
   PR_CHECK(std::abs(train + valid + test - 1.0) < 1e-6, ErrorCode::kInvalidArgument,
            "split.ratios: train + valid + test must be 1, got {} + {} + {}", train, valid, test);
   PR_CHECK(test > 0, ErrorCode::kInvalidArgument, "split.ratios: the test fraction must be > 0");
@@ -60,15 +60,16 @@ Dataset split_temporal_ratio(UserSequences data, double train, double valid, dou
       ++train_only;
       continue;
     }
-    d.train.append(s, n_train);
-    add_query(d.valid, static_cast<int32_t>(u), s, s + n_train, s + n_train, s + n_train + n_valid);
+    d.train.append(s, fold_validation ? n_train + n_valid : n_train);
+    if (!fold_validation)
+      add_query(d.valid, static_cast<int32_t>(u), s, s + n_train, s + n_train, s + n_train + n_valid);
     add_query(d.test, static_cast<int32_t>(u), s, s + n_train + n_valid, s + n_train + n_valid, s + n);
   }
   if (train_only > 0) log_info("split: {} users too short to split are used for training only", train_only);
   return d;
 }
 
-Dataset split_leave_one_out(UserSequences data) {
+Dataset split_leave_one_out(UserSequences data, bool fold_validation) {
   Sequences seqs = std::move(data.seqs);
   Dataset d = empty_user_dataset(data);
   int64_t train_only = 0;
@@ -80,8 +81,8 @@ Dataset split_leave_one_out(UserSequences data) {
       ++train_only;
       continue;
     }
-    d.train.append(s, n - 2);
-    add_query(d.valid, static_cast<int32_t>(u), s, s + n - 2, s + n - 2, s + n - 1);
+    d.train.append(s, fold_validation ? n - 1 : n - 2);
+    if (!fold_validation) add_query(d.valid, static_cast<int32_t>(u), s, s + n - 2, s + n - 2, s + n - 1);
     add_query(d.test, static_cast<int32_t>(u), s, s + n - 1, s + n - 1, s + n);
   }
   if (train_only > 0) log_info("split: {} users with < 3 interactions are used for training only", train_only);

@@ -263,7 +263,6 @@ void Trainer::write_checkpoints(TrainTask& task, int64_t epoch, bool improved) {
 
 TrainSummary Trainer::run(TrainTask& task) {
   PR_CHECK(task.n_samples > 0, ErrorCode::kInvalidArgument, "no training samples");
-  PR_CHECK(static_cast<bool>(hooks_.validate), ErrorCode::kInternal, "the trainer needs a validation callback");
   optimizer_ = make_optimizer(options_, task.module.parameters());
   if (options_.resume) {
     resume(task);  // every rank reads the same checkpoint
@@ -292,8 +291,8 @@ TrainSummary Trainer::run(TrainTask& task) {
     summary_.epochs_run = epoch;
     std::string message = fmt::format("epoch {}: loss {:.4f}, {:.1f}s ({:.0f} samples/s, {:.1f}% in the data pipeline)",
                                       epoch, loss, secs, rate, 100 * epoch_data_seconds / std::max(1e-9, secs));
-    const bool improved =
-        (epoch % options_.eval_every == 0 || epoch == options_.epochs) && validate_round(task, epoch, line, message);
+    const bool improved = hooks_.validate && (epoch % options_.eval_every == 0 || epoch == options_.epochs) &&
+                          validate_round(task, epoch, line, message);
     log_info("{}", message);
     log_text_ += line.dump() + "\n";
     if (options_.patience > 0 && bad_rounds_ >= options_.patience) {

@@ -44,7 +44,8 @@ struct TrainSummary {
 
 struct TrainerHooks {
   // The metrics of the module's current weights on the validation split; called in eval mode
-  // without gradients. Its result must hold the options' valid_metric.
+  // without gradients. Its result must hold the options' valid_metric. Empty: no validation, the
+  // weights of the last epoch are kept (a refit for a number of epochs chosen before).
   std::function<eval::EvalResult()> validate;
   // After each backward pass, before the optimizer step (gradient reduction across processes).
   std::function<void(torch::nn::Module&)> after_backward;
@@ -64,7 +65,8 @@ Optimizer make_optimizer(const TrainOptions& options, std::vector<torch::Tensor>
 class Trainer {
  public:
   Trainer(TrainOptions options, TrainerHooks hooks);
-  // Trains task.module; on return it holds the best validated weights (in eval mode).
+  // Trains task.module; on return it holds the best validated weights (in eval mode), or the last
+  // epoch's without a validation hook.
   TrainSummary run(TrainTask& task);
 
  private:

@@ -3,6 +3,7 @@
 // output files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -89,8 +90,7 @@ TEST(Cli, BadInputGivesMessageExitCodeAndNoOutput) {
 
   CliRun cfg = run("train -c " + t.path() + "/none.json");
   EXPECT_EQ(cfg.code, 2);  // a usage error: the config file named on the command line is missing
-  EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the file"),
-            std::string::npos)
+  EXPECT_NE(cfg.out.find("pocketrec: error: " + t.path() + "/none.json: cannot open the file"), std::string::npos)
       << cfg.out;
 
   CliRun usage = run("frobnicate");
@@ -337,4 +337,48 @@ TEST(Cli, ReportsOnHandMadeResults) {
             std::string::npos)
       << dr.out;
   EXPECT_NE(dr.out.find("| Caser-S | 1 | 0.2500 | 0.3500 | 500 | 50.0% | 50.0% |"), std::string::npos) << dr.out;
+}
+
+// train.refit: selection exactly as without it, then the selected epochs again on training +
+// validation data (its own log, no validation), the test metrics from that model, which `eval`
+// reproduces; distillation refuses it.
+TEST(Cli, RefitTrainsTheSelectedEpochsOnTrainingPlusValidation) {
+  TempDir t;
+  const std::string data =
+      tiny_odrec_sasrec(t) + " --train.epochs=5 --train.patience=0 --train.batch_size=16 --train.lr=0.003";
+  ASSERT_EQ(run("train" + data + " --output.dir=" + t.path() + "/plain").code, 0);
+  CliRun r = run("train" + data + " --train.refit=true --output.dir=" + t.path() + "/refit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("refit: sasrec on training + validation data"), std::string::npos) << r.out;
+  const auto a = nlohmann::json::parse(pocketrec::read_file(t.path() + "/plain/results.json"));
+  const auto b = nlohmann::json::parse(pocketrec::read_file(t.path() + "/refit/results.json"));
+  EXPECT_EQ(b["valid"]["metrics"], a["valid"]["metrics"]);  // the selection is the plain run's
+  EXPECT_EQ(b["fit"]["best_epoch"], a["fit"]["best_epoch"]);
+  const int64_t epochs = a["fit"]["best_epoch"];
+  EXPECT_EQ(b["refit"]["epochs"], epochs);
+  EXPECT_EQ(b["refit"]["epochs_run"], epochs);
+  EXPECT_NE(b["test"]["metrics"], a["test"]["metrics"]);  // another model: more data, same seed
+  const std::string log = pocketrec::read_file(t.path() + "/refit/refit/train_log.jsonl");
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), epochs);
+  EXPECT_EQ(log.find("\"valid\""), std::string::npos) << log;
+  CliRun e = run("eval " + t.path() + "/refit");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_EQ(nlohmann::json::parse(pocketrec::read_file(t.path() + "/refit/eval_test.json"))["test"]["metrics"],
+            b["test"]["metrics"]);
+  CliRun d = run("distill --method odrec" + data + " --train.refit=true --distill.teacher=" + t.path() +
+                 "/plain --output.dir=" + t.path() + "/student");
+  EXPECT_EQ(d.code, 2) << d.out;
+  EXPECT_NE(d.out.find("train.refit: distillation does not refit"), std::string::npos) << d.out;
+  CliRun taught = run("distill --method odrec" + data + " --distill.teacher=" + t.path() +
+                      "/refit --output.dir=" + t.path() + "/student");
+  EXPECT_EQ(taught.code, 2) << taught.out;
+  EXPECT_NE(taught.out.find("was refitted on the validation data"), std::string::npos) << taught.out;
+  CliRun valid = run("eval " + t.path() + "/refit --split valid");
+  EXPECT_EQ(valid.code, 2) << valid.out;
+  CliRun selected =
+      run("eval " + t.path() + "/refit --split valid --weights " + t.path() + "/refit/checkpoint_best.ckpt");
+  ASSERT_EQ(selected.code, 0) << selected.out;
+  EXPECT_EQ(nlohmann::json::parse(
+                pocketrec::read_file(t.path() + "/refit/eval_valid_checkpoint_best.json"))["valid"]["metrics"],
+            b["valid"]["metrics"]);
 }

@@ -95,6 +95,35 @@ TEST(Splits, SessionsCarveValidationAndPrefixExpand) {
   EXPECT_EQ(r1.train, r2.train);
 }
 
+// train.refit's data: the validation part back in training, no validation queries, the same test.
+TEST(Splits, FoldedValidationStaysInTrainingAndTestIsUnchanged) {
+  auto us = make_users({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2}}, 10);
+  const Dataset d = split_temporal_ratio(us, 0.7, 0.1, 0.2), f = split_temporal_ratio(us, 0.7, 0.1, 0.2, true);
+  EXPECT_EQ(vec(f.train[0]), (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(vec(f.train[1]), (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(f.valid.size(), 0u);
+  EXPECT_EQ(f.test.history, d.test.history);
+  EXPECT_EQ(f.test.targets, d.test.targets);
+  EXPECT_EQ(f.test.users, d.test.users);
+  auto loo = make_users({{0, 1, 2, 3}, {4, 5}}, 6);
+  const Dataset l = split_leave_one_out(loo), lf = split_leave_one_out(loo, true);
+  EXPECT_EQ(vec(lf.train[0]), (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(lf.valid.size(), 0u);
+  EXPECT_EQ(lf.test.history, l.test.history);
+  EXPECT_EQ(lf.test.targets, l.test.targets);
+  // Session data folds by carving nothing: every training session trains.
+  SessionData s;
+  for (int i = 0; i < 5; ++i) s.items.get_or_add(std::to_string(i));
+  s.train.append(std::vector<int32_t>{0, 1});
+  s.train.append(std::vector<int32_t>{2, 3, 4});
+  s.test_prefixes.append(std::vector<int32_t>{0});
+  s.test_targets = {1};
+  const Dataset sf = split_sessions(s, "last", 0.0, 1);
+  EXPECT_EQ(sf.train.size(), 2u);
+  EXPECT_EQ(sf.valid.size(), 0u);
+  EXPECT_EQ(vec(sf.test.targets[0]), (std::vector<int32_t>{1}));
+}
+
 TEST(Samples, WindowsAndPrefixesIndexIntoOneArray) {
   Sequences s;
   s.append(std::vector<int32_t>{10, 11, 12, 13, 14, 15, 16});  // c = 7
