@@ -108,15 +108,10 @@ Refit refit_model(const RunSettings& s, const data::Dataset& selected_on, const 
   data::SplitOptions split = s.split;
   split.fold_validation = true;
   Refit r{data::build_dataset(s.data, split), models::ModelInstance{}, nlohmann::json::object()};
-  bool same_ids = r.data.n_items == selected_on.n_items && r.data.n_users == selected_on.n_users;
-  for (int32_t i = 0; same_ids && i < r.data.n_items; ++i)
-    same_ids = r.data.item_ids.token(i) == selected_on.item_ids.token(i);
-  for (int32_t u = 0; same_ids && r.data.has_users && u < r.data.n_users; ++u)
-    same_ids = r.data.user_ids.token(u) == selected_on.user_ids.token(u);
   const data::EvalSet &t = r.data.test, &t0 = selected_on.test;
-  PR_CHECK(
-      same_ids && t.users == t0.users && t.history == t0.history && t.targets == t0.targets && r.data.valid.size() == 0,
-      ErrorCode::kInternal, "train.refit: the folded split changed the id maps or the test queries");
+  PR_CHECK(r.data.item_ids == selected_on.item_ids && r.data.user_ids == selected_on.user_ids && t.users == t0.users &&
+               t.history == t0.history && t.targets == t0.targets && r.data.valid.size() == 0,
+           ErrorCode::kInternal, "train.refit: the folded split changed the id maps or the test queries");
   r.model = create_model(s.model, r.data);
   const int64_t epochs = selected_fit.value("best_epoch", int64_t{0});
   log_info("refit: {} on training + validation data ({} training sequences){}", r.model.name, r.data.train.size(),

@@ -181,8 +181,8 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
   return row;
 }
 
-// A suite's run once done: the folder of its selected grid combination (the only one without a
-// grid), that stage's identity and results.json, and its row of the suite's results.
+// A suite's run once done: its folder (the selected grid combination's, when it has a grid), that
+// stage's identity and results.json, and its row of the suite's results.
 struct DoneRun {
   std::string dir;
   nlohmann::json identity, results, row;
@@ -281,12 +281,16 @@ std::string command_output(const std::string& command) {
 
 // The checked-out commit, "+modified" when tracked files outside docs/results (which repro itself
 // rewrites) differ from it; "unknown" outside git.
+// Asked of git once per process: the code that runs does not change while it runs.
 std::string git_revision() {
-  const std::string rev = command_output("git rev-parse HEAD 2>/dev/null");
-  if (rev.empty()) return "unknown";
-  const std::string changes =
-      command_output("git status --porcelain --untracked-files=no -- . ':(exclude)docs/results' 2>/dev/null");
-  return changes.empty() ? rev : rev + "+modified";
+  static const std::string revision = [] {
+    const std::string rev = command_output("git rev-parse HEAD 2>/dev/null");
+    if (rev.empty()) return std::string("unknown");
+    const std::string changes =
+        command_output("git status --porcelain --untracked-files=no -- . ':(exclude)docs/results' 2>/dev/null");
+    return changes.empty() ? rev : rev + "+modified";
+  }();
+  return revision;
 }
 
 std::string machine_description() {
@@ -313,29 +317,26 @@ nlohmann::json repro(const ReproRequest& r) {
   check_suite_configs(suite, r.quick);
   make_dirs(runs_dir);
   std::map<std::string, DoneRun> done;
-  nlohmann::json rows = nlohmann::json::array();
   double wall = 0;
   for (const SuiteRun& run : suite.runs) {
-    const DoneRun& d = done[run.id] = run_suite_entry(run, suite, r.quick, runs_dir, done);
-    wall += d.row["wall_s"].get<double>();
-    rows.push_back(d.row);
+    done[run.id] = run_suite_entry(run, suite, r.quick, runs_dir, done);
+    wall += done[run.id].row["wall_s"].get<double>();
   }
   for (const std::string& id : suite.exports) {
-    const StageOutcome stage =
-        run_export(done.at(id).dir, runs_dir + "/" + id, done.at(id).identity, r.quick ? 200 : 1000);
+    DoneRun& d = done.at(id);
+    const StageOutcome stage = run_export(d.dir, runs_dir + "/" + id, d.identity, r.quick ? 200 : 1000);
     wall += stage.wall_s;
     const nlohmann::json& exported = stage.results;
-    for (auto& row : rows) {
-      if (row["model"] != id) continue;
-      row["file_bytes"] = exported["bytes"];
-      if (!exported.contains("verify")) continue;
-      const nlohmann::json& v = exported["verify"];
-      row["query_us"] = v["query_us"];
-      row["runtime_parity"] = {{"queries", v["queries"]},
+    d.row["file_bytes"] = exported["bytes"];
+    if (!exported.contains("verify")) continue;
+    const nlohmann::json& v = exported["verify"];
+    d.row["query_us"] = v["query_us"];
+    d.row["runtime_parity"] = {{"queries", v["queries"]},
                                {"max_abs_score_diff", v["max_abs_score_diff"]},
                                {"top20_identical", v["top20_identical"]}};
-    }
   }
+  nlohmann::json rows = nlohmann::json::array();
+  for (const SuiteRun& run : suite.runs) rows.push_back(done.at(run.id).row);
   const nlohmann::json& first = done.at(suite.runs.front().id).results;
   nlohmann::json out = {{"name", suite.name},
                         {"title", suite.title},
