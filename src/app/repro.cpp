@@ -3,13 +3,16 @@
 #include <sys/utsname.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include "app/repro_report.h"
 #include "app/repro_suite.h"
@@ -169,6 +172,7 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
                         {"best_epoch", res["fit"].value("best_epoch", int64_t{0})},
                         {"epochs_run", res["fit"].value("epochs_run", int64_t{0})}};
   if (!run.compare_to.empty()) row["teacher"] = run.compare_to;
+  if (res.contains("refit")) row["refitted"] = true;  // test is the refitted model's, valid the selected one's
   if (size.contains("item_table_parameters")) {
     row["table_params"] = size["item_table_parameters"];
     row["table_bytes"] = size["item_table_bytes"];
@@ -181,17 +185,36 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
   return row;
 }
 
-// A suite's run once done: its folder (the selected grid combination's, when it has a grid), that
-// stage's identity and results.json, and its row of the suite's results.
+// A suite's run once done: its folder (the selected grid combination's, first seed's), its selected
+// grid combination, that stage's identity and results.json, and its row of the suite's results.
 struct DoneRun {
   std::string dir;
+  std::vector<std::string> combination;
   nlohmann::json identity, results, row;
 };
 
-// The config of one grid combination of `run`: its file, its overrides, the combination's, the
-// quick budget's, then where it is written and the folder of its teacher.
-Config combination_config(const SuiteRun& run, const std::vector<std::string>& overrides, const std::string& dir,
-                          const std::string& teacher_dir) {
+// Which training of a run: the settings it takes from another run, one grid combination, one seed.
+struct Variant {
+  std::vector<std::string> inherited;    // the selected grid values of run.same_settings_as
+  std::vector<std::string> combination;  // one of the run's grid combinations
+  std::optional<int64_t> seed;           // one of run.seeds
+};
+
+// The overrides of one training of `run`, in order of precedence: the inherited settings, the run's
+// own overrides, its grid combination, its seed, then the quick budget's.
+std::vector<std::string> variant_overrides(const SuiteRun& run, const Variant& v, const Suite& suite, bool quick) {
+  std::vector<std::string> overrides = v.inherited;
+  overrides.insert(overrides.end(), run.overrides.begin(), run.overrides.end());
+  overrides.insert(overrides.end(), v.combination.begin(), v.combination.end());
+  if (v.seed) overrides.push_back("--train.seed=" + std::to_string(*v.seed));
+  if (quick) overrides.insert(overrides.end(), suite.quick.begin(), suite.quick.end());
+  return overrides;
+}
+
+// The config of one training: its file, its overrides, then where it is written and the folder of
+// its teacher.
+Config variant_config(const SuiteRun& run, const std::vector<std::string>& overrides, const std::string& dir,
+                      const std::string& teacher_dir) {
   std::vector<std::string> all = overrides;
   all.push_back("--output.dir=" + dir);
   all.push_back("--output.progress=false");
@@ -199,70 +222,146 @@ Config combination_config(const SuiteRun& run, const std::vector<std::string>& o
   return Config::load(run.config, all);
 }
 
-std::vector<std::string> combination_overrides(const SuiteRun& run, const std::vector<std::string>& combination,
-                                               const Suite& suite, bool quick) {
-  std::vector<std::string> overrides = run.overrides;
-  overrides.insert(overrides.end(), combination.begin(), combination.end());
-  if (quick) overrides.insert(overrides.end(), suite.quick.begin(), suite.quick.end());
-  return overrides;
-}
-
-// Loads every run's every combination before anything is trained, so a bad key in the last run
-// costs nothing: errors name the suite file and the run. Every run must share the first one's data,
-// split and evaluation, which the page reports once.
+// Loads every run's every training before anything is trained, so a bad key in the last run costs
+// nothing: errors name the suite file and the run. Every run must share the first one's data, split
+// and evaluation, which the page reports once.
 void check_suite_configs(const Suite& suite, bool quick) {
   nlohmann::json shared;
   for (size_t i = 0; i < suite.runs.size(); ++i) {
     const SuiteRun& run = suite.runs[i];
-    for (const auto& combination : grid_candidates(run)) {
-      nlohmann::json resolved;
-      try {
-        resolved =
-            combination_config(run, combination_overrides(run, combination, suite, quick), "check", "check").to_json();
-      } catch (const Error& e) {
-        PR_FAIL(e.code(), "{}: runs[{}] ('{}'): {}", suite.path, i, run.id, e.what());
+    std::vector<std::vector<std::string>> inherited = {{}};
+    for (const SuiteRun& source : suite.runs)
+      if (source.id == run.same_settings_as) inherited = grid_candidates(source);
+    for (const auto& prefix : inherited)
+      for (const auto& combination : grid_candidates(run)) {
+        Variant v{prefix, combination, std::nullopt};
+        if (!run.seeds.empty()) v.seed = run.seeds.front();
+        nlohmann::json resolved;
+        try {
+          resolved = variant_config(run, variant_overrides(run, v, suite, quick), "check", "check").to_json();
+        } catch (const Error& e) {
+          PR_FAIL(e.code(), "{}: runs[{}] ('{}'): {}", suite.path, i, run.id, e.what());
+        }
+        const nlohmann::json evaluated = {{"data", resolved["data"]},
+                                          {"split", resolved["split"]},
+                                          {"metrics", resolved["eval"]["metrics"]},
+                                          {"ks", resolved["eval"]["ks"]},
+                                          {"valid_metric", resolved["eval"]["valid_metric"]}};
+        if (shared.is_null()) shared = evaluated;
+        PR_CHECK(evaluated == shared, ErrorCode::kInvalidArgument,
+                 "{}: runs[{}] ('{}') has other data, split or evaluation settings than runs[0] ({} vs {})", suite.path,
+                 i, run.id, evaluated.dump(), shared.dump());
       }
-      const nlohmann::json evaluated = {{"data", resolved["data"]},
-                                        {"split", resolved["split"]},
-                                        {"metrics", resolved["eval"]["metrics"]},
-                                        {"ks", resolved["eval"]["ks"]},
-                                        {"valid_metric", resolved["eval"]["valid_metric"]}};
-      if (shared.is_null()) shared = evaluated;
-      PR_CHECK(evaluated == shared, ErrorCode::kInvalidArgument,
-               "{}: runs[{}] ('{}') has other data, split or evaluation settings than runs[0] ({} vs {})", suite.path,
-               i, run.id, evaluated.dump(), shared.dump());
-    }
   }
   PR_CHECK(std::system("command -v gnuplot > /dev/null 2>&1") == 0, ErrorCode::kInvalidArgument,
            "repro: gnuplot draws the plots and is not installed (Debian: gnuplot-nox; scripts/setup.sh installs it)");
 }
 
-// Trains (or finds done) every grid combination of `run` and keeps the one with the best
-// validation metric (the first of equals); the row lists every combination's validation value.
+// One training of a run, run or found done: where, with which overrides and identity, its outcome
+// and its value of the selection metric.
+struct Trained {
+  std::string dir;
+  std::vector<std::string> overrides;
+  nlohmann::json identity;
+  StageOutcome stage;
+  double valid_value = 0;
+};
+
+Trained train_variant(const SuiteRun& run, const Variant& v, const Suite& suite, bool quick, const std::string& dir,
+                      const DoneRun* teacher) {
+  Trained t;
+  t.dir = dir;
+  t.overrides = variant_overrides(run, v, suite, quick);
+  const Config config = variant_config(run, t.overrides, dir, teacher ? teacher->dir : "");
+  t.identity = stage_identity(config, teacher ? teacher->identity : nlohmann::json());
+  t.stage = run_stage(run, config, t.identity, dir);
+  const std::string metric = config.str("eval.valid_metric");
+  const nlohmann::json& valid = t.stage.results["valid"]["metrics"];
+  PR_CHECK(valid.contains(metric), ErrorCode::kBadFormat, "{}/results.json: no validation {}", dir, metric);
+  t.valid_value = valid[metric].get<double>();
+  return t;
+}
+
+// The mean and the sample standard deviation of every metric over `values` (objects metric ->
+// value with the same keys; the deviation is 0 for one value).
+std::pair<nlohmann::json, nlohmann::json> mean_and_deviation(const std::vector<nlohmann::json>& values) {
+  nlohmann::json mean = nlohmann::json::object(), deviation = nlohmann::json::object();
+  const double n = static_cast<double>(values.size());
+  for (const auto& [metric, unused] : values.front().items()) {
+    double sum = 0, squares = 0;
+    for (const auto& v : values) sum += v[metric].get<double>();
+    for (const auto& v : values) squares += std::pow(v[metric].get<double>() - sum / n, 2);
+    mean[metric] = sum / n;
+    deviation[metric] = values.size() > 1 ? std::sqrt(squares / (n - 1)) : 0.0;
+  }
+  return {mean, deviation};
+}
+
+// Replaces the row's validation and test metrics (and target groups) by their means over the seeds'
+// rows, with the sample deviations beside them and each seed's own values listed.
+void average_over_seeds(nlohmann::json& row, const std::vector<int64_t>& seeds,
+                        const std::vector<nlohmann::json>& rows) {
+  row["seeds"] = nlohmann::json::array();
+  for (size_t i = 0; i < seeds.size(); ++i)
+    row["seeds"].push_back({{"seed", seeds[i]}, {"valid", rows[i]["valid"]}, {"test", rows[i]["test"]}});
+  for (const std::string split : {"valid", "test"}) {
+    std::vector<nlohmann::json> values;
+    for (const auto& r : rows) values.push_back(r[split]);
+    std::tie(row[split], row[split + "_std"]) = mean_and_deviation(values);
+  }
+  if (!row.contains("test_groups")) return;
+  for (auto& [group, metrics] : row["test_groups"].items()) {
+    std::vector<nlohmann::json> values;
+    for (const auto& r : rows) values.push_back(r["test_groups"][group]);
+    metrics = mean_and_deviation(values).first;
+  }
+}
+
+// Trains (or finds done) every grid combination of `run` with its first seed and keeps the one with
+// the best validation metric (the first of equals); then trains that combination with each further
+// seed. The row lists every combination's validation (and, for the sweep plots, test) value of the
+// selection metric, and averages over the seeds.
 DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, const std::string& runs_dir,
                         const std::map<std::string, DoneRun>& done) {
   const std::vector<std::vector<std::string>> candidates = grid_candidates(run);
+  const DoneRun* teacher = run.distill_from.empty() ? nullptr : &done.at(run.distill_from);
+  Variant v;
+  if (!run.same_settings_as.empty()) v.inherited = done.at(run.same_settings_as).combination;
+  if (!run.seeds.empty()) v.seed = run.seeds.front();
   DoneRun best;
   double best_value = 0, wall = 0;
   nlohmann::json grid = nlohmann::json::array();
   for (size_t c = 0; c < candidates.size(); ++c) {
-    const std::string dir = runs_dir + "/" + run.id + (candidates.size() > 1 ? "/grid-" + std::to_string(c) : "");
-    const std::vector<std::string> overrides = combination_overrides(run, candidates[c], suite, quick);
-    const DoneRun* teacher = run.distill_from.empty() ? nullptr : &done.at(run.distill_from);
-    const Config config = combination_config(run, overrides, dir, teacher ? teacher->dir : "");
-    const nlohmann::json identity = stage_identity(config, teacher ? teacher->identity : nlohmann::json());
-    const StageOutcome stage = run_stage(run, config, identity, dir);
-    wall += stage.wall_s;
-    const std::string metric = config.str("eval.valid_metric");
-    const nlohmann::json& valid = stage.results["valid"]["metrics"];
-    PR_CHECK(valid.contains(metric), ErrorCode::kBadFormat, "{}/results.json: no validation {}", dir, metric);
-    const double value = valid[metric].get<double>();
-    if (candidates.size() > 1) grid.push_back({{"set", candidates[c]}, {"valid", {{metric, value}}}});
-    if (c == 0 || value > best_value) {
-      best = {dir, identity, stage.results, suite_row(run, overrides, stage.results, dir)};
-      best.row["git_rev"] = stage.git_rev;
-      best_value = value;
+    v.combination = candidates[c];
+    // Each training has its own folder: <id>/grid-<c> in a grid, <id>/seed-<seed> for seeds alone.
+    const std::string dir = runs_dir + "/" + run.id +
+                            (candidates.size() > 1  ? "/grid-" + std::to_string(c)
+                             : run.seeds.size() > 1 ? "/seed-" + std::to_string(run.seeds.front())
+                                                    : "");
+    const Trained t = train_variant(run, v, suite, quick, dir, teacher);
+    wall += t.stage.wall_s;
+    const std::string metric = t.stage.results["config"]["eval"]["valid_metric"];
+    if (candidates.size() > 1)
+      grid.push_back({{"set", candidates[c]},
+                      {"valid", {{metric, t.valid_value}}},
+                      {"test", {{metric, t.stage.results["test"]["metrics"].value(metric, 0.0)}}}});
+    if (c == 0 || t.valid_value > best_value) {
+      best = {dir, candidates[c], t.identity, t.stage.results, suite_row(run, t.overrides, t.stage.results, dir)};
+      best.row["git_rev"] = t.stage.git_rev;
+      best_value = t.valid_value;
     }
+  }
+  if (run.seeds.size() > 1) {
+    std::vector<nlohmann::json> rows = {best.row};
+    v.combination = best.combination;
+    for (size_t i = 1; i < run.seeds.size(); ++i) {
+      v.seed = run.seeds[i];
+      const std::string dir = runs_dir + "/" + run.id + "/seed-" + std::to_string(run.seeds[i]);
+      const Trained t = train_variant(run, v, suite, quick, dir, teacher);
+      wall += t.stage.wall_s;
+      rows.push_back(suite_row(run, t.overrides, t.stage.results, dir));
+    }
+    average_over_seeds(best.row, run.seeds, rows);
   }
   best.row["wall_s"] = wall;
   if (!grid.empty()) best.row["grid"] = grid;

@@ -1,7 +1,10 @@
 #include "app/repro_report.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -27,6 +30,19 @@ std::string metric_or_dash(const nlohmann::json& metrics, const std::string& nam
   return metrics.contains(name) ? fmt::format("{:.4f}", metrics[name].get<double>()) : "–";
 }
 
+// A row's metric, "mean ± sample deviation" when the row is averaged over seeds.
+std::string row_metric(const nlohmann::json& row, const std::string& split, const std::string& name) {
+  const std::string value = metric_or_dash(row[split], name);
+  const std::string std_key = split + "_std";
+  if (!row.contains(std_key) || !row[std_key].contains(name)) return value;
+  return fmt::format("{} ± {:.4f}", value, row[std_key][name].get<double>());
+}
+
+// The training method, and whether the test metrics are a refitted model's (docs/protocol.md).
+std::string method_text(const nlohmann::json& row) {
+  return row["method"].get<std::string>() + (row.value("refitted", false) ? " (refitted)" : "");
+}
+
 // The metrics the student tables compare: the selection metric, then the usual headline ones.
 std::vector<std::string> headline_metrics(const nlohmann::json& results) {
   std::vector<std::string> names = {results["valid_metric"].get<std::string>()};
@@ -41,21 +57,21 @@ std::vector<std::string> headline_metrics(const nlohmann::json& results) {
 std::string models_table(const nlohmann::json& results) {
   const std::string vm = results["valid_metric"];
   std::string md = fmt::format(
-      "| model | role | method | parameters | item table (bytes) | .pocket file (bytes) | query p50 (µs) | best epoch "
-      "| "
-      "valid {} |",
+      "| model | role | method | seeds | parameters | item table (bytes) | .pocket file (bytes) | query p50 (µs) | "
+      "best epoch | valid {} |",
       vm);
-  std::string sep = "|---|---|---|---|---|---|---|---|---|";
+  std::string sep = "|---|---|---|---|---|---|---|---|---|---|";
   for (const auto& m : results["metrics"]) md += " test " + m.get<std::string>() + " |", sep += "---|";
   md += "\n" + sep + "\n";
   for (const auto& row : results["rows"]) {
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |", row["model"].get<std::string>(),
-                      row["role"].get<std::string>(), row["method"].get<std::string>(), count_or_dash(row, "params"),
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", row["model"].get<std::string>(),
+                      row["role"].get<std::string>(), method_text(row),
+                      row.contains("seeds") ? row["seeds"].size() : size_t{1}, count_or_dash(row, "params"),
                       count_or_dash(row, "table_bytes"), count_or_dash(row, "file_bytes"),
                       row.contains("query_us") ? fmt::format("{:.0f}", row["query_us"]["p50"].get<double>()) : "–",
                       row["best_epoch"].get<int64_t>() > 0 ? std::to_string(row["best_epoch"].get<int64_t>()) : "–",
-                      metric_or_dash(row["valid"], vm));
-    for (const auto& m : results["metrics"]) md += " " + metric_or_dash(row["test"], m.get<std::string>()) + " |";
+                      row_metric(row, "valid", vm));
+    for (const auto& m : results["metrics"]) md += " " + row_metric(row, "test", m.get<std::string>()) + " |";
     md += "\n";
   }
   return md;
@@ -107,6 +123,80 @@ std::string groups_table(const nlohmann::json& results) {
     }
   }
   return md;
+}
+
+// Every run's grid: each combination's validation value of the selection metric and, to draw the
+// sweep figures, its test value (never used to choose); the selected combination in bold.
+std::string grids_table(const nlohmann::json& results) {
+  const std::string vm = results["valid_metric"];
+  std::string md;
+  for (const auto& row : results["rows"]) {
+    if (!row.contains("grid")) continue;
+    if (md.empty())
+      md = fmt::format("| model | combination | valid {0} | test {0} (not used to choose) |\n|---|---|---|---|\n", vm);
+    double best = -1;
+    for (const auto& g : row["grid"]) best = std::max(best, g["valid"][vm].get<double>());
+    bool marked = false;
+    for (const auto& g : row["grid"]) {
+      std::string set;
+      for (const auto& o : g["set"]) set += (set.empty() ? "" : " ") + o.get<std::string>();
+      const bool selected = !marked && g["valid"][vm].get<double>() == best;  // the first of equals
+      marked = marked || selected;
+      md += fmt::format("| {} | {}`{}`{} | {} | {} |\n", row["model"].get<std::string>(), selected ? "**" : "", set,
+                        selected ? "** (selected)" : "", metric_or_dash(g["valid"], vm),
+                        g.contains("test") ? metric_or_dash(g["test"], vm) : "–");
+    }
+  }
+  return md;
+}
+
+// One axis of a row's grid: the combinations that differ from the selected one only in `key`, with
+// the key's (numeric) value, the validation and the test value of the selection metric.
+struct Sweep {
+  std::string key;
+  std::vector<std::array<double, 3>> points;  // value, valid, test; by value
+};
+
+// The sweeps of every numeric axis of a row's grid around its selected combination (the first with
+// the best validation value), each with at least two points.
+std::vector<Sweep> grid_sweeps(const nlohmann::json& row, const std::string& vm) {
+  if (!row.contains("grid")) return {};
+  std::vector<std::map<std::string, std::string>> sets;  // key -> value text, per combination
+  size_t selected = 0;
+  for (size_t i = 0; i < row["grid"].size(); ++i) {
+    const nlohmann::json& g = row["grid"][i];
+    if (!g.contains("test")) return {};
+    sets.emplace_back();
+    for (const auto& o : g["set"]) {  // --key=value
+      const std::string text = o.get<std::string>();
+      const size_t eq = text.find('=');
+      if (text.rfind("--", 0) == 0 && eq != std::string::npos)
+        sets.back()[text.substr(2, eq - 2)] = text.substr(eq + 1);
+    }
+    if (g["valid"][vm].get<double>() > row["grid"][selected]["valid"][vm].get<double>()) selected = i;
+  }
+  std::vector<Sweep> sweeps;
+  for (const auto& [key, unused] : sets[selected]) {
+    Sweep sweep{key, {}};
+    for (size_t i = 0; i < sets.size(); ++i) {
+      auto others = sets[i];
+      others[key] = sets[selected].at(key);
+      char* end = nullptr;
+      const std::string& text = sets[i].count(key) ? sets[i].at(key) : "";
+      const double value = std::strtod(text.c_str(), &end);
+      if (others != sets[selected] || text.empty() || *end != '\0') continue;
+      const nlohmann::json& g = row["grid"][i];
+      sweep.points.push_back({value, g["valid"][vm].get<double>(), g["test"].value(vm, 0.0)});
+    }
+    std::sort(sweep.points.begin(), sweep.points.end());
+    if (sweep.points.size() >= 2) sweeps.push_back(sweep);
+  }
+  return sweeps;
+}
+
+// The plot file of one sweep: sweep-<model>-<key>.
+std::string sweep_name(const nlohmann::json& row, const Sweep& sweep) {
+  return "sweep-" + row["model"].get<std::string>() + "-" + sweep.key;
 }
 
 bool has_curves(const nlohmann::json& results) {
@@ -190,6 +280,38 @@ void write_curves_plot(const nlohmann::json& results, const std::string& dir) {
           results["dataset"].get<std::string>(), blocks - 1, dir, vm));
 }
 
+// A plot per grid sweep (e.g. RD's distill.alpha, the RD paper's Fig. 6): validation and test value
+// of the selection metric against the key's value, the other keys at their selected values.
+void write_sweep_plots(const nlohmann::json& results, const std::string& dir) {
+  const std::string vm = results["valid_metric"];
+  for (const auto& row : results["rows"])
+    for (const Sweep& sweep : grid_sweeps(row, vm)) {
+      const std::string name = sweep_name(row, sweep);
+      std::string dat = fmt::format("# {}, valid {}, test {}\n", sweep.key, vm, vm);
+      for (const auto& [x, valid, test] : sweep.points) dat += fmt::format("{} {:.6f} {:.6f}\n", x, valid, test);
+      const bool log_x = sweep.points.front()[0] > 0 && sweep.points.back()[0] >= 10 * sweep.points.front()[0];
+      write_plot(dir, name, dat,
+                 fmt::format("{0}set grid\nset key outside right top\nset xlabel '{1}{2}'\nset ylabel '{3}'\n"
+                             "set title '{4}: {5}, {3} against {1} (other settings as selected on valid)'\nset offsets "
+                             "graph 0.05, graph 0.05, graph 0.1, graph 0.1\nplot '{6}/{7}.dat' using 1:2 with "
+                             "linespoints pointtype 7 title 'valid {3}', '{6}/{7}.dat' using 1:3 with linespoints "
+                             "pointtype 5 title 'test {3}'",
+                             log_x ? "set logscale x\n" : "", sweep.key, log_x ? " (log scale)" : "", vm,
+                             results["dataset"].get<std::string>(), row["model"].get<std::string>(), dir, name));
+    }
+}
+
+// The Markdown that shows the plots of write_sweep_plots.
+std::string sweep_plot_links(const nlohmann::json& results) {
+  const std::string vm = results["valid_metric"];
+  std::string md;
+  for (const auto& row : results["rows"])
+    for (const Sweep& sweep : grid_sweeps(row, vm))
+      md += fmt::format("\n![{0}: {1} against {2}]({3}.svg)\n", row["model"].get<std::string>(), vm, sweep.key,
+                        sweep_name(row, sweep));
+  return md;
+}
+
 }  // namespace
 
 std::string suite_table_markdown(const nlohmann::json& r) {
@@ -208,8 +330,14 @@ std::string suite_table_markdown(const nlohmann::json& r) {
   md += "## Models\n\n" + models_table(r);
   if (const std::string s = students_table(r); !s.empty()) md += "\n## Students against their teachers\n\n" + s;
   if (const std::string g = groups_table(r); !g.empty()) md += "\n## Test targets by group\n\n" + g;
+  if (const std::string g = grids_table(r); !g.empty())
+    md +=
+        "\n## Grids\n\nEach run is the combination with the best validation value; the test column is shown to draw "
+        "the sweep plots and was not read to choose.\n\n" +
+        g;
   md += fmt::format("\n## Plots\n\n![test {} against parameters](size.svg)\n", r["valid_metric"].get<std::string>());
   if (has_curves(r)) md += "\n![training loss and validation metric per epoch](curves.svg)\n";
+  md += sweep_plot_links(r);
   if (r.contains("query")) {
     const nlohmann::json& q = r["query"];
     std::string history;
@@ -229,6 +357,7 @@ void write_suite_pages(const nlohmann::json& results, const std::string& dir) {
   make_dirs(dir);
   write_size_plot(results, dir);
   if (has_curves(results)) write_curves_plot(results, dir);
+  write_sweep_plots(results, dir);
   write_file_atomic(dir + "/table.md", suite_table_markdown(results));
   write_file_atomic(dir + "/results.json", results.dump(2) + "\n");  // last: the page is whole when it exists
 }

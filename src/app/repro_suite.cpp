@@ -56,6 +56,53 @@ std::vector<std::pair<std::string, std::vector<std::string>>> read_grid(const nl
   return out;
 }
 
+// Reads and checks runs[i] of the suite file `path`; `earlier` are the runs listed before it.
+SuiteRun read_run(const nlohmann::json& r, size_t i, const std::string& path, const std::vector<SuiteRun>& earlier) {
+  auto listed = [&](const std::string& id) {
+    return std::any_of(earlier.begin(), earlier.end(), [&](const SuiteRun& e) { return e.id == id; });
+  };
+  const std::string where = "runs[" + std::to_string(i) + "].";
+  PR_CHECK(r.is_object(), ErrorCode::kInvalidArgument, "{}: key 'runs[{}]': expected an object", path, i);
+  check_keys(r, {"id", "role", "config", "set", "distill_from", "compare_to", "grid", "seeds", "same_settings_as"},
+             path, where);
+  SuiteRun run;
+  run.id = get<std::string>(r, "id", "", true, path, where);
+  run.role = get<std::string>(r, "role", "", true, path, where);
+  run.config = (std::filesystem::path(path).parent_path() / get<std::string>(r, "config", "", true, path, where))
+                   .lexically_normal()
+                   .string();
+  run.overrides = get<std::vector<std::string>>(r, "set", {}, false, path, where);
+  run.distill_from = get<std::string>(r, "distill_from", "", false, path, where);
+  run.compare_to = get<std::string>(r, "compare_to", run.distill_from, false, path, where);
+  if (r.contains("grid")) run.grid = read_grid(r["grid"], path, where);
+  run.seeds = get<std::vector<int64_t>>(r, "seeds", {}, false, path, where);
+  run.same_settings_as = get<std::string>(r, "same_settings_as", "", false, path, where);
+  for (size_t a = 0; a < run.seeds.size(); ++a)
+    for (size_t b = 0; b < a; ++b)
+      PR_CHECK(run.seeds[a] != run.seeds[b], ErrorCode::kInvalidArgument, "{}: key '{}seeds': {} is listed twice", path,
+               where, run.seeds[a]);
+  PR_CHECK(run.role == "teacher" || run.role == "student" || run.role == "baseline", ErrorCode::kInvalidArgument,
+           "{}: key '{}role': expected teacher, student or baseline, got '{}'", path, where, run.role);
+  PR_CHECK(!run.id.empty() && run.id.find_first_of("/ \t") == std::string::npos, ErrorCode::kInvalidArgument,
+           "{}: key '{}id': '{}' must be a non-empty name without spaces or '/'", path, where, run.id);
+  PR_CHECK(!listed(run.id), ErrorCode::kInvalidArgument, "{}: key '{}id': '{}' is used twice", path, where, run.id);
+  PR_CHECK(run.distill_from.empty() || listed(run.distill_from), ErrorCode::kInvalidArgument,
+           "{}: key '{}distill_from': '{}' is not a run listed before '{}'", path, where, run.distill_from, run.id);
+  PR_CHECK(run.compare_to.empty() || listed(run.compare_to), ErrorCode::kInvalidArgument,
+           "{}: key '{}compare_to': '{}' is not a run listed before '{}'", path, where, run.compare_to, run.id);
+  if (!run.same_settings_as.empty()) {
+    const auto source = std::find_if(earlier.begin(), earlier.end(),
+                                     [&](const SuiteRun& earlier) { return earlier.id == run.same_settings_as; });
+    PR_CHECK(source != earlier.end(), ErrorCode::kInvalidArgument,
+             "{}: key '{}same_settings_as': '{}' is not a run listed before '{}'", path, where, run.same_settings_as,
+             run.id);
+    PR_CHECK(source->same_settings_as.empty(), ErrorCode::kInvalidArgument,
+             "{}: key '{}same_settings_as': '{}' takes its own settings from '{}'; name that run instead", path, where,
+             run.same_settings_as, source->same_settings_as);
+  }
+  return run;
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run) {
@@ -93,35 +140,10 @@ Suite read_suite(const std::string& path) {
   s.exports = get<std::vector<std::string>>(j, "export", {}, false, path, "");
   PR_CHECK(j.contains("runs") && j["runs"].is_array() && !j["runs"].empty(), ErrorCode::kInvalidArgument,
            "{}: key 'runs': expected a non-empty list of runs", path);
-  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   std::vector<std::string> ids;
   for (size_t i = 0; i < j["runs"].size(); ++i) {
-    const nlohmann::json& r = j["runs"][i];
-    const std::string where = "runs[" + std::to_string(i) + "].";
-    PR_CHECK(r.is_object(), ErrorCode::kInvalidArgument, "{}: key 'runs[{}]': expected an object", path, i);
-    check_keys(r, {"id", "role", "config", "set", "distill_from", "compare_to", "grid"}, path, where);
-    SuiteRun run;
-    run.id = get<std::string>(r, "id", "", true, path, where);
-    run.role = get<std::string>(r, "role", "", true, path, where);
-    run.config = (folder / get<std::string>(r, "config", "", true, path, where)).lexically_normal().string();
-    run.overrides = get<std::vector<std::string>>(r, "set", {}, false, path, where);
-    run.distill_from = get<std::string>(r, "distill_from", "", false, path, where);
-    run.compare_to = get<std::string>(r, "compare_to", run.distill_from, false, path, where);
-    if (r.contains("grid")) run.grid = read_grid(r["grid"], path, where);
-    PR_CHECK(run.role == "teacher" || run.role == "student" || run.role == "baseline", ErrorCode::kInvalidArgument,
-             "{}: key '{}role': expected teacher, student or baseline, got '{}'", path, where, run.role);
-    PR_CHECK(!run.id.empty() && run.id.find_first_of("/ \t") == std::string::npos, ErrorCode::kInvalidArgument,
-             "{}: key '{}id': '{}' must be a non-empty name without spaces or '/'", path, where, run.id);
-    PR_CHECK(std::find(ids.begin(), ids.end(), run.id) == ids.end(), ErrorCode::kInvalidArgument,
-             "{}: key '{}id': '{}' is used twice", path, where, run.id);
-    PR_CHECK(run.distill_from.empty() || std::find(ids.begin(), ids.end(), run.distill_from) != ids.end(),
-             ErrorCode::kInvalidArgument, "{}: key '{}distill_from': '{}' is not a run listed before '{}'", path, where,
-             run.distill_from, run.id);
-    PR_CHECK(run.compare_to.empty() || std::find(ids.begin(), ids.end(), run.compare_to) != ids.end(),
-             ErrorCode::kInvalidArgument, "{}: key '{}compare_to': '{}' is not a run listed before '{}'", path, where,
-             run.compare_to, run.id);
-    ids.push_back(run.id);
-    s.runs.push_back(run);
+    s.runs.push_back(read_run(j["runs"][i], i, path, s.runs));
+    ids.push_back(s.runs.back().id);
   }
   for (const auto& id : s.exports)
     PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,

@@ -19,6 +19,13 @@ struct SuiteRun {
   // Hyper-parameter grid: config key -> values. Every combination is trained (after `overrides`)
   // and the run is the one with the best validation metric; the others are listed in its row.
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+  // Seeds (train.seed): the grid is selected with the first; the selected combination is then
+  // trained with each further seed, and the row reports the mean and sample deviation over all of
+  // them. Empty: the config's own seed, once.
+  std::vector<int64_t> seeds;
+  // The id of an earlier run whose selected grid values this run takes first (before its own
+  // overrides): a student with its teacher's hyper-parameters but its own size.
+  std::string same_settings_as;
 };
 
 // The overrides of each grid combination, in order (the last key varies fastest); one empty list

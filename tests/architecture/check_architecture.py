@@ -89,6 +89,11 @@ for folder in ("train", "app"):
             if not m:
                 continue
             indent = m.group(1)
+            start = i  # a header broken over lines: the body closes at its first line's indent
+            while start > 0 and lines[start - 1].rstrip().endswith(","):
+                start -= 1
+            if start < i:
+                indent = re.match(r"^(\s*)", lines[start]).group(1)
             if line.strip().startswith(":"):  # a constructor's initializer list: the body closes at the header's indent
                 indent = re.match(r"^(\s*)", lines[i - 1]).group(1)
             for j in range(i + 1, len(lines)):

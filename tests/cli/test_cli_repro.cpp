@@ -3,9 +3,13 @@
 // the teacher and its student but not the rest; bad suite files are refused naming file and key.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -191,6 +195,14 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}], "export": ["a"],
               "query": {"run": "a", "history": [1.5]}})",
           "key 'query.history': expected a list of integer item ids");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "seeds": [1, 2, 1]}]})",
+          "key 'runs[0].seeds': 1 is listed twice");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "same_settings_as": "b"}]})",
+          "key 'runs[0].same_settings_as': 'b' is not a run listed before 'a'");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
+                                    {"id": "b", "role": "student", "config": "base.json", "same_settings_as": "a"},
+                                    {"id": "c", "role": "student", "config": "base.json", "same_settings_as": "b"}]})",
+          "key 'runs[2].same_settings_as': 'b' takes its own settings from 'a'; name that run instead");
   // A bad config key in the second run is found before the first is trained.
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
                                     {"id": "b", "role": "teacher", "config": "base.json", "set": ["--train.epoch=1"]}]})",
@@ -202,37 +214,89 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
   EXPECT_FALSE(fs::exists(t.path() + "/out/results.json"));
 }
 
-// README command 1's suite in its quick mode (what CI runs): every output exists and holds sane
-// values. These are checks of the pipeline, not results: teachers above POP, RD above the student
-// trained alone on validation, students smaller than their teachers, exports exact.
-TEST(Cli, QuickstartSuiteInQuickModeIsSane) {
+// Seeds and shared settings: a student takes its teacher's selected grid value, is trained with
+// each seed in its own folder, and its row is the mean over the seeds with the sample deviation;
+// the teacher's grid is drawn against the selection metric; a refitted run says so.
+TEST(Cli, ReproAveragesSeedsTakesTheTeachersSettingsAndMarksRefits) {
   TempDir t;
-  const std::string cmd = "cd " + std::string(POCKETREC_SOURCE_DIR) + " && " + POCKETREC_BINARY_DIR +
-                          "/pocketrec repro quickstart --quick --runs " + t.path() + "/runs 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << out;
-  const nlohmann::json page = read_json(t.path() + "/runs/results/results.json");
-  EXPECT_TRUE(page["quick"].get<bool>());
-  std::map<std::string, nlohmann::json> rows;
-  for (const auto& row : page["rows"]) rows[row["model"].get<std::string>()] = row;
-  ASSERT_EQ(rows.size(), 8u);
-  const double pop = rows["pop"]["test"]["map"].get<double>();
-  EXPECT_GT(rows["caser-teacher"]["test"]["map"].get<double>(), pop);
-  EXPECT_GT(rows["sasrec-teacher"]["test"]["map"].get<double>(), pop);
-  EXPECT_GT(rows["caser-rd"]["valid"]["map"].get<double>(), rows["caser-student"]["valid"]["map"].get<double>());
-  EXPECT_EQ(rows["caser-teacher"]["grid"].size(), 4u);
-  for (const char* s : {"caser-student", "caser-rd", "sasrec-pq-kd"})
-    EXPECT_LT(rows[s]["params"].get<int64_t>(), rows[rows[s]["teacher"].get<std::string>()]["params"].get<int64_t>());
-  EXPECT_LT(15 * rows["sasrec-pq-kd"]["table_bytes"].get<int64_t>(),
-            rows["sasrec-teacher"]["table_bytes"].get<int64_t>());
-  for (const char* e : {"caser-teacher", "caser-rd", "sasrec-teacher", "sasrec-pq-kd"}) {
-    EXPECT_LE(rows[e]["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4) << e;
-    EXPECT_GE(rows[e]["runtime_parity"]["top20_identical"].get<double>(), 0.99) << e;
+  tiny_suite(t, "1");
+  const std::string suite = t.file("cfg/seeds.json", R"({
+  "name": "seeds",
+  "runs": [
+    {"id": "teacher", "role": "teacher", "config": "base.json", "grid": {"train.lr": [0.01, 0.003]}},
+    {"id": "small", "role": "student", "config": "base.json", "set": ["--model.dim=4"],
+     "same_settings_as": "teacher", "compare_to": "teacher", "seeds": [5, 6]},
+    {"id": "refitted", "role": "baseline", "config": "base.json", "set": ["--train.refit=true"]}
+  ]
+})");
+  const std::string runs = t.path() + "/runs", out = t.path() + "/out";
+  CliRun r = run("repro " + suite + " --runs " + runs + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json page = read_json(out + "/results.json");
+  const nlohmann::json &teacher = page["rows"][0], &small = page["rows"][1], &refitted = page["rows"][2];
+  const std::string selected = teacher["config"]["set"][0];
+  EXPECT_EQ(small["config"]["set"], nlohmann::json({selected, "--model.dim=4", "--train.seed=5"}));
+  ASSERT_EQ(small["seeds"].size(), 2u);
+  double sum = 0, a = 0, b = 0;
+  for (int i = 0; i < 2; ++i) {
+    const int seed = 5 + i;
+    const nlohmann::json own = read_json(runs + "/small/seed-" + std::to_string(seed) + "/results.json");
+    EXPECT_EQ(small["seeds"][i]["seed"], seed);
+    EXPECT_EQ(small["seeds"][i]["test"], own["test"]["metrics"]);
+    EXPECT_EQ(own["config"]["train"]["seed"], seed);
+    EXPECT_EQ(own["config"]["train"]["lr"].dump(), selected.substr(selected.find('=') + 1));
+    (i == 0 ? a : b) = own["test"]["metrics"]["ndcg@5"].get<double>();
+    sum += own["test"]["metrics"]["ndcg@5"].get<double>();
   }
-  EXPECT_EQ(page["query"]["top"].size(), 10u);
-  EXPECT_TRUE(fs::exists(t.path() + "/runs/results/table.md"));
-  EXPECT_TRUE(fs::exists(t.path() + "/runs/results/size.svg"));
+  EXPECT_NE(a, b);  // the seeds train different models
+  EXPECT_DOUBLE_EQ(small["test"]["ndcg@5"].get<double>(), sum / 2);
+  EXPECT_NEAR(small["test_std"]["ndcg@5"].get<double>(), std::abs(a - b) / std::sqrt(2.0), 1e-12);
+  for (const auto& g : teacher["grid"]) EXPECT_TRUE(g["test"].contains("ndcg@5"));
+  EXPECT_TRUE(refitted["refitted"].get<bool>());
+  EXPECT_FALSE(teacher.contains("refitted"));
+  const std::string table = pocketrec::read_file(out + "/table.md");
+  EXPECT_NE(table.find(fmt::format("{:.4f} ± {:.4f}", sum / 2, std::abs(a - b) / std::sqrt(2.0))), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("supervised (refitted)"), std::string::npos) << table;
+  EXPECT_NE(table.find("](sweep-teacher-train.lr.svg)"), std::string::npos) << table;
+  EXPECT_GT(fs::file_size(out + "/sweep-teacher-train.lr.svg"), 0u);
+  EXPECT_EQ(pocketrec::read_file(out + "/sweep-teacher-train.lr.dat").find("# train.lr, valid ndcg@5"), 0u);
+}
+
+// A repro killed in the middle of a training continues from that training's last checkpoint and
+// ends with the metrics of an uninterrupted run.
+TEST(Cli, ReproKilledMidTrainingResumesFromItsCheckpoint) {
+  TempDir t;
+  tiny_suite(t, "1");
+  const std::string suite = t.file("cfg/long.json", R"({
+  "name": "long",
+  "runs": [{"id": "teacher", "role": "teacher", "config": "base.json",
+            "set": ["--train.epochs=20", "--train.seed=3"]}]
+})");
+  const std::string killed = t.path() + "/killed", whole = t.path() + "/whole";
+  const std::string cmd = std::string(POCKETREC_BINARY_DIR) + "/pocketrec repro " + suite;
+  // Started in the background; killed with SIGKILL once the training has written a checkpoint and
+  // before it has finished.
+  const std::string pid_file = t.path() + "/pid";
+  ASSERT_EQ(std::system(("(" + cmd + " --runs " + killed + " --out " + killed + "/out > " + t.path() +
+                         "/log 2>&1 & echo $! > " + pid_file + ")")
+                            .c_str()),
+            0);
+  const std::string pid = std::string(pocketrec::trim(pocketrec::read_file(pid_file)));
+  const std::string checkpoint = killed + "/teacher/checkpoint_last.ckpt";
+  for (int i = 0; i < 6000 && !fs::exists(checkpoint); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(checkpoint)) << pocketrec::read_file(t.path() + "/log");
+  ASSERT_EQ(std::system(("kill -9 " + pid).c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_FALSE(fs::exists(killed + "/teacher/results.json")) << "the training finished before it was killed";
+
+  CliRun resumed = run("repro " + suite + " --runs " + killed + " --out " + killed + "/out");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find(", resumed)"), std::string::npos) << resumed.out;
+  CliRun uninterrupted = run("repro " + suite + " --runs " + whole + " --out " + whole + "/out");
+  ASSERT_EQ(uninterrupted.code, 0) << uninterrupted.out;
+  const nlohmann::json a = read_json(killed + "/out/results.json"), b = read_json(whole + "/out/results.json");
+  EXPECT_EQ(a["rows"][0]["valid"], b["rows"][0]["valid"]);
+  EXPECT_EQ(a["rows"][0]["test"], b["rows"][0]["test"]);
+  EXPECT_EQ(a["rows"][0]["best_epoch"], b["rows"][0]["best_epoch"]);
 }

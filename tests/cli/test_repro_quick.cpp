@@ -1,0 +1,123 @@
+// Every committed reproduction suite (configs/repro/*.json) in its quick mode, as CI runs it: each
+// output exists and holds sane values. These check the pipeline, not results: every metric a fraction,
+// teachers above POP on validation, students smaller than their teachers, each run's grid and seeds
+// all trained, exports exact against LibTorch, the plots drawn; and, per suite, the orderings its
+// quick budget is known to keep.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+#include "test_util.h"
+
+using pocketrec::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> committed_suites() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(std::string(POCKETREC_SOURCE_DIR) + "/configs/repro"))
+    if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+nlohmann::json read_json(const std::string& path, bool comments = false) {
+  return nlohmann::json::parse(pocketrec::read_file(path), nullptr, /*allow_exceptions=*/true, comments);
+}
+
+// Runs `pocketrec repro NAME --quick` from the source tree (the suites name their configs there);
+// returns the exit status and prints the output on failure.
+int run_quick(const std::string& name, const std::string& runs_dir, std::string* out) {
+  const std::string cmd = "cd " + std::string(POCKETREC_SOURCE_DIR) + " && " + POCKETREC_BINARY_DIR +
+                          "/pocketrec repro " + name + " --quick --runs " + runs_dir + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out->append(buf, n);
+  return pclose(p);
+}
+
+double valid_of(const nlohmann::json& row, const std::string& metric) {
+  return row["valid"][metric].get<double>();
+}
+
+// Pairs (better, worse) of run ids whose validation metric a suite's quick mode keeps in this order.
+const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kQuickOrderings = {
+    {"quickstart", {{"caser-rd", "caser-student"}}},
+    {"rd-gowalla", {{"caser-rd", "caser-s"}}},
+    {"rd-foursquare", {{"caser-rd", "caser-s"}}},
+};
+
+class ReproQuick : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReproQuick, WritesASanePage) {
+  const std::string name = GetParam();
+  TempDir t;
+  std::string out;
+  ASSERT_EQ(run_quick(name, t.path() + "/runs", &out), 0) << out;
+  const std::string dir = t.path() + "/runs/results";
+  const nlohmann::json page = read_json(dir + "/results.json");
+  const nlohmann::json suite = read_json(std::string(POCKETREC_SOURCE_DIR) + "/configs/repro/" + name + ".json", true);
+  EXPECT_TRUE(page["quick"].get<bool>());
+  const std::string vm = page["valid_metric"];
+  ASSERT_EQ(page["rows"].size(), suite["runs"].size());
+  for (const auto& file : {"table.md", "size.svg", "size.png"}) EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
+
+  std::map<std::string, nlohmann::json> rows;
+  for (size_t i = 0; i < page["rows"].size(); ++i) {
+    const nlohmann::json& row = page["rows"][i];
+    const nlohmann::json& run = suite["runs"][i];
+    const std::string id = row["model"];
+    ASSERT_EQ(id, run["id"]);
+    rows[id] = row;
+    for (const char* split : {"valid", "test"})
+      for (const auto& [metric, value] : row[split].items())
+        EXPECT_TRUE(std::isfinite(value.get<double>()) && value >= 0.0 && value <= 1.0) << id << " " << metric;
+    size_t combinations = 1;
+    if (run.contains("grid"))
+      for (const auto& [key, values] : run["grid"].items()) combinations *= values.size();
+    EXPECT_EQ(row.contains("grid") ? row["grid"].size() : size_t{1}, combinations) << id;
+    const size_t seeds = run.contains("seeds") ? run["seeds"].size() : 1;
+    EXPECT_EQ(row.contains("seeds") ? row["seeds"].size() : size_t{1}, seeds) << id;
+    if (seeds > 1) EXPECT_GE(row["test_std"][vm].get<double>(), 0.0) << id;
+    if (row.contains("teacher")) {
+      const nlohmann::json& teacher = rows.at(row["teacher"].get<std::string>());
+      EXPECT_LT(row["params"].get<int64_t>(), teacher["params"].get<int64_t>()) << id;
+      if (row.contains("table_bytes") && teacher.contains("table_bytes"))
+        EXPECT_LT(row["table_bytes"].get<int64_t>(), teacher["table_bytes"].get<int64_t>()) << id;
+    }
+  }
+  if (rows.count("pop"))
+    for (const auto& [id, row] : rows)
+      if (row["role"] == "teacher") EXPECT_GT(valid_of(row, vm), valid_of(rows["pop"], vm)) << id;
+  for (const auto& id : suite.value("export", std::vector<std::string>{})) {
+    EXPECT_LE(rows[id]["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4) << id;
+    EXPECT_GE(rows[id]["runtime_parity"]["top20_identical"].get<double>(), 0.99) << id;
+    EXPECT_GT(rows[id]["query_us"]["p50"].get<double>(), 0.0) << id;
+  }
+  if (suite.contains("query")) EXPECT_EQ(page["query"]["top"].size(), suite["query"].value("k", 10u));
+  if (const auto it = kQuickOrderings.find(name); it != kQuickOrderings.end())
+    for (const auto& [better, worse] : it->second)
+      EXPECT_GT(valid_of(rows.at(better), vm), valid_of(rows.at(worse), vm)) << better << " vs " << worse;
+  // Each numeric grid axis is drawn against the selection metric.
+  for (const auto& [id, row] : rows)
+    if (row.contains("grid") && row["grid"].size() > 1)
+      EXPECT_NE(pocketrec::read_file(dir + "/table.md").find("](sweep-" + id + "-"), std::string::npos) << id;
+}
+
+INSTANTIATE_TEST_SUITE_P(Committed, ReproQuick, ::testing::ValuesIn(committed_suites()), [](const auto& info) {
+  std::string n = info.param;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+});
+
+}  // namespace
