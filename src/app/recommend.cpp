@@ -5,7 +5,6 @@
 
 #include "app/workflows.h"
 #include "core/error.h"
-#include "core/text.h"
 #include "export/runtime_model.h"
 
 namespace pocketrec::app {
@@ -23,29 +22,17 @@ pocketrec_scoring scoring_mode(const std::string& scoring) {
 }  // namespace
 
 std::vector<Recommendation> recommend_items(const RecommendRequest& r) {
-  std::vector<int64_t> history;
-  for (const auto& tok : split(std::string(trim(r.history)), ' ')) {
-    if (trim(tok).empty()) continue;
-    const std::optional<int64_t> v = parse_int(trim(tok));
-    PR_CHECK(v.has_value(), ErrorCode::kInvalidArgument, "--history: '{}' is not an integer item id", tok);
-    history.push_back(*v);
-  }
-  std::optional<int64_t> user;
-  if (!trim(r.user).empty()) {
-    user = parse_int(trim(r.user));
-    PR_CHECK(user.has_value(), ErrorCode::kInvalidArgument, "--user: '{}' is not an integer user id", r.user);
-  }
   exporter::RuntimeModel rt(r.model_path, scoring_mode(r.scoring));
-  if (user)
-    exporter::check_runtime(pocketrec_context_set_user(rt.ctx, *user));
+  if (r.user)
+    exporter::check_runtime(pocketrec_context_set_user(rt.ctx, *r.user));
   else
     PR_CHECK(pocketrec_model_n_users(rt.model) == 0, ErrorCode::kInvalidArgument,
              "{}: this model scores for a user: pass --user ID", r.model_path);
   std::vector<int64_t> items(r.k);
   std::vector<float> scores(r.k);
   size_t n_out = 0;
-  exporter::check_runtime(pocketrec_recommend(rt.ctx, history.data(), history.size(), r.k, r.exclude_history ? 1 : 0,
-                                              items.data(), scores.data(), &n_out));
+  exporter::check_runtime(pocketrec_recommend(rt.ctx, r.history.data(), r.history.size(), r.k,
+                                              r.exclude_history ? 1 : 0, items.data(), scores.data(), &n_out));
   std::vector<Recommendation> top(n_out);
   for (size_t i = 0; i < n_out; ++i) top[i] = {items[i], scores[i]};
   return top;

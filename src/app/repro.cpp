@@ -403,6 +403,32 @@ std::string machine_description() {
   return fmt::format("{}, {}{} CPUs", arch, cpu.empty() ? "" : cpu + ", ", std::thread::hardware_concurrency());
 }
 
+// Each goal of the suite with its measured ratio and whether it is met; Error naming the suite when
+// a row lacks the goal's metric.
+nlohmann::json goal_verdicts(const Suite& suite, const nlohmann::json& rows) {
+  auto test_value = [&](const std::string& model, const std::string& metric) {
+    for (const auto& row : rows)
+      if (row["model"] == model) {
+        PR_CHECK(row["test"].contains(metric), ErrorCode::kInvalidArgument, "{}: goals: '{}' has no test metric '{}'",
+                 suite.path, model, metric);
+        return row["test"][metric].get<double>();
+      }
+    PR_FAIL(ErrorCode::kInvalidArgument, "{}: goals: no row '{}'", suite.path, model);
+  };
+  nlohmann::json out = nlohmann::json::array();
+  for (const SuiteGoal& g : suite.goals) {
+    const double of = test_value(g.of, g.metric);
+    const double ratio = of > 0 ? test_value(g.model, g.metric) / of : 0.0;
+    out.push_back({{"model", g.model},
+                   {"metric", g.metric},
+                   {"of", g.of},
+                   {"at_least", g.at_least},
+                   {"ratio", ratio},
+                   {"met", of > 0 && ratio >= g.at_least}});
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json repro(const ReproRequest& r) {
@@ -452,12 +478,14 @@ nlohmann::json repro(const ReproRequest& r) {
   if (!suite.query.run.empty()) {
     RecommendRequest q;
     q.model_path = runs_dir + "/" + suite.query.run + ".pocket";
-    for (int64_t item : suite.query.history) q.history += std::to_string(item) + " ";
+    q.history = suite.query.history;
     q.k = static_cast<size_t>(suite.query.k);
     nlohmann::json top = nlohmann::json::array();
     for (const Recommendation& rec : recommend_items(q)) top.push_back({{"item", rec.item}, {"score", rec.score}});
     out["query"] = {{"run", suite.query.run}, {"file", q.model_path}, {"history", suite.query.history}, {"top", top}};
   }
+  out["goals"] = goal_verdicts(suite, rows);
+  if (!suite.paper.is_null()) out["paper"] = suite.paper;
   write_suite_pages(out, out_dir);
   log_info("repro: {} done in {:.0f} s (all stages: {:.0f} s); wrote {}", suite.name, seconds_since(t0), wall, out_dir);
   return out;

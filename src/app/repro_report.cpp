@@ -106,6 +106,31 @@ std::string students_table(const nlohmann::json& results) {
   return any ? md : "";
 }
 
+// The suite's goals: each measured ratio against its threshold, met or missed.
+std::string goals_table(const nlohmann::json& results) {
+  if (!results.contains("goals") || results["goals"].empty()) return "";
+  std::string md = "| model | of | test metric | ratio | goal | verdict |\n|---|---|---|---|---|---|\n";
+  for (const auto& g : results["goals"])
+    md += fmt::format("| {} | {} | {} | {:.3f} | ≥ {} | {} |\n", g["model"].get<std::string>(),
+                      g["of"].get<std::string>(), g["metric"].get<std::string>(), g["ratio"].get<double>(),
+                      g["at_least"].get<double>(), g["met"].get<bool>() ? "met" : "**missed**");
+  return md;
+}
+
+// The paper's numbers beside ours (the suite's "paper"), labelled with where they come from.
+std::string paper_table(const nlohmann::json& results) {
+  if (!results.contains("paper")) return "";
+  std::string md =
+      results["paper"]["note"].get<std::string>() + "\n\n| model | metric | ours (test) | paper |\n|---|---|---|---|\n";
+  for (const auto& [model, metrics] : results["paper"]["rows"].items()) {
+    const nlohmann::json* row = find_row(results, model);
+    for (const auto& [metric, value] : metrics.items())
+      md += fmt::format("| {} | {} | {} | {:.4f} |\n", model, metric,
+                        row != nullptr ? row_metric(*row, "test", metric) : "–", value.get<double>());
+  }
+  return md;
+}
+
 std::string groups_table(const nlohmann::json& results) {
   std::string md;
   for (const auto& row : results["rows"]) {
@@ -329,6 +354,9 @@ std::string suite_table_markdown(const nlohmann::json& r) {
       r["dataset"].get<std::string>(), r["valid_metric"].get<std::string>());
   md += "## Models\n\n" + models_table(r);
   if (const std::string s = students_table(r); !s.empty()) md += "\n## Students against their teachers\n\n" + s;
+  if (const std::string g = goals_table(r); !g.empty())
+    md += "\n## Goals\n\nThe suite's goals, on test metrics (means over seeds where a row has seeds).\n\n" + g;
+  if (const std::string p = paper_table(r); !p.empty()) md += "\n## The paper's numbers\n\n" + p;
   if (const std::string g = groups_table(r); !g.empty()) md += "\n## Test targets by group\n\n" + g;
   if (const std::string g = grids_table(r); !g.empty())
     md +=

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -126,7 +127,7 @@ std::string suite_path(const std::string& name_or_path) {
 
 Suite read_suite(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
-  check_keys(j, {"name", "title", "quick", "runs", "export", "query"}, path, "");
+  check_keys(j, {"name", "title", "quick", "runs", "export", "query", "goals", "paper"}, path, "");
   Suite s;
   s.path = path;
   s.name = get<std::string>(j, "name", "", true, path, "");
@@ -144,6 +145,31 @@ Suite read_suite(const std::string& path) {
   for (size_t i = 0; i < j["runs"].size(); ++i) {
     s.runs.push_back(read_run(j["runs"][i], i, path, s.runs));
     ids.push_back(s.runs.back().id);
+  }
+  const nlohmann::json goals = j.value("goals", nlohmann::json::array());
+  PR_CHECK(goals.is_array(), ErrorCode::kInvalidArgument, "{}: key 'goals': expected a list", path);
+  for (size_t i = 0; i < goals.size(); ++i) {
+    const std::string where = "goals[" + std::to_string(i) + "].";
+    PR_CHECK(goals[i].is_object(), ErrorCode::kInvalidArgument, "{}: key 'goals[{}]': expected an object", path, i);
+    check_keys(goals[i], {"model", "metric", "of", "at_least"}, path, where);
+    SuiteGoal g{get<std::string>(goals[i], "model", "", true, path, where),
+                get<std::string>(goals[i], "metric", "", true, path, where),
+                get<std::string>(goals[i], "of", "", true, path, where),
+                get<double>(goals[i], "at_least", 1.0, true, path, where)};
+    for (const auto& [key, id] : {std::pair{"model", g.model}, std::pair{"of", g.of}})
+      PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,
+               "{}: key '{}{}': '{}' is not a run of the suite", path, where, key, id);
+    s.goals.push_back(g);
+  }
+  if (j.contains("paper")) {
+    s.paper = j["paper"];
+    check_keys(s.paper, {"note", "rows"}, path, "paper.");
+    get<std::string>(s.paper, "note", "", true, path, "paper.");
+    const auto rows =
+        get<std::map<std::string, std::map<std::string, double>>>(s.paper, "rows", {}, true, path, "paper.");
+    for (const auto& [id, metrics] : rows)
+      PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,
+               "{}: key 'paper.rows.{}': not a run of the suite", path, id);
   }
   for (const auto& id : s.exports)
     PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace pocketrec::app {
 
 struct SuiteRun {
@@ -38,6 +40,13 @@ struct SuiteQuery {
   int64_t k = 10;
 };
 
+// A goal the page checks: `model`'s test `metric` at least `at_least` times `of`'s (both rows of
+// the suite; a row averaged over seeds counts with its mean).
+struct SuiteGoal {
+  std::string model, metric, of;
+  double at_least = 1;
+};
+
 struct Suite {
   std::string path;  // the suite file
   std::string name, title;
@@ -45,6 +54,10 @@ struct Suite {
   std::vector<SuiteRun> runs;        // in order; a run comes after the one it is distilled from
   std::vector<std::string> exports;  // ids of runs written as .pocket files and checked by the runtime
   SuiteQuery query;                  // query.run empty: none
+  std::vector<SuiteGoal> goals;
+  // A method paper's own numbers for rows of the suite (run id -> metric -> value), shown beside
+  // ours on the page; `note` says where they come from and on which data.
+  nlohmann::json paper;  // {"note": "...", "rows": {...}}; null: none
 };
 
 // Reads and checks a suite file: unknown keys, wrong types, duplicate or unknown run ids, a run

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,11 +77,11 @@ std::string distill_report(const DistillReportRequest& request);
 
 struct RecommendRequest {
   std::string model_path;
-  std::string history;  // item ids, oldest first, space-separated
+  std::vector<int64_t> history;  // original item ids, oldest first
   size_t k = 10;
   bool exclude_history = true;
   std::string scoring = "auto";  // auto | cores | fp32 | int8
-  std::string user;              // the user id, for models with user embeddings
+  std::optional<int64_t> user;   // the user id, for models with user embeddings
 };
 struct Recommendation {
   int64_t item = 0;  // the original item id

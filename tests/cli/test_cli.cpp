@@ -280,6 +280,8 @@ TEST(Cli, BadCommandLinesNameTheProblemAndExitWithTwo) {
                                                     "'hr@7'"},
       {"export " + run_dir + " -o " + t.path() + "/x.pocket --dtype int4", "--dtype: int4 not in {fp32,fp16,int8}"},
       {"recommend -m " + t.path() + "/x.pocket --history \"12 x 7\"", "--history: 'x' is not an integer item id"},
+      {"recommend -m " + t.path() + "/x.pocket --history 3 --user 5x", "--user: '5x' is not an integer user id"},
+      {"recommend -m " + t.path() + "/x.pocket --history 3 --user \"5 6\"", "--user: '5 6' is not one user id"},
   };
   for (const Case& c : cases) {
     CliRun r = run(c.args);

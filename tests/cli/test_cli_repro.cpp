@@ -203,6 +203,12 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
                                     {"id": "b", "role": "student", "config": "base.json", "same_settings_as": "a"},
                                     {"id": "c", "role": "student", "config": "base.json", "same_settings_as": "b"}]})",
           "key 'runs[2].same_settings_as': 'b' takes its own settings from 'a'; name that run instead");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "goals": [{"model": "a", "metric": "map", "of": "b", "at_least": 1}]})",
+          "key 'goals[0].of': 'b' is not a run of the suite");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "paper": {"note": "n", "rows": {"z": {"map": 0.1}}}})",
+          "key 'paper.rows.z': not a run of the suite");
   // A bad config key in the second run is found before the first is trained.
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
                                     {"id": "b", "role": "teacher", "config": "base.json", "set": ["--train.epoch=1"]}]})",
@@ -227,7 +233,10 @@ TEST(Cli, ReproAveragesSeedsTakesTheTeachersSettingsAndMarksRefits) {
     {"id": "small", "role": "student", "config": "base.json", "set": ["--model.dim=4"],
      "same_settings_as": "teacher", "compare_to": "teacher", "seeds": [5, 6]},
     {"id": "refitted", "role": "baseline", "config": "base.json", "set": ["--train.refit=true"]}
-  ]
+  ],
+  "goals": [{"model": "small", "metric": "ndcg@5", "of": "teacher", "at_least": 0.01},
+            {"model": "small", "metric": "ndcg@5", "of": "teacher", "at_least": 100}],
+  "paper": {"note": "A paper's numbers on other data.", "rows": {"teacher": {"ndcg@5": 0.5}}}
 })");
   const std::string runs = t.path() + "/runs", out = t.path() + "/out";
   CliRun r = run("repro " + suite + " --runs " + runs + " --out " + out);
@@ -260,6 +269,19 @@ TEST(Cli, ReproAveragesSeedsTakesTheTeachersSettingsAndMarksRefits) {
   EXPECT_NE(table.find("supervised (refitted)"), std::string::npos) << table;
   EXPECT_NE(table.find("](sweep-teacher-train.lr.svg)"), std::string::npos) << table;
   EXPECT_GT(fs::file_size(out + "/sweep-teacher-train.lr.svg"), 0u);
+  // Goals: the ratio of the two rows' test values (the student's mean over its seeds), met or not.
+  ASSERT_EQ(page["goals"].size(), 2u);
+  const double ratio = (sum / 2) / teacher["test"]["ndcg@5"].get<double>();
+  EXPECT_DOUBLE_EQ(page["goals"][0]["ratio"].get<double>(), ratio);
+  EXPECT_TRUE(page["goals"][0]["met"].get<bool>());
+  EXPECT_FALSE(page["goals"][1]["met"].get<bool>());
+  EXPECT_NE(table.find(fmt::format("| small | teacher | ndcg@5 | {:.3f} | ≥ 100 | **missed** |", ratio)),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("A paper's numbers on other data."), std::string::npos) << table;
+  EXPECT_NE(table.find(fmt::format("| teacher | ndcg@5 | {:.4f} | 0.5000 |", teacher["test"]["ndcg@5"].get<double>())),
+            std::string::npos)
+      << table;
   EXPECT_EQ(pocketrec::read_file(out + "/sweep-teacher-train.lr.dat").find("# train.lr, valid ndcg@5"), 0u);
 }
 
