@@ -2,6 +2,7 @@
 // done with the same settings, and writes its results.json, table.md and plots (repro_report.h).
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -98,12 +99,15 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
   }
   // The same settings interrupted after a checkpoint continue from it; anything else starts over,
   // without what an earlier run with other settings left (a model without a training loop writes
-  // no log, and must not show another's).
+  // no log, and must not show another's; a retrained teacher's students need a new top-K cache).
   const bool resume = stamp.matches(identity) && fs::exists(dir + "/checkpoint_last.ckpt");
-  if (!stamp.matches(identity))
+  if (!stamp.matches(identity)) {
     for (const char* stale :
          {"/results.json", "/checkpoint_last.ckpt", "/checkpoint_best.ckpt", "/train_log.jsonl", "/model.prarr"})
       fs::remove(dir + stale);
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().filename().string().rfind("topk_", 0) == 0) fs::remove(entry.path());
+  }
   stamp.start(identity);
   if (resume) config.set("train.resume", true, "repro (an interrupted stage)");
   log_info("repro: {} ({} {}{})", run.id, run.distill_from.empty() ? "train" : "distill from " + run.distill_from,
@@ -226,7 +230,7 @@ Config variant_config(const SuiteRun& run, const std::vector<std::string>& overr
 // nothing: errors name the suite file and the run. Every run must share the first one's data, split
 // and evaluation, which the page reports once.
 void check_suite_configs(const Suite& suite, bool quick) {
-  nlohmann::json shared;
+  nlohmann::json shared, first;
   for (size_t i = 0; i < suite.runs.size(); ++i) {
     const SuiteRun& run = suite.runs[i];
     std::vector<std::vector<std::string>> inherited = {{}};
@@ -247,12 +251,17 @@ void check_suite_configs(const Suite& suite, bool quick) {
                                           {"metrics", resolved["eval"]["metrics"]},
                                           {"ks", resolved["eval"]["ks"]},
                                           {"valid_metric", resolved["eval"]["valid_metric"]}};
-        if (shared.is_null()) shared = evaluated;
+        if (shared.is_null()) shared = evaluated, first = resolved;
         PR_CHECK(evaluated == shared, ErrorCode::kInvalidArgument,
                  "{}: runs[{}] ('{}') has other data, split or evaluation settings than runs[0] ({} vs {})", suite.path,
                  i, run.id, evaluated.dump(), shared.dump());
       }
   }
+  const std::vector<std::string> columns = metric_columns(first);
+  for (size_t i = 0; i < suite.goals.size(); ++i)
+    PR_CHECK(std::find(columns.begin(), columns.end(), suite.goals[i].metric) != columns.end(),
+             ErrorCode::kInvalidArgument, "{}: key 'goals[{}].metric': the runs report no metric '{}'", suite.path, i,
+             suite.goals[i].metric);
   PR_CHECK(std::system("command -v gnuplot > /dev/null 2>&1") == 0, ErrorCode::kInvalidArgument,
            "repro: gnuplot draws the plots and is not installed (Debian: gnuplot-nox; scripts/setup.sh installs it)");
 }
@@ -264,6 +273,7 @@ struct Trained {
   std::vector<std::string> overrides;
   nlohmann::json identity;
   StageOutcome stage;
+  std::string metric;  // the selection metric (eval.valid_metric)
   double valid_value = 0;
 };
 
@@ -275,10 +285,10 @@ Trained train_variant(const SuiteRun& run, const Variant& v, const Suite& suite,
   const Config config = variant_config(run, t.overrides, dir, teacher ? teacher->dir : "");
   t.identity = stage_identity(config, teacher ? teacher->identity : nlohmann::json());
   t.stage = run_stage(run, config, t.identity, dir);
-  const std::string metric = config.str("eval.valid_metric");
+  t.metric = config.str("eval.valid_metric");
   const nlohmann::json& valid = t.stage.results["valid"]["metrics"];
-  PR_CHECK(valid.contains(metric), ErrorCode::kBadFormat, "{}/results.json: no validation {}", dir, metric);
-  t.valid_value = valid[metric].get<double>();
+  PR_CHECK(valid.contains(t.metric), ErrorCode::kBadFormat, "{}/results.json: no validation {}", dir, t.metric);
+  t.valid_value = valid[t.metric].get<double>();
   return t;
 }
 
@@ -340,14 +350,14 @@ DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, con
                                                     : "");
     const Trained t = train_variant(run, v, suite, quick, dir, teacher);
     wall += t.stage.wall_s;
-    const std::string metric = t.stage.results["config"]["eval"]["valid_metric"];
     if (candidates.size() > 1)
       grid.push_back({{"set", candidates[c]},
-                      {"valid", {{metric, t.valid_value}}},
-                      {"test", {{metric, t.stage.results["test"]["metrics"].value(metric, 0.0)}}}});
+                      {"valid", {{t.metric, t.valid_value}}},
+                      {"test", {{t.metric, t.stage.results["test"]["metrics"].value(t.metric, 0.0)}}}});
     if (c == 0 || t.valid_value > best_value) {
       best = {dir, candidates[c], t.identity, t.stage.results, suite_row(run, t.overrides, t.stage.results, dir)};
       best.row["git_rev"] = t.stage.git_rev;
+      if (candidates.size() > 1) best.row["selected"] = c;
       best_value = t.valid_value;
     }
   }

@@ -159,16 +159,13 @@ std::string grids_table(const nlohmann::json& results) {
     if (!row.contains("grid")) continue;
     if (md.empty())
       md = fmt::format("| model | combination | valid {0} | test {0} (not used to choose) |\n|---|---|---|---|\n", vm);
-    double best = -1;
-    for (const auto& g : row["grid"]) best = std::max(best, g["valid"][vm].get<double>());
-    bool marked = false;
-    for (const auto& g : row["grid"]) {
+    const size_t selected = row.value("selected", size_t{0});
+    for (size_t i = 0; i < row["grid"].size(); ++i) {
+      const nlohmann::json& g = row["grid"][i];
       std::string set;
       for (const auto& o : g["set"]) set += (set.empty() ? "" : " ") + o.get<std::string>();
-      const bool selected = !marked && g["valid"][vm].get<double>() == best;  // the first of equals
-      marked = marked || selected;
-      md += fmt::format("| {} | {}`{}`{} | {} | {} |\n", row["model"].get<std::string>(), selected ? "**" : "", set,
-                        selected ? "** (selected)" : "", metric_or_dash(g["valid"], vm),
+      md += fmt::format("| {} | {}`{}`{} | {} | {} |\n", row["model"].get<std::string>(), i == selected ? "**" : "",
+                        set, i == selected ? "** (selected)" : "", metric_or_dash(g["valid"], vm),
                         g.contains("test") ? metric_or_dash(g["test"], vm) : "–");
     }
   }
@@ -187,7 +184,7 @@ struct Sweep {
 std::vector<Sweep> grid_sweeps(const nlohmann::json& row, const std::string& vm) {
   if (!row.contains("grid")) return {};
   std::vector<std::map<std::string, std::string>> sets;  // key -> value text, per combination
-  size_t selected = 0;
+  const size_t selected = row.value("selected", size_t{0});
   for (size_t i = 0; i < row["grid"].size(); ++i) {
     const nlohmann::json& g = row["grid"][i];
     if (!g.contains("test")) return {};
@@ -198,7 +195,6 @@ std::vector<Sweep> grid_sweeps(const nlohmann::json& row, const std::string& vm)
       if (text.rfind("--", 0) == 0 && eq != std::string::npos)
         sets.back()[text.substr(2, eq - 2)] = text.substr(eq + 1);
     }
-    if (g["valid"][vm].get<double>() > row["grid"][selected]["valid"][vm].get<double>()) selected = i;
   }
   std::vector<Sweep> sweeps;
   for (const auto& [key, unused] : sets[selected]) {
@@ -305,7 +301,7 @@ void write_curves_plot(const nlohmann::json& results, const std::string& dir) {
           results["dataset"].get<std::string>(), blocks - 1, dir, vm));
 }
 
-// A plot per grid sweep (e.g. RD's distill.alpha, the RD paper's Fig. 6): validation and test value
+// A plot per grid sweep (e.g. RD's distill.rd_alpha, docs/design/rankdistill.md): validation and test value
 // of the selection metric against the key's value, the other keys at their selected values.
 void write_sweep_plots(const nlohmann::json& results, const std::string& dir) {
   const std::string vm = results["valid_metric"];
@@ -314,7 +310,8 @@ void write_sweep_plots(const nlohmann::json& results, const std::string& dir) {
       const std::string name = sweep_name(row, sweep);
       std::string dat = fmt::format("# {}, valid {}, test {}\n", sweep.key, vm, vm);
       for (const auto& [x, valid, test] : sweep.points) dat += fmt::format("{} {:.6f} {:.6f}\n", x, valid, test);
-      const bool log_x = sweep.points.front()[0] > 0 && sweep.points.back()[0] >= 10 * sweep.points.front()[0];
+      // A decade or more (0.3 .. 3 too, whatever the rounding of 10 x 0.3): a log scale.
+      const bool log_x = sweep.points.front()[0] > 0 && sweep.points.back()[0] >= 9.999 * sweep.points.front()[0];
       write_plot(dir, name, dat,
                  fmt::format("{0}set grid\nset key outside right top\nset xlabel '{1}{2}'\nset ylabel '{3}'\n"
                              "set title '{4}: {5}, {3} against {1} (other settings as selected on valid)'\nset offsets "

@@ -163,6 +163,7 @@ Suite read_suite(const std::string& path) {
   }
   if (j.contains("paper")) {
     s.paper = j["paper"];
+    PR_CHECK(s.paper.is_object(), ErrorCode::kInvalidArgument, "{}: key 'paper': expected an object", path);
     check_keys(s.paper, {"note", "rows"}, path, "paper.");
     get<std::string>(s.paper, "note", "", true, path, "paper.");
     const auto rows =

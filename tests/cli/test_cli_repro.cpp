@@ -207,6 +207,9 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
               "goals": [{"model": "a", "metric": "map", "of": "b", "at_least": 1}]})",
           "key 'goals[0].of': 'b' is not a run of the suite");
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "goals": [{"model": "a", "metric": "hr@99", "of": "a", "at_least": 1}]})",
+          "key 'goals[0].metric': the runs report no metric 'hr@99'");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
               "paper": {"note": "n", "rows": {"z": {"map": 0.1}}}})",
           "key 'paper.rows.z': not a run of the suite");
   // A bad config key in the second run is found before the first is trained.
@@ -305,6 +308,10 @@ TEST(Cli, ReproKilledMidTrainingResumesFromItsCheckpoint) {
                             .c_str()),
             0);
   const std::string pid = std::string(pocketrec::trim(pocketrec::read_file(pid_file)));
+  struct KillOnExit {  // an assertion below must not leave the run writing into a removed folder
+    std::string pid;
+    ~KillOnExit() { std::system(("kill -9 " + pid + " 2>/dev/null").c_str()); }
+  } guard{pid};
   const std::string checkpoint = killed + "/teacher/checkpoint_last.ckpt";
   for (int i = 0; i < 6000 && !fs::exists(checkpoint); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(fs::exists(checkpoint)) << pocketrec::read_file(t.path() + "/log");

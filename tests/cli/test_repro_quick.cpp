@@ -88,7 +88,10 @@ TEST_P(ReproQuick, WritesASanePage) {
     EXPECT_EQ(row.contains("grid") ? row["grid"].size() : size_t{1}, combinations) << id;
     const size_t seeds = run.contains("seeds") ? run["seeds"].size() : 1;
     EXPECT_EQ(row.contains("seeds") ? row["seeds"].size() : size_t{1}, seeds) << id;
-    if (seeds > 1) EXPECT_GE(row["test_std"][vm].get<double>(), 0.0) << id;
+    if (seeds > 1) {  // different seeds train different models
+      ASSERT_TRUE(row.contains("test_std") && row["test_std"].contains(vm)) << id;
+      EXPECT_GT(row["test_std"][vm].get<double>(), 0.0) << id;
+    }
     if (row.contains("teacher")) {
       const nlohmann::json& teacher = rows.at(row["teacher"].get<std::string>());
       EXPECT_LT(row["params"].get<int64_t>(), teacher["params"].get<int64_t>()) << id;
