@@ -144,16 +144,16 @@ StageOutcome run_export(const std::string& run_dir, const std::string& base, con
   return {res, wall, stamp.git_rev()};
 }
 
-// Each epoch's training loss and validation metrics (the run's train_log.jsonl; empty when the
-// model has no training loop).
-nlohmann::json training_curve(const std::string& run_dir) {
+// Each epoch's training loss and validation value of the selection metric `metric` (the run's
+// train_log.jsonl; empty when the model has no training loop).
+nlohmann::json training_curve(const std::string& run_dir, const std::string& metric) {
   nlohmann::json curve = nlohmann::json::array();
   std::ifstream in(run_dir + "/train_log.jsonl");
   for (std::string line; std::getline(in, line);) {
     if (trim(line).empty()) continue;
     const nlohmann::json e = nlohmann::json::parse(line);
     nlohmann::json point = {{"epoch", e["epoch"]}, {"loss", e["loss"]}, {"seconds", e["seconds"]}};
-    if (e.contains("valid")) point["valid"] = e["valid"];
+    if (e.contains("valid") && e["valid"].contains(metric)) point["valid"] = {{metric, e["valid"][metric]}};
     curve.push_back(point);
   }
   return curve;
@@ -184,7 +184,7 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
   }
   if (res["test"].contains("groups"))
     for (const auto& [group, g] : res["test"]["groups"].items()) row["test_groups"][group] = g["metrics"];
-  const nlohmann::json curve = training_curve(run_dir);
+  const nlohmann::json curve = training_curve(run_dir, res["config"]["eval"]["valid_metric"].get<std::string>());
   if (!curve.empty()) row["curve"] = curve;
   return row;
 }
