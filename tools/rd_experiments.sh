@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ranking Distillation experiments of docs/results/rd.md for one model on one data set:
+# Ranking Distillation experiments for one model on one data set, as the pre-suite foursquare tables
+# of docs/results/rd.md were made (`pocketrec repro rd-gowalla` and `rd-foursquare` run the protocol):
 #   tools/rd_experiments.sh MODEL DATA [ALPHAS] [SEEDS] [MUS] [EXCLUSIONS]
 # e.g. tools/rd_experiments.sh fossil gowalla-lbsn1k "0.3 1 3" "1 2 3" "0.1 0.01 0"
 #      tools/rd_experiments.sh fossil foursquare-lbsn5k "0.3 0.5 1 2 3" "1 2 3" "0.1" "history target"
