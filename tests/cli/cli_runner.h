@@ -28,8 +28,10 @@ struct CliRun {
   std::string out;
 };
 
-inline CliRun run(const std::string& args) {
-  std::string cmd = std::string(POCKETREC_BINARY_DIR) + "/pocketrec " + args + " 2>&1";
+// Runs `pocketrec args` (in `cwd` when given) and returns its exit code and output (stdout and stderr).
+inline CliRun run(const std::string& args, const std::string& cwd = "") {
+  std::string cmd =
+      (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(POCKETREC_BINARY_DIR) + "/pocketrec " + args + " 2>&1";
   CliRun r{0, ""};
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -38,6 +40,11 @@ inline CliRun run(const std::string& args) {
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// A JSON file; `comments` allows the // comments of the committed configs.
+inline nlohmann::json read_json(const std::string& path, bool comments = false) {
+  return nlohmann::json::parse(pocketrec::read_file(path), nullptr, /*allow_exceptions=*/true, comments);
 }
 
 // Starts `pocketrec args` and sends it SIGKILL as soon as `watch` exists (polled every millisecond),

@@ -21,10 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
-  return nlohmann::json::parse(pocketrec::read_file(path));
-}
-
 // A suite over the tiny check-ins: POP, a SASRec teacher, and its PQ student distilled by OD-Rec's
 // KD, both exported; the student answers a query for the history 3 10.
 std::string tiny_suite(TempDir& t, const std::string& teacher_seed) {

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -15,10 +14,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_runner.h"
 #include "core/text.h"
 #include "test_util.h"
 
 using pocketrec::testing::TempDir;
+using namespace pocketrec::testing::cli;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,21 +30,6 @@ std::vector<std::string> committed_suites() {
     if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-nlohmann::json read_json(const std::string& path, bool comments = false) {
-  return nlohmann::json::parse(pocketrec::read_file(path), nullptr, /*allow_exceptions=*/true, comments);
-}
-
-// Runs `pocketrec repro NAME --quick` from the source tree (the suites name their configs there);
-// returns the exit status and prints the output on failure.
-int run_quick(const std::string& name, const std::string& runs_dir, std::string* out) {
-  const std::string cmd = "cd " + std::string(POCKETREC_SOURCE_DIR) + " && " + POCKETREC_BINARY_DIR +
-                          "/pocketrec repro " + name + " --quick --runs " + runs_dir + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out->append(buf, n);
-  return pclose(p);
 }
 
 double valid_of(const nlohmann::json& row, const std::string& metric) {
@@ -62,8 +48,9 @@ class ReproQuick : public ::testing::TestWithParam<std::string> {};
 TEST_P(ReproQuick, WritesASanePage) {
   const std::string name = GetParam();
   TempDir t;
-  std::string out;
-  ASSERT_EQ(run_quick(name, t.path() + "/runs", &out), 0) << out;
+  // From the source tree, where the suites name their configs.
+  const CliRun quick = run("repro " + name + " --quick --runs " + t.path() + "/runs", POCKETREC_SOURCE_DIR);
+  ASSERT_EQ(quick.code, 0) << quick.out;
   const std::string dir = t.path() + "/runs/results";
   const nlohmann::json page = read_json(dir + "/results.json");
   const nlohmann::json suite = read_json(std::string(POCKETREC_SOURCE_DIR) + "/configs/repro/" + name + ".json", true);
