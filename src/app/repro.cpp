@@ -122,10 +122,10 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
 
 // Exports a finished run to <base>.pocket and checks it with the runtime (export_run), unless that
 // was done for the same run and number of check queries; the export's report is <base>.export.json.
-StageOutcome run_export(const std::string& run_dir, const std::string& base, const nlohmann::json& run_identity,
-                        size_t n_verify) {
+StageOutcome run_export(const std::string& run_dir, const std::string& base, const std::string& weight_type,
+                        const nlohmann::json& run_identity, size_t n_verify) {
   const std::string pocket = base + ".pocket", report = base + ".export.json";
-  const nlohmann::json identity = {{"run", run_identity}, {"verify_queries", n_verify}};
+  const nlohmann::json identity = {{"run", run_identity}, {"weight_type", weight_type}, {"verify_queries", n_verify}};
   StageStamp stamp(base + ".export-stage.json");
   if (stamp.done(identity) && fs::exists(report) && fs::exists(pocket)) {
     log_info("repro: the export {} is up to date", pocket);
@@ -137,11 +137,25 @@ StageOutcome run_export(const std::string& run_dir, const std::string& base, con
   request.run_dir = run_dir;
   request.out_path = pocket;
   request.n_verify = n_verify;
+  request.weight_type = weight_type;
   const nlohmann::json res = export_run(request);
   write_file_atomic(report, res.dump(2) + "\n");
   const double wall = seconds_since(t0);
   stamp.finish(identity, wall);
   return {res, wall, stamp.git_rev()};
+}
+
+// One entry of results.json "exports": the file and what the runtime measured on it.
+nlohmann::json exported_file(const SuiteExport& e, const std::string& pocket, const nlohmann::json& report) {
+  nlohmann::json x = {{"run", e.run}, {"weight_type", e.weight_type}, {"file", pocket}, {"bytes", report["bytes"]}};
+  if (report.contains("verify")) {
+    const nlohmann::json& v = report["verify"];
+    x["verify"] = nlohmann::json::object();
+    for (const char* key : {"queries", "max_abs_score_diff", "top20_identical", "top20_overlap", "hr@20_runtime",
+                            "hr@20_libtorch", "query_us"})
+      if (v.contains(key)) x["verify"][key] = v[key];
+  }
+  return x;
 }
 
 // Each epoch's training loss and validation value of the selection metric `metric` (the run's
@@ -457,18 +471,21 @@ nlohmann::json repro(const ReproRequest& r) {
     done[run.id] = run_suite_entry(run, suite, r.quick, runs_dir, done);
     wall += done[run.id].row["wall_s"].get<double>();
   }
-  for (const std::string& id : suite.exports) {
-    DoneRun& d = done.at(id);
-    const StageOutcome stage = run_export(d.dir, runs_dir + "/" + id, d.identity, r.quick ? 200 : 1000);
+  nlohmann::json exports = nlohmann::json::array();
+  for (const SuiteExport& e : suite.exports) {
+    DoneRun& d = done.at(e.run);
+    const std::string base = runs_dir + "/" + e.file_stem();
+    const StageOutcome stage = run_export(d.dir, base, e.weight_type, d.identity, r.quick ? 200 : 1000);
     wall += stage.wall_s;
-    const nlohmann::json& exported = stage.results;
-    d.row["file_bytes"] = exported["bytes"];
-    if (!exported.contains("verify")) continue;
-    const nlohmann::json& v = exported["verify"];
-    d.row["query_us"] = v["query_us"];
-    d.row["runtime_parity"] = {{"queries", v["queries"]},
-                               {"max_abs_score_diff", v["max_abs_score_diff"]},
-                               {"top20_identical", v["top20_identical"]}};
+    exports.push_back(exported_file(e, base + ".pocket", stage.results));
+    if (d.row.contains("file_bytes")) continue;  // the row shows the run's first export
+    const nlohmann::json& x = exports.back();
+    d.row["file_bytes"] = x["bytes"];
+    if (!x.contains("verify")) continue;
+    d.row["query_us"] = x["verify"]["query_us"];
+    d.row["runtime_parity"] = {{"queries", x["verify"]["queries"]},
+                               {"max_abs_score_diff", x["verify"]["max_abs_score_diff"]},
+                               {"top20_identical", x["verify"]["top20_identical"]}};
   }
   nlohmann::json rows = nlohmann::json::array();
   for (const SuiteRun& run : suite.runs) rows.push_back(done.at(run.id).row);
@@ -484,10 +501,15 @@ nlohmann::json repro(const ReproRequest& r) {
                         {"dataset", first["dataset"]},
                         {"valid_metric", first["config"]["eval"]["valid_metric"]},
                         {"metrics", metric_columns(first["config"])},
-                        {"rows", rows}};
+                        {"rows", rows},
+                        {"exports", exports}};
   if (!suite.query.run.empty()) {
     RecommendRequest q;
-    q.model_path = runs_dir + "/" + suite.query.run + ".pocket";
+    q.model_path = runs_dir + "/" +
+                   std::find_if(suite.exports.begin(), suite.exports.end(),
+                                [&](const SuiteExport& e) { return e.run == suite.query.run; })
+                       ->file_stem() +
+                   ".pocket";
     q.history = suite.query.history;
     q.k = static_cast<size_t>(suite.query.k);
     nlohmann::json top = nlohmann::json::array();

@@ -106,6 +106,42 @@ std::string students_table(const nlohmann::json& results) {
   return any ? md : "";
 }
 
+// Every exported file (results.json "exports"): its size, how far the runtime's scores on it are from
+// LibTorch's model, and its query time. A run exported more than once shows the file sizes against its
+// first file; a student's files also against its teacher's first.
+std::string exports_table(const nlohmann::json& results) {
+  if (!results.contains("exports") || results["exports"].empty()) return "";
+  std::map<std::string, double> first_bytes;
+  for (const auto& x : results["exports"]) first_bytes.emplace(x["run"].get<std::string>(), x["bytes"].get<double>());
+  std::string md =
+      "| run | weights | bytes | x smaller than the run's first file | x smaller than the teacher's | queries | max "
+      "abs "
+      "score diff | identical top-20 | top-20 overlap | HR@20 runtime / LibTorch | query p50 / p99 (µs) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& x : results["exports"]) {
+    const std::string run = x["run"];
+    const double bytes = x["bytes"].get<double>();
+    const nlohmann::json* row = find_row(results, run);
+    std::string vs_teacher = "–";
+    if (row != nullptr && row->contains("teacher"))
+      if (const auto it = first_bytes.find((*row)["teacher"].get<std::string>()); it != first_bytes.end())
+        vs_teacher = fmt::format("{:.1f}", it->second / bytes);
+    md += fmt::format("| {} | {} | {} | {:.1f} | {} |", run, x["weight_type"].get<std::string>(),
+                      x["bytes"].get<int64_t>(), first_bytes.at(run) / bytes, vs_teacher);
+    if (!x.contains("verify")) {
+      md += " – | – | – | – | – | – |\n";
+      continue;
+    }
+    const nlohmann::json& v = x["verify"];
+    md += fmt::format(" {} | {:.2g} | {:.4f} | {:.4f} | {:.4f} / {:.4f} | {:.0f} / {:.0f} |\n",
+                      v["queries"].get<int64_t>(), v["max_abs_score_diff"].get<double>(),
+                      v["top20_identical"].get<double>(), v["top20_overlap"].get<double>(),
+                      v["hr@20_runtime"].get<double>(), v["hr@20_libtorch"].get<double>(),
+                      v["query_us"]["p50"].get<double>(), v["query_us"]["p99"].get<double>());
+  }
+  return md;
+}
+
 // The suite's goals: each measured ratio against its threshold, met or missed.
 std::string goals_table(const nlohmann::json& results) {
   if (!results.contains("goals") || results["goals"].empty()) return "";
@@ -351,6 +387,13 @@ std::string suite_table_markdown(const nlohmann::json& r) {
       r["dataset"].get<std::string>(), r["valid_metric"].get<std::string>());
   md += "## Models\n\n" + models_table(r);
   if (const std::string s = students_table(r); !s.empty()) md += "\n## Students against their teachers\n\n" + s;
+  if (const std::string x = exports_table(r); !x.empty())
+    md +=
+        "\n## Exported files\n\nEach file loaded by the on-device runtime and compared with the LibTorch model on "
+        "test queries spread over the test split: score differences, the top-20 lists, and HR@20 with nothing "
+        "masked (any of the query's test items in the top 20; a check of the runtime against LibTorch, not the "
+        "protocol's metric). Query times: one thread, this machine.\n\n" +
+        x;
   if (const std::string g = goals_table(r); !g.empty())
     md += "\n## Goals\n\nThe suite's goals, on test metrics (means over seeds where a row has seeds).\n\n" + g;
   if (const std::string p = paper_table(r); !p.empty()) md += "\n## The paper's numbers\n\n" + p;

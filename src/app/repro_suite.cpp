@@ -104,6 +104,37 @@ SuiteRun read_run(const nlohmann::json& r, size_t i, const std::string& path, co
   return run;
 }
 
+// The suite's "export": each entry a run id (its fp32 file) or {"run": id, "weight_type": "fp16" | "int8"};
+// no file twice.
+std::vector<SuiteExport> read_exports(const nlohmann::json& list, const std::string& path,
+                                      const std::vector<std::string>& ids) {
+  PR_CHECK(list.is_array(), ErrorCode::kInvalidArgument, "{}: key 'export': expected a list", path);
+  std::vector<SuiteExport> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = "export[" + std::to_string(i) + "].";
+    SuiteExport e;
+    if (list[i].is_string()) {
+      e.run = list[i].get<std::string>();
+    } else {
+      PR_CHECK(list[i].is_object(), ErrorCode::kInvalidArgument,
+               "{}: key 'export[{}]': expected a run id or {{\"run\", \"weight_type\"}}", path, i);
+      check_keys(list[i], {"run", "weight_type"}, path, where);
+      e.run = get<std::string>(list[i], "run", "", true, path, where);
+      e.weight_type = get<std::string>(list[i], "weight_type", "fp32", false, path, where);
+      PR_CHECK(e.weight_type == "fp32" || e.weight_type == "fp16" || e.weight_type == "int8",
+               ErrorCode::kInvalidArgument, "{}: key '{}weight_type': '{}' is not fp32, fp16 or int8", path, where,
+               e.weight_type);
+    }
+    PR_CHECK(std::find(ids.begin(), ids.end(), e.run) != ids.end(), ErrorCode::kInvalidArgument,
+             "{}: key 'export[{}]': '{}' is not a run of the suite", path, i, e.run);
+    for (const SuiteExport& earlier : out)
+      PR_CHECK(earlier.file_stem() != e.file_stem(), ErrorCode::kInvalidArgument,
+               "{}: key 'export[{}]': {} ({}) is exported twice", path, i, e.run, e.weight_type);
+    out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run) {
@@ -138,7 +169,6 @@ Suite read_suite(const std::string& path) {
            path, s.name);
   s.title = get<std::string>(j, "title", s.name, false, path, "");
   s.quick = get<std::vector<std::string>>(j, "quick", {}, false, path, "");
-  s.exports = get<std::vector<std::string>>(j, "export", {}, false, path, "");
   PR_CHECK(j.contains("runs") && j["runs"].is_array() && !j["runs"].empty(), ErrorCode::kInvalidArgument,
            "{}: key 'runs': expected a non-empty list of runs", path);
   std::vector<std::string> ids;
@@ -172,9 +202,7 @@ Suite read_suite(const std::string& path) {
       PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,
                "{}: key 'paper.rows.{}': not a run of the suite", path, id);
   }
-  for (const auto& id : s.exports)
-    PR_CHECK(std::find(ids.begin(), ids.end(), id) != ids.end(), ErrorCode::kInvalidArgument,
-             "{}: key 'export': '{}' is not a run of the suite", path, id);
+  s.exports = read_exports(j.value("export", nlohmann::json::array()), path, ids);
   if (j.contains("query")) {
     const nlohmann::json& q = j["query"];
     PR_CHECK(q.is_object(), ErrorCode::kInvalidArgument, "{}: key 'query': expected an object", path);
@@ -188,8 +216,10 @@ Suite read_suite(const std::string& path) {
     PR_CHECK(!q.contains("k") || q["k"].is_number_integer(), ErrorCode::kInvalidArgument,
              "{}: key 'query.k': expected an integer", path);
     s.query.k = q.value("k", int64_t{10});
-    PR_CHECK(std::find(s.exports.begin(), s.exports.end(), s.query.run) != s.exports.end(), ErrorCode::kInvalidArgument,
-             "{}: key 'query.run': '{}' is not exported (list it under 'export')", path, s.query.run);
+    PR_CHECK(
+        std::any_of(s.exports.begin(), s.exports.end(), [&](const SuiteExport& e) { return e.run == s.query.run; }),
+        ErrorCode::kInvalidArgument, "{}: key 'query.run': '{}' is not exported (list it under 'export')", path,
+        s.query.run);
     PR_CHECK(s.query.k > 0, ErrorCode::kInvalidArgument, "{}: key 'query.k': must be positive", path);
   }
   return s;

@@ -35,7 +35,7 @@ struct SuiteRun {
 std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run);
 
 struct SuiteQuery {
-  std::string run;               // an exported run
+  std::string run;               // an exported run, answered from its first export
   std::vector<int64_t> history;  // original item ids, oldest first
   int64_t k = 10;
 };
@@ -47,13 +47,23 @@ struct SuiteGoal {
   double at_least = 1;
 };
 
+// A run written as a .pocket file and checked by the runtime against LibTorch: `<run>.pocket` for
+// fp32 weights, `<run>-<weight_type>.pocket` otherwise.
+struct SuiteExport {
+  std::string run;
+  std::string weight_type = "fp32";  // fp32 | fp16 | int8 (ExportRequest::weight_type)
+  std::string file_stem() const { return weight_type == "fp32" ? run : run + "-" + weight_type; }
+};
+
 struct Suite {
   std::string path;  // the suite file
   std::string name, title;
-  std::vector<std::string> quick;    // overrides of every run in --quick mode (a smaller budget)
-  std::vector<SuiteRun> runs;        // in order; a run comes after the one it is distilled from
-  std::vector<std::string> exports;  // ids of runs written as .pocket files and checked by the runtime
-  SuiteQuery query;                  // query.run empty: none
+  std::vector<std::string> quick;  // overrides of every run in --quick mode (a smaller budget)
+  std::vector<SuiteRun> runs;      // in order; a run comes after the one it is distilled from
+  // The runs' exports, in order; a run's row shows its first (file size, query time, parity), the
+  // page's exported-files table all of them.
+  std::vector<SuiteExport> exports;
+  SuiteQuery query;  // query.run empty: none
   std::vector<SuiteGoal> goals;
   // A method paper's own numbers for rows of the suite (run id -> metric -> value), shown beside
   // ours on the page; `note` says where they come from and on which data.

@@ -49,7 +49,7 @@ std::string tiny_suite(TempDir& t, const std::string& teacher_seed) {
      "grid": {"train.lr": [0.01, 0.003]}},
     {"id": "student", "role": "student", "config": "student.json", "distill_from": "teacher"}
   ],
-  "export": ["teacher", "student"],
+  "export": ["teacher", {"run": "student", "weight_type": "fp16"}, "student"],
   "query": {"run": "student", "history": [3, 10], "k": 4}
 })");
 }
@@ -103,19 +103,31 @@ TEST(Cli, ReproWritesThePageFromTheRunsAndRedoesOnlyWhatChanged) {
   const int64_t n_items = read_json(runs + "/student/results.json")["n_items"];
   EXPECT_EQ(student["table_bytes"].get<int64_t>(), 4 * n_items + 4 * 4 * 2 * 4);
   EXPECT_EQ(teacher["table_bytes"].get<int64_t>() % (8 * 4), 0);
+  EXPECT_EQ(teacher["file_bytes"].get<uint64_t>(), fs::file_size(runs + "/teacher.pocket"));
+  EXPECT_LE(teacher["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4);
   for (const auto* row : {&teacher, &student}) {
     EXPECT_EQ((*row)["git_rev"], page["git_rev"]);
-    EXPECT_EQ((*row)["file_bytes"].get<uint64_t>(),
-              fs::file_size(runs + "/" + (*row)["model"].get<std::string>() + ".pocket"));
-    EXPECT_LE((*row)["runtime_parity"]["max_abs_score_diff"].get<double>(), 1e-4);
     EXPECT_GT((*row)["query_us"]["p50"].get<double>(), 0.0);
     EXPECT_GE((*row)["query_us"]["p99"].get<double>(), (*row)["query_us"]["p50"].get<double>());
     EXPECT_EQ((*row)["curve"].size(), 2u);  // two epochs, each with its validation metric
     EXPECT_TRUE((*row)["curve"][1]["valid"].contains("ndcg@5"));
   }
-  // The page's wall time is every stage's own: the runs' (each grid's sum) and the two exports'.
+  // Every export in the suite's order; a row shows its run's first (the student's fp16 file), the
+  // query is answered from it.
+  ASSERT_EQ(page["exports"].size(), 3u);
+  const nlohmann::json& half = page["exports"][1];
+  EXPECT_EQ(half["weight_type"], "fp16");
+  EXPECT_EQ(half["file"], runs + "/student-fp16.pocket");
+  EXPECT_EQ(half["bytes"].get<uint64_t>(), fs::file_size(runs + "/student-fp16.pocket"));
+  EXPECT_LT(half["bytes"].get<uint64_t>(), fs::file_size(runs + "/student.pocket"));
+  EXPECT_EQ(page["exports"][2]["bytes"].get<uint64_t>(), fs::file_size(runs + "/student.pocket"));
+  EXPECT_GT(half["verify"]["max_abs_score_diff"].get<double>(), 0.0);  // fp16 weights round the scores
+  EXPECT_EQ(half["verify"]["hr@20_libtorch"], page["exports"][2]["verify"]["hr@20_libtorch"]);
+  EXPECT_EQ(student["file_bytes"], half["bytes"]);
+  EXPECT_EQ(page["query"]["file"], runs + "/student-fp16.pocket");
+  // The page's wall time is every stage's own: the runs' (each grid's sum) and the three exports'.
   double exports_wall = 0;
-  for (const char* e : {"teacher", "student"})
+  for (const char* e : {"teacher", "student", "student-fp16"})
     exports_wall += read_json(runs + "/" + e + ".export-stage.json")["wall_s"].get<double>();
   EXPECT_GT(exports_wall, 0.0);
   EXPECT_NEAR(page["wall_s"].get<double>(), rows_wall + exports_wall, 1e-9);
@@ -126,6 +138,8 @@ TEST(Cli, ReproWritesThePageFromTheRunsAndRedoesOnlyWhatChanged) {
   }
   const std::string table = pocketrec::read_file(out + "/table.md");
   EXPECT_NE(table.find("| student | teacher |"), std::string::npos) << table;
+  EXPECT_NE(table.find(fmt::format("| student | fp16 | {} | 1.0 |", half["bytes"].get<int64_t>())), std::string::npos)
+      << table;
   EXPECT_NE(table.find(fmt::format(" {:.4f} |", student["test"]["ndcg@5"].get<double>())), std::string::npos) << table;
   for (const char* plot : {"size.png", "size.svg", "size.dat", "curves.png", "curves.svg", "curves.dat"})
     EXPECT_GT(fs::file_size(out + "/" + plot), 0u) << plot;
@@ -188,6 +202,18 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}], "export": ["a"],
               "query": {"run": "a", "history": [1.5]}})",
           "key 'query.history': expected a list of integer item ids");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "export": ["a", {"run": "a", "weight_type": "int4"}]})",
+          "key 'export[1].weight_type': 'int4' is not fp32, fp16 or int8");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "export": ["a", {"run": "a", "weight_type": "fp32"}]})",
+          "key 'export[1]': a (fp32) is exported twice");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "export": [{"run": "b", "weight_type": "int8"}]})",
+          "key 'export[0]': 'b' is not a run of the suite");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "export": [{"run": "a", "dtype": "int8"}]})",
+          "unknown key 'export[0].dtype'");
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "seeds": [1, 2, 1]}]})",
           "key 'runs[0].seeds': 1 is listed twice");
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json", "same_settings_as": "b"}]})",
