@@ -38,6 +38,8 @@ double valid_of(const nlohmann::json& row, const std::string& metric) {
 
 // Pairs (better, worse) of run ids whose validation metric a suite's quick mode keeps in this order.
 const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kQuickOrderings = {
+    {"baselines-retailrocket", {{"itemcf", "pop"}, {"bpr", "pop"}}},
+    {"baselines-tmall", {{"itemcf", "pop"}, {"bpr", "pop"}}},
     {"quickstart", {{"caser-rd", "caser-student"}}},
     {"rd-gowalla", {{"caser-rd", "caser-s"}}},
     {"rd-foursquare", {{"caser-rd", "caser-s"}}},
