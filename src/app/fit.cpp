@@ -104,7 +104,8 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
   return fit;
 }
 
-Refit refit_model(const RunSettings& s, const data::Dataset& selected_on, const nlohmann::json& selected_fit) {
+Refit refit_model(const RunSettings& s, const data::Dataset& selected_on, const nlohmann::json& selected_fit,
+                  const std::function<train::TrainTask*(Refit&)>& make_task) {
   data::SplitOptions split = s.split;
   split.fold_validation = true;
   Refit r{data::build_dataset(s.data, split), models::ModelInstance{}, nlohmann::json::object()};
@@ -125,7 +126,7 @@ Refit refit_model(const RunSettings& s, const data::Dataset& selected_on, const 
     refit.train.checkpoint = false;
     refit.train.run_dir = s.output_dir + "/refit";
     make_dirs(refit.train.run_dir);
-    r.fit = fit_model(r.model, r.data, refit, nullptr, nullptr, /*validate=*/false);
+    r.fit = fit_model(r.model, r.data, refit, make_task ? make_task(r) : nullptr, nullptr, /*validate=*/false);
     for (const char* unused : {"best_epoch", "best_valid", "valid_metric", "stopped_early"}) r.fit.erase(unused);
   } else {
     fit_model(r.model, r.data, s);

@@ -3,6 +3,7 @@
 // trainer over the model's (or a distillation's) task, validated on the validation split.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,13 +39,15 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
 // train.refit: a new model of settings.model fitted on the training and validation data of the
 // split (SplitOptions::fold_validation; the test queries and id maps are the selected run's) for
 // the epochs `selected_fit` chose on validation, without validation. Its fit summary notes those
-// epochs.
+// epochs. `make_task`, when given, returns the task to train the new model with (a distillation's,
+// built on the folded data); else the model's own.
 struct Refit {
   data::Dataset data;
   models::ModelInstance model;
   nlohmann::json fit;
 };
-Refit refit_model(const RunSettings& settings, const data::Dataset& selected_on, const nlohmann::json& selected_fit);
+Refit refit_model(const RunSettings& settings, const data::Dataset& selected_on, const nlohmann::json& selected_fit,
+                  const std::function<train::TrainTask*(Refit&)>& make_task = {});
 
 // The data-parallel group of settings.dist (joined here), or null for a single process.
 std::unique_ptr<train::DataParallel> join_group(const RunSettings& settings);

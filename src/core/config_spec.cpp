@@ -260,7 +260,8 @@ const std::vector<ConfigKeySpec>& config_spec() {
        {"history", "target"}},
       {"distill.rd_cache", T::kString, "",
        "RD: the teacher top-K cache file; empty = topk_K<k>_<exclusion>.prarr in the teacher's run directory. "
-       "Built when missing; refused when it was built from another teacher or data."},
+       "Built when missing; refused when it was built from another teacher or data. A refitting student "
+       "(train.refit) keeps its refit's cache beside it, with _refit before the extension."},
       // ---- training ----
       {"train.epochs", T::kInt, 50, "Maximum number of epochs.", {}, 0.0},
       {"train.batch_size", T::kInt, 1024, "Training mini-batch size.", {}, 1.0},
@@ -298,9 +299,10 @@ const std::vector<ConfigKeySpec>& config_spec() {
       {"train.refit", T::kBool, false,
        "After selection on validation, train a new model on training + validation data (the split's validation "
        "part folded back) for the selected number of epochs, without validation, and report its test metrics; the "
-       "valid metrics stay those of the selected model. `train` on one process only (distill and dist.world_size > 1 "
-       "refuse it); the refit's log is output.dir/refit/train_log.jsonl and it is not resumable; a refitted run "
-       "cannot teach a distillation."},
+       "valid metrics stay those of the selected model. `train` and `distill` on one process only (dist.world_size > 1 "
+       "refuses it); the refit's log is output.dir/refit/train_log.jsonl and it is not resumable. A refitted "
+       "teacher teaches with its selected model (checkpoint_best.ckpt) while the student is selected, and with its "
+       "refitted one when the student refits."},
       // ---- evaluation ----
       {"eval.ks", T::kIntList, J::array({5, 10, 20}), "Cut-offs k of the @k metrics.", {}, 1.0},
       {"eval.metrics",

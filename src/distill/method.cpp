@@ -1,5 +1,7 @@
 #include "distill/method.h"
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "distill/topk_teacher_cache.h"
@@ -65,13 +67,14 @@ class RankDistillation : public Distillation {
         o.teacher_dir, in.teacher.name, in.student.name);
     TopKCacheKey key;
     key.teacher = o.teacher_dir;
-    key.teacher_hash = file_hash(o.teacher_dir + "/model.prarr");
+    key.teacher_hash = file_hash(o.teacher_weights.empty() ? o.teacher_dir + "/model.prarr" : o.teacher_weights);
     key.data_fingerprint = samples_fingerprint(in.data, teacher_task);
     key.k = o.rd.k;
     key.exclusion = o.rd.exclusion;
-    cache_path_ = o.rd_cache.empty()
-                      ? fmt::format("{}/topk_K{}_{}.prarr", o.teacher_dir, o.rd.k, exclusion_name(key.exclusion))
-                      : o.rd_cache;
+    const std::filesystem::path cache =
+        o.rd_cache.empty() ? fmt::format("{}/topk_K{}_{}.prarr", o.teacher_dir, o.rd.k, exclusion_name(key.exclusion))
+                           : o.rd_cache;
+    cache_path_ = (cache.parent_path() / (cache.stem().string() + o.cache_tag + cache.extension().string())).string();
     cache_ = std::make_unique<TopKTeacherCache>(TopKTeacherCache::load_or_build(cache_path_, teacher_task, key));
     task_ =
         std::make_unique<train::TrainTask>(rank_distill_task(student_task, *cache_, student_task.neg_samples, o.rd));

@@ -23,6 +23,12 @@ namespace pocketrec::distill {
 struct DistillOptions {
   std::string method = "odrec";
   std::string teacher_dir;  // the teacher's run directory
+  // The file the teacher's weights were loaded from (empty: teacher_dir/model.prarr); what a cache
+  // derived from the teacher is checked against.
+  std::string teacher_weights;
+  // Inserted before the extension of the RD cache file: a teacher directory with two models or two
+  // data sets (a refitted teacher and a refitted student, train.refit) keeps one cache for each.
+  std::string cache_tag;
   OdRecKdOptions odrec;
   RankDistillOptions rd;
   std::string rd_cache;            // the top-K cache file; empty = topk_K<k>_<exclusion>.prarr in teacher_dir

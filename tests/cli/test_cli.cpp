@@ -343,7 +343,7 @@ TEST(Cli, ReportsOnHandMadeResults) {
 
 // train.refit: selection exactly as without it, then the selected epochs again on training +
 // validation data (its own log, no validation), the test metrics from that model, which `eval`
-// reproduces; distillation refuses it.
+// reproduces; its selected model stays in checkpoint_best.ckpt.
 TEST(Cli, RefitTrainsTheSelectedEpochsOnTrainingPlusValidation) {
   TempDir t;
   const std::string data =
@@ -367,14 +367,6 @@ TEST(Cli, RefitTrainsTheSelectedEpochsOnTrainingPlusValidation) {
   ASSERT_EQ(e.code, 0) << e.out;
   EXPECT_EQ(nlohmann::json::parse(pocketrec::read_file(t.path() + "/refit/eval_test.json"))["test"]["metrics"],
             b["test"]["metrics"]);
-  CliRun d = run("distill --method odrec" + data + " --train.refit=true --distill.teacher=" + t.path() +
-                 "/plain --output.dir=" + t.path() + "/student");
-  EXPECT_EQ(d.code, 2) << d.out;
-  EXPECT_NE(d.out.find("train.refit: distillation does not refit"), std::string::npos) << d.out;
-  CliRun taught = run("distill --method odrec" + data + " --distill.teacher=" + t.path() +
-                      "/refit --output.dir=" + t.path() + "/student");
-  EXPECT_EQ(taught.code, 2) << taught.out;
-  EXPECT_NE(taught.out.find("was refitted on the validation data"), std::string::npos) << taught.out;
   CliRun valid = run("eval " + t.path() + "/refit --split valid");
   EXPECT_EQ(valid.code, 2) << valid.out;
   CliRun selected =
@@ -383,4 +375,52 @@ TEST(Cli, RefitTrainsTheSelectedEpochsOnTrainingPlusValidation) {
   EXPECT_EQ(nlohmann::json::parse(
                 pocketrec::read_file(t.path() + "/refit/eval_valid_checkpoint_best.json"))["valid"]["metrics"],
             b["valid"]["metrics"]);
+}
+
+// distill with train.refit: the student is selected while the teacher's selected model teaches it
+// (a refitted teacher's checkpoint_best.ckpt, which is exactly the plain teacher), then its refit
+// on training + validation data is taught by the teacher's refitted model.prarr; `eval` reproduces
+// the refitted student's test metrics. RD keeps the refit's top-K cache apart.
+TEST(Cli, DistillRefitsTheStudentFromTheRefittedTeacher) {
+  TempDir t;
+  const std::string data =
+      tiny_odrec_sasrec(t) + " --train.epochs=4 --train.patience=0 --train.batch_size=16 --train.lr=0.003";
+  const std::string plain = t.path() + "/plain", refit = t.path() + "/refit";
+  ASSERT_EQ(run("train" + data + " --output.dir=" + plain).code, 0);
+  ASSERT_EQ(run("train" + data + " --train.refit=true --output.dir=" + refit).code, 0);
+  const std::string student = "distill --method odrec" + data + " --train.seed=3";
+  CliRun from_plain = run(student + " --distill.teacher=" + plain + " --output.dir=" + t.path() + "/s-plain");
+  ASSERT_EQ(from_plain.code, 0) << from_plain.out;
+  CliRun from_refit = run(student + " --distill.teacher=" + refit + " --output.dir=" + t.path() + "/s-refit");
+  ASSERT_EQ(from_refit.code, 0) << from_refit.out;
+  const auto a = nlohmann::json::parse(pocketrec::read_file(t.path() + "/s-plain/results.json"));
+  const auto b = nlohmann::json::parse(pocketrec::read_file(t.path() + "/s-refit/results.json"));
+  EXPECT_EQ(b["valid"]["metrics"], a["valid"]["metrics"]);  // taught by the same (selected) model
+  EXPECT_EQ(b["test"]["metrics"], a["test"]["metrics"]);
+  EXPECT_FALSE(b.contains("refit"));
+
+  CliRun both =
+      run(student + " --train.refit=true --distill.teacher=" + refit + " --output.dir=" + t.path() + "/s-both");
+  ASSERT_EQ(both.code, 0) << both.out;
+  const auto c = nlohmann::json::parse(pocketrec::read_file(t.path() + "/s-both/results.json"));
+  EXPECT_EQ(c["valid"]["metrics"], a["valid"]["metrics"]);  // the selection is unchanged
+  EXPECT_EQ(c["fit"]["best_epoch"], a["fit"]["best_epoch"]);
+  EXPECT_EQ(c["refit"]["epochs"], a["fit"]["best_epoch"]);
+  EXPECT_EQ(c["refit"]["epochs_run"], a["fit"]["best_epoch"]);
+  EXPECT_NE(c["test"]["metrics"], a["test"]["metrics"]);  // another student, on more data
+  EXPECT_TRUE(c.contains("refit_distillation"));
+  CliRun e = run("eval " + t.path() + "/s-both");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_EQ(nlohmann::json::parse(pocketrec::read_file(t.path() + "/s-both/eval_test.json"))["test"]["metrics"],
+            c["test"]["metrics"]);
+
+  // RD: the selection's top-K cache from the selected teacher, the refit's from the refitted one.
+  CliRun rd = run("distill --method rd" + data + " --model.dim=4 --distill.rd_k=3 --distill.rd_samples=5 " +
+                  "--train.refit=true --distill.teacher=" + refit + " --output.dir=" + t.path() + "/s-rd");
+  ASSERT_EQ(rd.code, 0) << rd.out;
+  EXPECT_TRUE(fs::exists(refit + "/topk_K3_history.prarr"));
+  EXPECT_TRUE(fs::exists(refit + "/topk_K3_history_refit.prarr"));
+  EXPECT_EQ(
+      nlohmann::json::parse(pocketrec::read_file(t.path() + "/s-rd/results.json"))["refit_distillation"]["topk_cache"],
+      refit + "/topk_K3_history_refit.prarr");
 }
