@@ -197,7 +197,10 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
     row["table"] = size["item_table"];
   }
   if (res["test"].contains("groups"))
-    for (const auto& [group, g] : res["test"]["groups"].items()) row["test_groups"][group] = g["metrics"];
+    for (const auto& [group, g] : res["test"]["groups"].items()) {
+      row["test_groups"][group] = g["metrics"];
+      row["test_group_queries"][group] = g["n_queries"];  // the same for every model of the suite
+    }
   const nlohmann::json curve = training_curve(run_dir, res["config"]["eval"]["valid_metric"].get<std::string>());
   if (!curve.empty()) row["curve"] = curve;
   return row;

@@ -178,7 +178,9 @@ std::string groups_table(const nlohmann::json& results) {
       md += "\n" + sep + "\n";
     }
     for (const auto& [group, metrics] : row["test_groups"].items()) {
-      md += fmt::format("| {} | {} |", row["model"].get<std::string>(), group);
+      const nlohmann::json queries = row.value("test_group_queries", nlohmann::json::object());
+      md += fmt::format("| {} | {}{} |", row["model"].get<std::string>(), group,
+                        queries.contains(group) ? fmt::format(" ({} queries)", queries[group].get<int64_t>()) : "");
       for (const auto& m : results["metrics"]) md += " " + metric_or_dash(metrics, m.get<std::string>()) + " |";
       md += "\n";
     }

@@ -81,6 +81,9 @@ TEST_P(ReproQuick, WritesASanePage) {
       ASSERT_TRUE(row.contains("test_std") && row["test_std"].contains(vm)) << id;
       EXPECT_GT(row["test_std"][vm].get<double>(), 0.0) << id;
     }
+    if (row.contains("test_groups"))  // target groups (eval.repeat_split) say how many queries each holds
+      for (const auto& [group, metrics] : row["test_groups"].items())
+        EXPECT_GT(row["test_group_queries"][group].get<int64_t>(), 0) << id << " " << group;
     if (row.contains("teacher")) {
       const nlohmann::json& teacher = rows.at(row["teacher"].get<std::string>());
       EXPECT_LT(row["params"].get<int64_t>(), teacher["params"].get<int64_t>()) << id;
