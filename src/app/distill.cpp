@@ -1,5 +1,3 @@
-#include <filesystem>
-
 #include "app/fit.h"
 #include "app/results.h"
 #include "app/run_directory.h"
@@ -50,9 +48,7 @@ nlohmann::json distill(const RunSettings& s) {
   // training part only (checkpoint_best.ckpt), teaches the student while the student is selected on
   // validation; the refitted one (model.prarr) teaches the student's own refit.
   distill::DistillOptions options = s.distill;
-  options.teacher_weights = teacher_dir + (teacher_settings.refit ? "/checkpoint_best.ckpt" : "/model.prarr");
-  PR_CHECK(std::filesystem::exists(options.teacher_weights), ErrorCode::kInvalidArgument,
-           "distill.teacher: {} does not exist (the teacher's model selected on validation)", options.teacher_weights);
+  options.teacher_weights = selected_model_file(teacher_dir, teacher_settings);
   const data::Dataset d = data::build_dataset(s.data, s.split);
   models::ModelInstance teacher = load_run_model(teacher_dir, teacher_settings, d, options.teacher_weights);
   models::ModelInstance student = create_model(s.model, d);

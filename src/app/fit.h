@@ -40,7 +40,8 @@ nlohmann::json fit_model(models::ModelInstance& m, const data::Dataset& d, const
 // split (SplitOptions::fold_validation; the test queries and id maps are the selected run's) for
 // the epochs `selected_fit` chose on validation, without validation. Its fit summary notes those
 // epochs. `make_task`, when given, returns the task to train the new model with (a distillation's,
-// built on the folded data); else the model's own.
+// built on the folded data); else the model's own. The task, and whatever it refers to in the
+// Refit it is given, are used only during this call.
 struct Refit {
   data::Dataset data;
   models::ModelInstance model;

@@ -35,8 +35,7 @@ nlohmann::json pq_probe(const PqProbeRequest& r) {
   s.eval.popularity_split = 0;
   s.eval.options.metrics = eval::make_metric_specs({"hr", "mrr"}, {20});
   const data::Dataset d = data::build_dataset(s.data, s.split);
-  // The model selected on validation: a refitted model.prarr (train.refit) has seen the validation data.
-  models::ModelInstance teacher = load_run_model(r.run_dir, s, d, s.refit ? r.run_dir + "/checkpoint_best.ckpt" : "");
+  models::ModelInstance teacher = load_run_model(r.run_dir, s, d, selected_model_file(r.run_dir, s));
   PR_CHECK(teacher.session_encoder != nullptr, ErrorCode::kInvalidArgument,
            "pq-probe: {} holds a {} model; the probe replaces a SASRec teacher's item table", r.run_dir, teacher.name);
   const models::ItemTableSize dense = teacher.session_encoder->item_table_size();

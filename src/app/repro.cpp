@@ -199,7 +199,7 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
   if (res["test"].contains("groups"))
     for (const auto& [group, g] : res["test"]["groups"].items()) {
       row["test_groups"][group] = g["metrics"];
-      row["test_group_queries"][group] = g["n_queries"];  // the same for every model of the suite
+      row["test_group_queries"][group] = g["n_queries"];
     }
   const nlohmann::json curve = training_curve(run_dir, res["config"]["eval"]["valid_metric"].get<std::string>());
   if (!curve.empty()) row["curve"] = curve;

@@ -108,15 +108,19 @@ std::string students_table(const nlohmann::json& results) {
 
 // Every exported file (results.json "exports"): its size, how far the runtime's scores on it are from
 // LibTorch's model, and its query time. A run exported more than once shows the file sizes against its
-// first file; a student's files also against its teacher's first.
+// first file; a student's files also against its teacher's file of the same weight type.
 std::string exports_table(const nlohmann::json& results) {
   if (!results.contains("exports") || results["exports"].empty()) return "";
-  std::map<std::string, double> first_bytes;
-  for (const auto& x : results["exports"]) first_bytes.emplace(x["run"].get<std::string>(), x["bytes"].get<double>());
+  std::map<std::string, double> first_bytes, typed_bytes;  // by run; by run and weight type
+  for (const auto& x : results["exports"]) {
+    first_bytes.emplace(x["run"].get<std::string>(), x["bytes"].get<double>());
+    typed_bytes.emplace(x["run"].get<std::string>() + "/" + x["weight_type"].get<std::string>(),
+                        x["bytes"].get<double>());
+  }
   std::string md =
-      "| run | weights | bytes | x smaller than the run's first file | x smaller than the teacher's | queries | max "
-      "abs "
-      "score diff | identical top-20 | top-20 overlap | HR@20 runtime / LibTorch | query p50 / p99 (µs) |\n"
+      "| run | weights | bytes | x smaller than the run's first file | x smaller than the teacher's (same weights) "
+      "| queries | max abs score diff | identical top-20 | top-20 overlap | HR@20 runtime / LibTorch | query p50 / p99 "
+      "(µs) |\n"
       "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& x : results["exports"]) {
     const std::string run = x["run"];
@@ -124,7 +128,9 @@ std::string exports_table(const nlohmann::json& results) {
     const nlohmann::json* row = find_row(results, run);
     std::string vs_teacher = "–";
     if (row != nullptr && row->contains("teacher"))
-      if (const auto it = first_bytes.find((*row)["teacher"].get<std::string>()); it != first_bytes.end())
+      if (const auto it =
+              typed_bytes.find((*row)["teacher"].get<std::string>() + "/" + x["weight_type"].get<std::string>());
+          it != typed_bytes.end())
         vs_teacher = fmt::format("{:.1f}", it->second / bytes);
     md += fmt::format("| {} | {} | {} | {:.1f} | {} |", run, x["weight_type"].get<std::string>(),
                       x["bytes"].get<int64_t>(), first_bytes.at(run) / bytes, vs_teacher);

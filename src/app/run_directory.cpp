@@ -46,6 +46,16 @@ models::ModelInstance load_run_model(const std::string& run_dir, const RunSettin
   return m;
 }
 
+std::string selected_model_file(const std::string& run_dir, const RunSettings& s) {
+  if (!s.refit) return run_dir + "/model.prarr";
+  const std::string path = run_dir + "/checkpoint_best.ckpt";
+  PR_CHECK(std::filesystem::exists(path), ErrorCode::kInvalidArgument,
+           "{}: missing; {} was refitted (train.refit) and its model selected on validation is kept only as this "
+           "checkpoint, which train.checkpoint=false does not write",
+           path, run_dir);
+  return path;
+}
+
 std::string open_output_dir(const RunSettings& s) {
   const std::string& dir = s.output_dir;
   if (!s.train.resume && std::filesystem::exists(dir + "/results.json"))

@@ -23,6 +23,11 @@ Config read_run_config(const std::string& run_dir);
 // The registered model of settings.model for data d (every capability set).
 models::ModelInstance create_model(const models::ModelOptions& options, const data::Dataset& d);
 
+// The weights file of the run's model selected on validation: model.prarr, or for a refitted run
+// (train.refit, whose model.prarr has seen the validation data) checkpoint_best.ckpt. Refuses a
+// refitted run without that checkpoint (train.checkpoint=false).
+std::string selected_model_file(const std::string& run_dir, const RunSettings& settings);
+
 // The run's model for `d` (whose id maps must be the ones the run saved), with the weights of
 // `weights` (a .prarr, or a training checkpoint .ckpt) or of the run's model.prarr when empty.
 models::ModelInstance load_run_model(const std::string& run_dir, const RunSettings& settings, const data::Dataset& d,
