@@ -121,7 +121,8 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
 }
 
 // Exports a finished run to <base>.pocket and checks it with the runtime (export_run), unless that
-// was done for the same run and number of check queries; the export's report is <base>.export.json.
+// was done for the same run, weight type and number of check queries; the export's report is
+// <base>.export.json.
 StageOutcome run_export(const std::string& run_dir, const std::string& base, const std::string& weight_type,
                         const nlohmann::json& run_identity, size_t n_verify) {
   const std::string pocket = base + ".pocket", report = base + ".export.json";

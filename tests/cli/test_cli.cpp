@@ -367,6 +367,16 @@ TEST(Cli, RefitTrainsTheSelectedEpochsOnTrainingPlusValidation) {
   ASSERT_EQ(e.code, 0) << e.out;
   EXPECT_EQ(nlohmann::json::parse(pocketrec::read_file(t.path() + "/refit/eval_test.json"))["test"]["metrics"],
             b["test"]["metrics"]);
+  // A refit is one process's: data-parallel training and distillation refuse it before anything runs.
+  for (const char* command : {"train", "distill --method odrec"}) {
+    CliRun parallel =
+        run(std::string(command) + data + " --train.refit=true --dist.world_size=2 --distill.teacher=" + t.path() +
+            "/plain --output.dir=" + t.path() + "/parallel");
+    EXPECT_EQ(parallel.code, 2) << command << "\n" << parallel.out;
+    EXPECT_NE(parallel.out.find("train.refit: not supported with dist.world_size > 1"), std::string::npos)
+        << parallel.out;
+  }
+  EXPECT_FALSE(fs::exists(t.path() + "/parallel"));
   CliRun valid = run("eval " + t.path() + "/refit --split valid");
   EXPECT_EQ(valid.code, 2) << valid.out;
   CliRun selected =
