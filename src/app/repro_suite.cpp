@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
+#include "export/exporter.h"
 
 namespace pocketrec::app {
 namespace {
@@ -121,9 +122,12 @@ std::vector<SuiteExport> read_exports(const nlohmann::json& list, const std::str
       check_keys(list[i], {"run", "weight_type"}, path, where);
       e.run = get<std::string>(list[i], "run", "", true, path, where);
       e.weight_type = get<std::string>(list[i], "weight_type", "fp32", false, path, where);
-      PR_CHECK(e.weight_type == "fp32" || e.weight_type == "fp16" || e.weight_type == "int8",
-               ErrorCode::kInvalidArgument, "{}: key '{}weight_type': '{}' is not fp32, fp16 or int8", path, where,
-               e.weight_type);
+      try {
+        exporter::parse_weight_type(e.weight_type);  // the exporter's own list of weight types
+      } catch (const Error&) {
+        PR_FAIL(ErrorCode::kInvalidArgument, "{}: key '{}weight_type': '{}' is not fp32, fp16 or int8", path, where,
+                e.weight_type);
+      }
     }
     PR_CHECK(std::find(ids.begin(), ids.end(), e.run) != ids.end(), ErrorCode::kInvalidArgument,
              "{}: key 'export[{}]': '{}' is not a run of the suite", path, i, e.run);
