@@ -198,6 +198,7 @@ nlohmann::json run_identity(const Config& config) {
   j["train"].erase("epochs");
   j["train"].erase("refit");  // what follows the selection, not the training being resumed
   j["output"].erase("progress");
+  j["output"].erase("dir");
   j.erase("threads");
   j.erase("dist");  // a resumed run checks its world size itself, with its own message
   for (const char* k : {"batch_size", "item_chunk", "threads"}) j["eval"].erase(k);

@@ -52,7 +52,8 @@ std::string data_root(const Config& config);
 
 // What a resumed run must repeat: the resolved config without the keys that may change between
 // the interrupted and the resumed process (train.resume, train.epochs, train.refit, output.progress, threads.*,
-// evaluation batching and threads, none of which changes results).
+// evaluation batching and threads, none of which changes results) and without output.dir, so that
+// a run's checkpoints resume in another folder.
 nlohmann::json run_identity(const Config& config);
 // The same of a saved identity: keys added to PocketRec after it was written take their defaults
 // (the behaviour that run had), so such a run still resumes.

@@ -36,10 +36,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // What decides a run's outcome: its resolved config without the keys that do not change results
 // (run_identity), plus the epoch budget and the refit, which a resumed run may change but a suite
 // fixes; a distilled run's teacher's identity too, so a retrained teacher retrains its students.
+// The stage's folder (output.dir) is part of it as well: a stamp describes the stage in its folder.
 nlohmann::json stage_identity(const Config& config, const nlohmann::json& teacher_identity) {
   nlohmann::json id = {{"config", run_identity(config)}};
   id["config"]["train"]["epochs"] = config.integer("train.epochs");
   id["config"]["train"]["refit"] = config.boolean("train.refit");
+  id["config"]["output"]["dir"] = config.str("output.dir");
   if (!teacher_identity.is_null()) id["teacher"] = teacher_identity;
   return id;
 }
@@ -88,8 +90,11 @@ struct StageOutcome {
   std::string git_rev;  // of the code that ran the stage
 };
 
-// Runs (or skips) one train/distill stage.
-StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json& identity, const std::string& dir) {
+// Runs (or skips) one train/distill stage. `resume_from`, when not empty, is a finished stage of the
+// same training whose checkpoints this one continues from (a grid's winner refitted: its training
+// is resumed past the end, so only the refit runs).
+StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json& identity, const std::string& dir,
+                       const std::string& resume_from) {
   make_dirs(dir);
   StageStamp stamp(dir + "/repro_stage.json");
   const std::string results = dir + "/results.json";
@@ -99,19 +104,30 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
   }
   // The same settings interrupted after a checkpoint continue from it; anything else starts over,
   // without what an earlier run with other settings left (a model without a training loop writes
-  // no log, and must not show another's; a retrained teacher's students need a new top-K cache).
-  const bool resume = stamp.matches(identity) && fs::exists(dir + "/checkpoint_last.ckpt");
+  // no log, and must not show another's; a retrained teacher's students need a new top-K cache),
+  // from `resume_from`'s checkpoints when it has them.
+  bool resume = stamp.matches(identity) && fs::exists(dir + "/checkpoint_last.ckpt");
+  std::string resumed_from = resume ? dir : "";
   if (!stamp.matches(identity)) {
-    for (const char* stale :
-         {"/results.json", "/checkpoint_last.ckpt", "/checkpoint_best.ckpt", "/train_log.jsonl", "/model.prarr"})
-      fs::remove(dir + stale);
+    const std::vector<std::string> trained = {"/checkpoint_last.ckpt", "/checkpoint_best.ckpt", "/train_log.jsonl"};
+    for (const std::string& stale : trained) fs::remove(dir + stale);
+    for (const char* stale : {"/results.json", "/model.prarr"}) fs::remove(dir + stale);
     for (const auto& entry : fs::directory_iterator(dir))
       if (entry.path().filename().string().rfind("topk_", 0) == 0) fs::remove(entry.path());
+    if (!resume_from.empty() && fs::exists(resume_from + trained[0])) {
+      for (const std::string& file : trained)
+        if (fs::exists(resume_from + file)) fs::copy_file(resume_from + file, dir + file);
+      resume = true;
+      resumed_from = resume_from;
+    }
   }
   stamp.start(identity);
-  if (resume) config.set("train.resume", true, "repro (an interrupted stage)");
+  if (resume) config.set("train.resume", true, "repro (a stage continued from its checkpoint)");
   log_info("repro: {} ({} {}{})", run.id, run.distill_from.empty() ? "train" : "distill from " + run.distill_from,
-           run.config, resume ? ", resumed" : "");
+           run.config,
+           !resume               ? ""
+           : resumed_from == dir ? ", resumed"
+                                 : ", resumed from " + resumed_from);
   const auto t0 = std::chrono::steady_clock::now();
   const RunSettings settings = run_settings(config);
   nlohmann::json res = run.distill_from.empty() ? train(settings) : distill(settings);
@@ -295,14 +311,18 @@ struct Trained {
   double valid_value = 0;
 };
 
+// `refit`: the run's own train.refit when unset, else this value (a grid's combinations are only
+// selected; the winner alone is refitted, resumed from `resume_from`, its selection's folder).
 Trained train_variant(const SuiteRun& run, const Variant& v, const Suite& suite, bool quick, const std::string& dir,
-                      const DoneRun* teacher) {
+                      const DoneRun* teacher, std::optional<bool> refit = std::nullopt,
+                      const std::string& resume_from = "") {
   Trained t;
   t.dir = dir;
   t.overrides = variant_overrides(run, v, suite, quick);
-  const Config config = variant_config(run, t.overrides, dir, teacher ? teacher->dir : "");
+  Config config = variant_config(run, t.overrides, dir, teacher ? teacher->dir : "");
+  if (refit) config.set("train.refit", *refit, "repro (a grid's selection)");
   t.identity = stage_identity(config, teacher ? teacher->identity : nlohmann::json());
-  t.stage = run_stage(run, config, t.identity, dir);
+  t.stage = run_stage(run, config, t.identity, dir, resume_from);
   t.metric = config.str("eval.valid_metric");
   const nlohmann::json& valid = t.stage.results["valid"]["metrics"];
   PR_CHECK(valid.contains(t.metric), ErrorCode::kBadFormat, "{}/results.json: no validation {}", dir, t.metric);
@@ -348,7 +368,9 @@ void average_over_seeds(nlohmann::json& row, const std::vector<int64_t>& seeds,
 // Trains (or finds done) every grid combination of `run` with its first seed and keeps the one with
 // the best validation metric (the first of equals); then trains that combination with each further
 // seed. The row lists every combination's validation (and, for the sweep plots, test) value of the
-// selection metric, and averages over the seeds.
+// selection metric, and averages over the seeds. A grid of a refitted run (train.refit) selects
+// without refitting; the winner is then refitted in <id>/refit, its training resumed from the
+// winner's checkpoints, so one refit is trained instead of one per combination.
 DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, const std::string& runs_dir,
                         const std::map<std::string, DoneRun>& done) {
   const std::vector<std::vector<std::string>> candidates = grid_candidates(run);
@@ -359,26 +381,38 @@ DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, con
   DoneRun best;
   double best_value = 0, wall = 0;
   nlohmann::json grid = nlohmann::json::array();
+  const bool in_grid = candidates.size() > 1;
+  v.combination = candidates.front();
+  const bool refit_winner =
+      in_grid && variant_config(run, variant_overrides(run, v, suite, quick), "check", "check").boolean("train.refit");
+  auto keep = [&](const Trained& t, const std::vector<std::string>& combination) {
+    best = {t.dir, combination, t.identity, t.stage.results, suite_row(run, t.overrides, t.stage.results, t.dir)};
+    best.row["git_rev"] = t.stage.git_rev;
+  };
+  size_t selected = 0;
   for (size_t c = 0; c < candidates.size(); ++c) {
     v.combination = candidates[c];
     // Each training has its own folder: <id>/grid-<c> in a grid, <id>/seed-<seed> for seeds alone.
     const std::string dir = runs_dir + "/" + run.id +
-                            (candidates.size() > 1  ? "/grid-" + std::to_string(c)
+                            (in_grid                ? "/grid-" + std::to_string(c)
                              : run.seeds.size() > 1 ? "/seed-" + std::to_string(run.seeds.front())
                                                     : "");
-    const Trained t = train_variant(run, v, suite, quick, dir, teacher);
+    const Trained t =
+        train_variant(run, v, suite, quick, dir, teacher, refit_winner ? std::optional<bool>(false) : std::nullopt);
     wall += t.stage.wall_s;
-    if (candidates.size() > 1)
+    if (in_grid)
       grid.push_back({{"set", candidates[c]},
                       {"valid", {{t.metric, t.valid_value}}},
                       {"test", {{t.metric, t.stage.results["test"]["metrics"].value(t.metric, 0.0)}}}});
-    if (c == 0 || t.valid_value > best_value) {
-      best = {dir, candidates[c], t.identity, t.stage.results, suite_row(run, t.overrides, t.stage.results, dir)};
-      best.row["git_rev"] = t.stage.git_rev;
-      if (candidates.size() > 1) best.row["selected"] = c;
-      best_value = t.valid_value;
-    }
+    if (c == 0 || t.valid_value > best_value) keep(t, candidates[c]), selected = c, best_value = t.valid_value;
   }
+  if (refit_winner) {
+    v.combination = best.combination;
+    const Trained t = train_variant(run, v, suite, quick, runs_dir + "/" + run.id + "/refit", teacher, true, best.dir);
+    wall += t.stage.wall_s;
+    keep(t, best.combination);
+  }
+  if (in_grid) best.row["selected"] = selected;
   if (run.seeds.size() > 1) {
     std::vector<nlohmann::json> rows = {best.row};
     v.combination = best.combination;
@@ -461,6 +495,7 @@ nlohmann::json goal_verdicts(const Suite& suite, const nlohmann::json& rows) {
 
 nlohmann::json repro(const ReproRequest& r) {
   const auto t0 = std::chrono::steady_clock::now();
+  git_revision();  // the tree as it is when the stages start, whatever is edited while they run
   const Suite suite = read_suite(suite_path(r.suite));
   const std::string tag = suite.name + (r.quick ? "-quick" : "");
   const std::string runs_dir = r.runs_dir.empty() ? "runs/repro/" + tag : r.runs_dir;

@@ -307,6 +307,69 @@ TEST(Cli, ReproAveragesSeedsTakesTheTeachersSettingsAndMarksRefits) {
   EXPECT_EQ(pocketrec::read_file(out + "/sweep-teacher-train.lr.dat").find("# train.lr, valid ndcg@5"), 0u);
 }
 
+// A grid of refitted runs (train.refit) selects without refitting and refits only the winner, in
+// <id>/refit, resumed from the winner's checkpoints: the result is exactly that of training the
+// winner with train.refit=true from the start, and the winner's refitted model teaches the student.
+TEST(Cli, ReproRefitsOnlyTheGridsWinner) {
+  TempDir t;
+  tiny_suite(t, "1");
+  const std::string suite = t.file("cfg/refits.json", R"({
+  "name": "refits",
+  "runs": [
+    {"id": "itemcf", "role": "baseline", "config": "base.json",
+     "set": ["--model.name=itemcf", "--train.refit=true"], "grid": {"model.itemcf_neighbors": [0, 5]}},
+    {"id": "teacher", "role": "teacher", "config": "base.json", "set": ["--train.refit=true"],
+     "grid": {"train.lr": [0.01, 0.003]}},
+    {"id": "student", "role": "student", "config": "student.json", "distill_from": "teacher"}
+  ]
+})");
+  const std::string runs = t.path() + "/runs", out = t.path() + "/out";
+  const std::string cmd = "repro " + suite + " --runs " + runs + " --out " + out;
+  CliRun r = run(cmd);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json page = read_json(out + "/results.json");
+  for (const char* id : {"itemcf", "teacher"}) {
+    const nlohmann::json& row = page["rows"][std::string(id) == "itemcf" ? 0 : 1];
+    for (int c = 0; c < 2; ++c) {  // each combination selected, none refitted
+      const nlohmann::json own = read_json(runs + "/" + id + "/grid-" + std::to_string(c) + "/results.json");
+      EXPECT_FALSE(own.contains("refit")) << id << c;
+      EXPECT_FALSE(own["config"]["train"]["refit"].get<bool>()) << id << c;
+      EXPECT_EQ(row["grid"][c]["valid"], nlohmann::json({{"ndcg@5", own["valid"]["metrics"]["ndcg@5"]}})) << id << c;
+    }
+    const int chosen = row["selected"].get<int>();
+    const nlohmann::json winner = read_json(runs + "/" + id + "/grid-" + std::to_string(chosen) + "/results.json");
+    const nlohmann::json refit = read_json(runs + "/" + id + "/refit/results.json");
+    EXPECT_TRUE(refit.contains("refit")) << id;
+    EXPECT_TRUE(row["refitted"].get<bool>()) << id;
+    EXPECT_EQ(row["valid"], winner["valid"]["metrics"]) << id;  // the selected model's validation
+    EXPECT_EQ(row["test"], refit["test"]["metrics"]) << id;     // the refitted model's test
+    if (std::string(id) == "teacher") EXPECT_NE(row["test"], winner["test"]["metrics"]);  // ItemCF's are all 1 here
+  }
+  // The teacher's refit equals a run of the winning settings refitted from the start.
+  const nlohmann::json& teacher = page["rows"][1];
+  const std::string lr = teacher["config"]["set"][1];
+  const nlohmann::json refit = read_json(runs + "/teacher/refit/results.json");
+  EXPECT_TRUE(refit["fit"]["resumed"].get<bool>());
+  CliRun direct = run("train -c " + t.path() + "/cfg/base.json --train.refit=true " + lr + " --output.progress=false" +
+                      " --output.dir=" + t.path() + "/direct");
+  ASSERT_EQ(direct.code, 0) << direct.out;
+  const nlohmann::json plain = read_json(t.path() + "/direct/results.json");
+  EXPECT_EQ(refit["valid"]["metrics"], plain["valid"]["metrics"]);
+  EXPECT_EQ(refit["test"]["metrics"], plain["test"]["metrics"]);
+  EXPECT_EQ(refit["fit"]["best_epoch"], plain["fit"]["best_epoch"]);
+  EXPECT_EQ(refit["refit"]["epochs"], plain["refit"]["epochs"]);
+  EXPECT_EQ(pocketrec::read_file(runs + "/teacher/refit/model.prarr"),
+            pocketrec::read_file(t.path() + "/direct/model.prarr"));
+  EXPECT_EQ(read_json(runs + "/student/results.json")["teacher"], runs + "/teacher/refit");
+  // Again: nothing is redone.
+  CliRun again = run(cmd);
+  ASSERT_EQ(again.code, 0) << again.out;
+  for (const char* id : {"itemcf", "teacher", "student"})
+    EXPECT_NE(again.out.find(std::string("repro: ") + id + " is up to date"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("resumed"), std::string::npos) << again.out;
+  EXPECT_EQ(read_json(out + "/results.json")["rows"], page["rows"]);
+}
+
 // A repro killed in the middle of a training continues from that training's last checkpoint and
 // ends with the metrics of an uninterrupted run.
 TEST(Cli, ReproKilledMidTrainingResumesFromItsCheckpoint) {

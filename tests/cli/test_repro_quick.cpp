@@ -40,6 +40,7 @@ double valid_of(const nlohmann::json& row, const std::string& metric) {
 const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kQuickOrderings = {
     {"baselines-retailrocket", {{"itemcf", "pop"}, {"bpr", "pop"}}},
     {"baselines-tmall", {{"itemcf", "pop"}, {"bpr", "pop"}}},
+    {"odrec-tmall", {{"teacher", "dense-d4"}}},
     {"quickstart", {{"caser-rd", "caser-student"}}},
     {"rd-gowalla", {{"caser-rd", "caser-s"}}},
     {"rd-foursquare", {{"caser-rd", "caser-s"}}},
