@@ -345,6 +345,102 @@ void write_curves_plot(const nlohmann::json& results, const std::string& dir) {
           results["dataset"].get<std::string>(), blocks - 1, dir, vm));
 }
 
+// The metric of the item-table and target-group plots: HR@20 when the suite reports it (the session
+// data's headline, docs/design/pq.md), else the selection metric.
+std::string headline_metric(const nlohmann::json& results) {
+  for (const auto& m : results["metrics"])
+    if (m == "hr@20") return "hr@20";
+  return results["valid_metric"];
+}
+
+// The rows that report their item table's bytes and the headline test metric.
+std::vector<const nlohmann::json*> table_rows(const nlohmann::json& results) {
+  const std::string metric = headline_metric(results);
+  std::vector<const nlohmann::json*> rows;
+  for (const auto& row : results["rows"])
+    if (row.contains("table_bytes") && row["test"].contains(metric)) rows.push_back(&row);
+  return rows;
+}
+
+// The item tables' Pareto picture: test metric (and, with target groups, the metric on targets not in
+// the history) against the item table's bytes, one labelled point per row and one colour per table
+// family (the first word of the table's description: dense, stt, pq).
+void write_tables_plot(const nlohmann::json& results, const std::string& dir) {
+  const std::string metric = headline_metric(results);
+  std::map<std::string, std::string> blocks;  // family -> its points
+  bool new_targets = false;
+  for (const nlohmann::json* row : table_rows(results)) {
+    const std::string table = row->value("table", std::string("table"));
+    const nlohmann::json groups = row->value("test_groups", nlohmann::json::object());
+    const bool has_new = groups.contains("new") && groups["new"].contains(metric);
+    new_targets = new_targets || has_new;
+    blocks[table.substr(0, table.find(' '))] +=
+        fmt::format("{} {:.6f} {} {}\n", (*row)["table_bytes"].get<int64_t>(), (*row)["test"][metric].get<double>(),
+                    has_new ? fmt::format("{:.6f}", groups["new"][metric].get<double>()) : "NaN",
+                    (*row)["model"].get<std::string>());
+  }
+  std::string dat = fmt::format(
+      "# item table bytes, test {0}, test {0} on new targets (NaN: not reported), model; one block per table family\n",
+      metric);
+  for (const auto& [family, points] : blocks) dat += fmt::format("\"{}\"\n{}\n\n", family, points);
+  const std::string panel =
+      "plot for [i=0:{2}] '{0}/tables.dat' index i using 1:{1} with points pointsize 1.6 pointtype 7 title "
+      "columnheader(1), for [i=0:{2}] '{0}/tables.dat' index i using 1:{1}:4 with labels offset 0,1 font ',9' "
+      "notitle\n";
+  std::string script = fmt::format(
+      "set logscale x\nset xlabel 'item table bytes (log scale)'\nset grid\nset key outside right top\nset offsets "
+      "graph 0.05, graph 0.15, graph 0.1, graph 0.1\n{}set title '{}: test {} against item table bytes'\nset "
+      "ylabel 'test {}'\n",
+      new_targets ? "set multiplot layout 2,1\n" : "", results["dataset"].get<std::string>(), metric, metric);
+  script += fmt::format(fmt::runtime(panel), dir, 2, blocks.size() - 1);
+  if (new_targets)
+    script += fmt::format("set title 'targets not in the history'\nset ylabel 'test {} on new targets'\n", metric) +
+              fmt::format(fmt::runtime(panel), dir, 3, blocks.size() - 1) + "unset multiplot\n";
+  write_plot(dir, "tables", dat, script);
+}
+
+// The test target groups (eval.repeat_split: repeat / new; eval.popularity_split: hot / cold) of
+// every row that reports them: clustered bars of the headline metric.
+const std::array<const char*, 4> kGroups = {"hot", "cold", "repeat", "new"};
+
+bool has_groups(const nlohmann::json& results) {
+  for (const auto& row : results["rows"])
+    if (row.contains("test_groups")) return true;
+  return false;
+}
+
+void write_groups_plot(const nlohmann::json& results, const std::string& dir) {
+  const std::string metric = headline_metric(results);
+  std::vector<std::string> groups;  // those some row reports, in kGroups' order
+  for (const char* g : kGroups)
+    for (const auto& row : results["rows"])
+      if (row.contains("test_groups") && row["test_groups"].contains(g) &&
+          std::find(groups.begin(), groups.end(), g) == groups.end())
+        groups.push_back(g);
+  std::string dat = "# model";
+  for (const std::string& g : groups) dat += " " + g;
+  dat += fmt::format(": test {} of the queries whose targets are in each group (NaN: not reported)\n", metric);
+  for (const auto& row : results["rows"]) {
+    if (!row.contains("test_groups")) continue;
+    dat += row["model"].get<std::string>();
+    for (const std::string& g : groups) {
+      const nlohmann::json& group = row["test_groups"].contains(g) ? row["test_groups"][g] : nlohmann::json::object();
+      dat += group.contains(metric) ? fmt::format(" {:.6f}", group[metric].get<double>()) : " NaN";
+    }
+    dat += "\n";
+  }
+  std::string plot;
+  for (size_t i = 0; i < groups.size(); ++i)
+    plot += fmt::format("{}'{}/groups.dat' using {}{} title '{} targets'", i ? ", " : "plot ", dir, i + 2,
+                        i ? "" : ":xtic(1)", groups[i]);
+  write_plot(
+      dir, "groups", dat,
+      fmt::format("set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 "
+                  "border -1\nset boxwidth 0.9\nset grid ytics\nset key outside right top\nset yrange [0:*]\n"
+                  "set xtics rotate by -40\nset ylabel 'test {0}'\nset title '{1}: test {0} by target group'\n{2}",
+                  metric, results["dataset"].get<std::string>(), plot));
+}
+
 // A plot per grid sweep (e.g. RD's distill.rd_alpha, docs/design/rankdistill.md): validation and test value
 // of the selection metric against the key's value, the other keys at their selected values.
 void write_sweep_plots(const nlohmann::json& results, const std::string& dir) {
@@ -409,10 +505,14 @@ std::string suite_table_markdown(const nlohmann::json& r) {
   if (const std::string g = grids_table(r); !g.empty())
     md +=
         "\n## Grids\n\nEach run is the combination with the best validation value; the test column is shown to draw "
-        "the sweep plots and was not read to choose.\n\n" +
+        "the sweep plots and was not read to choose (for a refitted run, it is each combination's model before the "
+        "refit).\n\n" +
         g;
   md += fmt::format("\n## Plots\n\n![test {} against parameters](size.svg)\n", r["valid_metric"].get<std::string>());
   if (has_curves(r)) md += "\n![training loss and validation metric per epoch](curves.svg)\n";
+  if (table_rows(r).size() >= 2)
+    md += fmt::format("\n![test {} against item table bytes](tables.svg)\n", headline_metric(r));
+  if (has_groups(r)) md += fmt::format("\n![test {} by target group](groups.svg)\n", headline_metric(r));
   md += sweep_plot_links(r);
   if (r.contains("query")) {
     const nlohmann::json& q = r["query"];
@@ -433,6 +533,8 @@ void write_suite_pages(const nlohmann::json& results, const std::string& dir) {
   make_dirs(dir);
   write_size_plot(results, dir);
   if (has_curves(results)) write_curves_plot(results, dir);
+  if (table_rows(results).size() >= 2) write_tables_plot(results, dir);
+  if (has_groups(results)) write_groups_plot(results, dir);
   write_sweep_plots(results, dir);
   write_file_atomic(dir + "/table.md", suite_table_markdown(results));
   write_file_atomic(dir + "/results.json", results.dump(2) + "\n");  // last: the page is whole when it exists
