@@ -194,6 +194,13 @@ std::string groups_table(const nlohmann::json& results) {
   return md;
 }
 
+// Whether a refitted run has a grid (its combinations are tested before the refit, the row after).
+bool refitted_grid(const nlohmann::json& results) {
+  for (const auto& row : results["rows"])
+    if (row.contains("grid") && row.value("refitted", false)) return true;
+  return false;
+}
+
 // Every run's grid: each combination's validation value of the selection metric and, to draw the
 // sweep figures, its test value (never used to choose); the selected combination in bold.
 std::string grids_table(const nlohmann::json& results) {
@@ -505,9 +512,9 @@ std::string suite_table_markdown(const nlohmann::json& r) {
   if (const std::string g = grids_table(r); !g.empty())
     md +=
         "\n## Grids\n\nEach run is the combination with the best validation value; the test column is shown to draw "
-        "the sweep plots and was not read to choose (for a refitted run, it is each combination's model before the "
-        "refit).\n\n" +
-        g;
+        "the sweep plots and was not read to choose" +
+        std::string(refitted_grid(r) ? " (for a refitted run, it is each combination's model before the refit)" : "") +
+        ".\n\n" + g;
   md += fmt::format("\n## Plots\n\n![test {} against parameters](size.svg)\n", r["valid_metric"].get<std::string>());
   if (has_curves(r)) md += "\n![training loss and validation metric per epoch](curves.svg)\n";
   if (table_rows(r).size() >= 2)
