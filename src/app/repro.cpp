@@ -511,13 +511,14 @@ nlohmann::json repro(const ReproRequest& r) {
     wall += done[run.id].row["wall_s"].get<double>();
   }
   nlohmann::json exports = nlohmann::json::array();
+  std::map<std::string, std::string> first_file;  // run -> its first exported file, which its row shows
   for (const SuiteExport& e : suite.exports) {
     DoneRun& d = done.at(e.run);
     const std::string base = runs_dir + "/" + e.file_stem();
     const StageOutcome stage = run_export(d.dir, base, e.weight_type, d.identity, r.quick ? 200 : 1000);
     wall += stage.wall_s;
     exports.push_back(exported_file(e, base + ".pocket", stage.results));
-    if (d.row.contains("file_bytes")) continue;  // the row shows the run's first export
+    if (!first_file.emplace(e.run, base + ".pocket").second) continue;
     const nlohmann::json& x = exports.back();
     d.row["file_bytes"] = x["bytes"];
     if (!x.contains("verify")) continue;
@@ -544,11 +545,7 @@ nlohmann::json repro(const ReproRequest& r) {
                         {"exports", exports}};
   if (!suite.query.run.empty()) {
     RecommendRequest q;
-    q.model_path = runs_dir + "/" +
-                   std::find_if(suite.exports.begin(), suite.exports.end(),
-                                [&](const SuiteExport& e) { return e.run == suite.query.run; })
-                       ->file_stem() +
-                   ".pocket";
+    q.model_path = first_file.at(suite.query.run);
     q.history = suite.query.history;
     q.k = static_cast<size_t>(suite.query.k);
     nlohmann::json top = nlohmann::json::array();
