@@ -119,6 +119,9 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
         if (fs::exists(resume_from + file)) fs::copy_file(resume_from + file, dir + file);
       resume = true;
       resumed_from = resume_from;
+    } else if (!resume_from.empty() && fs::exists(resume_from + trained[2])) {
+      log_warn("repro: {} kept no checkpoint (train.checkpoint=false); its selection is trained again before the refit",
+               resume_from);
     }
   }
   stamp.start(identity);
@@ -223,8 +226,9 @@ nlohmann::json suite_row(const SuiteRun& run, const std::vector<std::string>& ov
   return row;
 }
 
-// A suite's run once done: its folder (the selected grid combination's, first seed's), its selected
-// grid combination, that stage's identity and results.json, and its row of the suite's results.
+// A suite's run once done: its folder (the selected grid combination's, first seed's, or for a
+// refitted grid <id>/refit), its selected grid combination, that stage's identity and results.json,
+// and its row of the suite's results.
 struct DoneRun {
   std::string dir;
   std::vector<std::string> combination;
@@ -320,7 +324,8 @@ Trained train_variant(const SuiteRun& run, const Variant& v, const Suite& suite,
   t.dir = dir;
   t.overrides = variant_overrides(run, v, suite, quick);
   Config config = variant_config(run, t.overrides, dir, teacher ? teacher->dir : "");
-  if (refit) config.set("train.refit", *refit, "repro (a grid's selection)");
+  if (refit)
+    config.set("train.refit", *refit, *refit ? "repro (a grid's winner, refitted)" : "repro (a grid's selection)");
   t.identity = stage_identity(config, teacher ? teacher->identity : nlohmann::json());
   t.stage = run_stage(run, config, t.identity, dir, resume_from);
   t.metric = config.str("eval.valid_metric");
@@ -392,7 +397,8 @@ DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, con
   size_t selected = 0;
   for (size_t c = 0; c < candidates.size(); ++c) {
     v.combination = candidates[c];
-    // Each training has its own folder: <id>/grid-<c> in a grid, <id>/seed-<seed> for seeds alone.
+    // Each training has its own folder: <id>/grid-<c> in a grid (and <id>/refit for its refitted
+    // winner, below), <id>/seed-<seed> for seeds alone.
     const std::string dir = runs_dir + "/" + run.id +
                             (in_grid                ? "/grid-" + std::to_string(c)
                              : run.seeds.size() > 1 ? "/seed-" + std::to_string(run.seeds.front())

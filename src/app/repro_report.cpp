@@ -371,7 +371,7 @@ std::vector<const nlohmann::json*> table_rows(const nlohmann::json& results) {
 
 // The item tables' Pareto picture: test metric (and, with target groups, the metric on targets not in
 // the history) against the item table's bytes, one labelled point per row and one colour per table
-// family (the first word of the table's description: dense, stt, pq).
+// family (the first word of the table's description: dense, stt, pq; tt for an STT table with t = 1).
 void write_tables_plot(const nlohmann::json& results, const std::string& dir) {
   const std::string metric = headline_metric(results);
   std::map<std::string, std::string> blocks;  // family -> its points
@@ -381,7 +381,9 @@ void write_tables_plot(const nlohmann::json& results, const std::string& dir) {
     const nlohmann::json groups = row->value("test_groups", nlohmann::json::object());
     const bool has_new = groups.contains("new") && groups["new"].contains(metric);
     new_targets = new_targets || has_new;
-    blocks[table.substr(0, table.find(' '))] +=
+    // A semi-tensor-train table with t = 1 is a plain tensor train, a family of its own.
+    const std::string family = table.substr(0, table.find(' '));
+    blocks[family == "stt" && table.find(" t=1 ") != std::string::npos ? "tt" : family] +=
         fmt::format("{} {:.6f} {} {}\n", (*row)["table_bytes"].get<int64_t>(), (*row)["test"][metric].get<double>(),
                     has_new ? fmt::format("{:.6f}", groups["new"][metric].get<double>()) : "NaN",
                     (*row)["model"].get<std::string>());

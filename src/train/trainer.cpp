@@ -110,7 +110,8 @@ void Trainer::resume(TrainTask& task) {
   summary_.best_epoch = get("best_epoch").item<int64_t>();
   bad_rounds_ = get("bad_rounds").item<int64_t>();
   // Finished only if it stopped early or has reached the (possibly raised) epoch count.
-  finished_ = (options_.patience > 0 && bad_rounds_ >= options_.patience) || first_epoch_ > options_.epochs;
+  summary_.stopped_early = options_.patience > 0 && bad_rounds_ >= options_.patience;
+  finished_ = summary_.stopped_early || first_epoch_ > options_.epochs;
   log_text_ = tensor_string(get("log"));
   if (summary_.best_epoch > 0) {  // the best weights: loaded, copied, then the current ones put back
     std::vector<torch::Tensor> current_weights;

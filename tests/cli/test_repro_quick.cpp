@@ -1,14 +1,15 @@
 // Every committed reproduction suite (configs/repro/*.json) in its quick mode, as CI runs it: each
 // output exists and holds sane values. These check the pipeline, not results: every metric a
-// fraction, teachers above POP on validation, students smaller than their teachers (or with another
-// item table), each run's grid and seeds all trained, exports exact against LibTorch, the plots
-// drawn from the rows; and, per suite, the orderings its quick budget is known to keep.
+// fraction, teachers above POP on validation, students smaller than their teachers, each run's grid
+// and seeds all trained, exports exact against LibTorch, the plots drawn from the rows; and, per
+// suite, the orderings its quick budget is known to keep.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kQ
     {"rd-gowalla", {{"caser-rd", "caser-s"}}},
     {"rd-foursquare", {{"caser-rd", "caser-s"}}},
 };
+
+// (suite, run) of students that are larger than their teachers on the quick data only: an STT table
+// of rank 240 over the quick data's 617 items outweighs the dense one (not so over Tmall's 40,728).
+const std::set<std::pair<std::string, std::string>> kQuickLargerStudents = {{"odrec-tmall", "stt-r240"}};
 
 class ReproQuick : public ::testing::TestWithParam<std::string> {};
 
@@ -86,14 +91,11 @@ TEST_P(ReproQuick, WritesASanePage) {
     if (row.contains("test_groups"))  // target groups (eval.repeat_split) say how many queries each holds
       for (const auto& [group, metrics] : row["test_groups"].items())
         EXPECT_GT(row["test_group_queries"][group].get<int64_t>(), 0) << id << " " << group;
-    if (row.contains("teacher")) {
-      // A student is smaller than its teacher, or has another item table (whose size on the quick
-      // data says nothing: an STT table of rank 240 over 617 items outweighs the dense one).
+    if (row.contains("teacher") && !kQuickLargerStudents.count({name, id})) {
       const nlohmann::json& teacher = rows.at(row["teacher"].get<std::string>());
-      if (row.contains("table") && teacher.contains("table") && row["table"] != teacher["table"])
-        EXPECT_NE(row["table_bytes"], teacher["table_bytes"]) << id;
-      else
-        EXPECT_LT(row["params"].get<int64_t>(), teacher["params"].get<int64_t>()) << id;
+      EXPECT_LT(row["params"].get<int64_t>(), teacher["params"].get<int64_t>()) << id;
+      if (row.contains("table_bytes") && teacher.contains("table_bytes"))
+        EXPECT_LT(row["table_bytes"].get<int64_t>(), teacher["table_bytes"].get<int64_t>()) << id;
     }
   }
   if (rows.count("pop"))
