@@ -140,10 +140,15 @@ TEST_P(ReproQuick, WritesASanePage) {
           << id << "\n"
           << tables;
     }
-    if (row.contains("test_groups") && row["test_groups"].contains("new"))
-      EXPECT_NE(groups.find(fmt::format("{:.6f}\n", row["test_groups"]["new"][hm].get<double>())), std::string::npos)
+    if (row.contains("test_groups") && row["test_groups"].contains("new")) {  // "new" is the row's last bar
+      const size_t at = groups.find("\n" + id + " ");
+      ASSERT_NE(at, std::string::npos) << id << "\n" << groups;
+      const size_t line = at + 1, end = groups.find('\n', line);
+      const std::string bars = groups.substr(line, end - line);
+      EXPECT_EQ(bars.substr(bars.rfind(' ') + 1), fmt::format("{:.6f}", row["test_groups"]["new"][hm].get<double>()))
           << id << "\n"
           << groups;
+    }
   }
   EXPECT_EQ(fs::exists(dir + "/tables.svg"), with_table >= 2);
   // Each numeric grid axis is drawn against the selection metric.
