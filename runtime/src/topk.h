@@ -12,6 +12,7 @@ namespace pocketrec::runtime {
 
 // Writes up to k (index, score) pairs, best first; returns how many.
 inline size_t top_k(const float* scores, size_t n, size_t k, int64_t* idx, float* val) {
+  if (k == 0) return 0;
   // `worse(a, b)`: a ranks below b.
   auto worse = [&](size_t a, size_t b) { return val[a] < val[b] || (val[a] == val[b] && idx[a] > idx[b]); };
   auto sift_down = [&](size_t i, size_t size) {
@@ -26,9 +27,9 @@ inline size_t top_k(const float* scores, size_t n, size_t k, int64_t* idx, float
     }
   };
   size_t size = 0;
-  for (size_t v = 0; v < n; ++v) {
+  auto offer = [&](size_t v) {
     const float s = scores[v];
-    if (s == -INFINITY || std::isnan(s)) continue;
+    if (s == -INFINITY || std::isnan(s)) return;
     if (size < k) {  // sift up
       size_t i = size++;
       idx[i] = static_cast<int64_t>(v);
@@ -43,7 +44,20 @@ inline size_t top_k(const float* scores, size_t n, size_t k, int64_t* idx, float
       val[0] = s;
       sift_down(0, size);
     }
+  };
+  size_t v = 0;
+  for (; v < n && size < k; ++v) offer(v);
+  // With k items held, a score enters only if it is above the worst held (val[0]), which few are:
+  // a block of 16 scores is offered only when its maximum is (NaN never is), found by a loop the
+  // compiler vectorises. Item by item, the branches took about a sixth of a query's time.
+  constexpr size_t kBlock = 16;
+  for (; v + kBlock <= n; v += kBlock) {
+    float m = -INFINITY;
+    for (size_t j = 0; j < kBlock; ++j) m = scores[v + j] > m ? scores[v + j] : m;
+    if (m > val[0])
+      for (size_t j = 0; j < kBlock; ++j) offer(v + j);
   }
+  for (; v < n; ++v) offer(v);
   // Heap sort in place: repeatedly move the worst to the end.
   for (size_t end = size; end > 1; --end) {
     std::swap(idx[0], idx[end - 1]);

@@ -33,21 +33,26 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, cons
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 2 * n * eps * mag[i]) << what << " [" << i << "]";
 }
 
-// Every kernel of every ISA this CPU runs against the same sums in double, in a naive loop.
+// The kernel tables of every ISA built into the library that this CPU runs.
+std::vector<const KernelTable*> tables_of_this_cpu() {
+  std::vector<const KernelTable*> tables;
+  for (const char* isa : {"baseline", "avx2", "avx512"})
+    if (const KernelTable* t = kernel_table(isa)) tables.push_back(t);
+  return tables;
+}
+
+// The matrix product and the PQ scan of every ISA this CPU runs against the same sums in double, in a
+// naive loop (the table scans: the next test).
 TEST(KernelDispatch, EveryIsaOfThisCpuComputesTheReferenceSums) {
-  // Shapes with remainders in every loop (rows not a multiple of 4, columns not of 16, d not of 8,
-  // items not of 4).
-  const size_t M = 7, K = 37, N = 45, n = 1003, d = 29, Mq = 6, Kq = 17;
-  const auto A = uniform(M * K, 1), B = uniform(K * N, 2), rows = uniform(n * d, 3), q = uniform(d, 4);
-  const auto scale = uniform(n, 6), lut = uniform(Mq * Kq, 7);
+  // Shapes with remainders in every loop (rows not a multiple of 4, columns not of 16, items not of 4).
+  const size_t M = 7, K = 37, N = 45, n = 1003, Mq = 6, Kq = 17;
+  const auto A = uniform(M * K, 1), B = uniform(K * N, 2), lut = uniform(Mq * Kq, 7);
   std::mt19937 rng(5);
-  std::vector<int8_t> r8(n * d);
-  for (int8_t& x : r8) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
   std::vector<uint8_t> codes(n * Mq);
   for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % Kq);
 
   // The references and the magnitudes (sums of absolute terms) that bound each sum's rounding.
-  std::vector<float> c_ref(M * N), c_mag(M * N), f_ref(n), f_mag(n), i_ref(n), i_mag(n), p_ref(n), p_mag(n);
+  std::vector<float> c_ref(M * N), c_mag(M * N), p_ref(n), p_mag(n);
   for (size_t i = 0; i < M; ++i)
     for (size_t j = 0; j < N; ++j) {
       double s = 0, a = 0;
@@ -56,35 +61,56 @@ TEST(KernelDispatch, EveryIsaOfThisCpuComputesTheReferenceSums) {
       c_ref[i * N + j] = float(s), c_mag[i * N + j] = float(a);
     }
   for (size_t v = 0; v < n; ++v) {
-    double fs = 0, fa = 0, is = 0, ia = 0, ps = 0, pa = 0;
-    for (size_t j = 0; j < d; ++j) {
-      fs += double(rows[v * d + j]) * q[j], fa += std::fabs(double(rows[v * d + j]) * q[j]);
-      is += double(r8[v * d + j]) * q[j] * scale[v], ia += std::fabs(double(r8[v * d + j]) * q[j] * scale[v]);
-    }
+    double ps = 0, pa = 0;
     for (size_t m = 0; m < Mq; ++m)
       ps += lut[m * Kq + codes[v * Mq + m]], pa += std::fabs(lut[m * Kq + codes[v * Mq + m]]);
-    f_ref[v] = float(fs), f_mag[v] = float(fa), i_ref[v] = float(is), i_mag[v] = float(ia);
     p_ref[v] = float(ps), p_mag[v] = float(pa);
   }
 
-  int checked = 0;
-  for (const char* isa : {"baseline", "avx2", "avx512"}) {
-    const KernelTable* t = kernel_table(isa);
-    if (!t) continue;
-    SCOPED_TRACE(isa);
-    ++checked;
+  const auto tables = tables_of_this_cpu();
+  for (const KernelTable* t : tables) {
+    SCOPED_TRACE(t->isa);
     std::vector<float> c(M * N), s(n);
     t->matmul(A.data(), M, K, B.data(), N, c.data());
     expect_close(c, c_ref, c_mag, K, "matmul");
-    t->score_rows_f32(rows.data(), n, d, q.data(), s.data());
-    expect_close(s, f_ref, f_mag, d, "score_rows_f32");
-    t->score_rows_i8(r8.data(), scale.data(), n, d, q.data(), s.data());
-    expect_close(s, i_ref, i_mag, d, "score_rows_i8");
     t->pq_scan(codes.data(), n, Mq, Kq, lut.data(), s.data());
     expect_close(s, p_ref, p_mag, Mq, "pq_scan");
   }
-  EXPECT_GE(checked, 1);
-  RecordProperty("isas_checked", checked);
+  EXPECT_GE(tables.size(), 1u);
+  RecordProperty("isas_checked", static_cast<int>(tables.size()));
+}
+
+// The fp32 and int8 table scans of every ISA this CPU runs against the same sums in double: rows not
+// a multiple of 4; widths below one 8-lane block, with a remainder (29), and over several of the int8
+// path's 64-value chunks with a short last chunk and a remainder (150 = 64 + 64 + 16 + 6).
+TEST(KernelDispatch, TableScansOfEveryIsaComputeTheReferenceSums) {
+  for (const size_t d : {size_t{5}, size_t{29}, size_t{150}}) {
+    SCOPED_TRACE(d);
+    const size_t n = 1003;
+    const auto rows = uniform(n * d, 3), q = uniform(d, 4), scale = uniform(n, 6);
+    std::mt19937 rng(5);
+    std::vector<int8_t> r8(n * d);
+    for (int8_t& x : r8) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+    std::vector<float> f_ref(n), f_mag(n), i_ref(n), i_mag(n);
+    for (size_t v = 0; v < n; ++v) {
+      double fs = 0, fa = 0, is = 0, ia = 0;
+      for (size_t j = 0; j < d; ++j) {
+        fs += double(rows[v * d + j]) * q[j], fa += std::fabs(double(rows[v * d + j]) * q[j]);
+        is += double(r8[v * d + j]) * q[j] * scale[v], ia += std::fabs(double(r8[v * d + j]) * q[j] * scale[v]);
+      }
+      f_ref[v] = float(fs), f_mag[v] = float(fa), i_ref[v] = float(is), i_mag[v] = float(ia);
+    }
+    const auto tables = tables_of_this_cpu();
+    for (const KernelTable* t : tables) {
+      SCOPED_TRACE(t->isa);
+      std::vector<float> s(n);
+      t->score_rows_f32(rows.data(), n, d, q.data(), s.data());
+      expect_close(s, f_ref, f_mag, d, "score_rows_f32");
+      t->score_rows_i8(r8.data(), scale.data(), n, d, q.data(), s.data());
+      expect_close(s, i_ref, i_mag, d, "score_rows_i8");
+    }
+    EXPECT_GE(tables.size(), 1u);
+  }
 }
 
 TEST(KernelDispatch, BaselineMatmulIsTheProductItClaims) {
