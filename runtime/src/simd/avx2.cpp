@@ -8,5 +8,6 @@
 #define POCKETREC_KERNEL_NS avx2
 #define POCKETREC_KERNEL_ISA_NAME "avx2"
 #define POCKETREC_KERNEL_TARGET __attribute__((target("avx2,fma")))
+#define POCKETREC_KERNEL_VECTOR_BYTES 32
 #include "simd/kernels.inc"
 #endif

@@ -8,5 +8,6 @@
 #define POCKETREC_KERNEL_NS avx512
 #define POCKETREC_KERNEL_ISA_NAME "avx512"
 #define POCKETREC_KERNEL_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define POCKETREC_KERNEL_VECTOR_BYTES 64
 #include "simd/kernels.inc"
 #endif
