@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 namespace pocketrec::runtime {
@@ -48,13 +49,22 @@ inline size_t top_k(const float* scores, size_t n, size_t k, int64_t* idx, float
   size_t v = 0;
   for (; v < n && size < k; ++v) offer(v);
   // With k items held, a score enters only if it is above the worst held (val[0]), which few are:
-  // a block of 16 scores is offered only when its maximum is (NaN never is), found by a loop the
-  // compiler vectorises. Item by item, the branches took about a sixth of a query's time.
+  // a block of 16 scores is offered only when one of them is (NaN never is), tested four at a time
+  // with the GCC / Clang vector extension (SSE2, NEON). Item by item, the branches took about a
+  // sixth of a query's time.
+  typedef float f32x4 __attribute__((vector_size(16)));
+  typedef int32_t i32x4 __attribute__((vector_size(16)));
   constexpr size_t kBlock = 16;
   for (; v + kBlock <= n; v += kBlock) {
-    float m = -INFINITY;
-    for (size_t j = 0; j < kBlock; ++j) m = scores[v + j] > m ? scores[v + j] : m;
-    if (m > val[0])
+    const float w = val[0];
+    const f32x4 worst = {w, w, w, w};
+    i32x4 above = {};
+    for (size_t j = 0; j < kBlock; j += 4) {
+      f32x4 x;
+      std::memcpy(&x, scores + v + j, sizeof x);
+      above |= x > worst;
+    }
+    if (above[0] | above[1] | above[2] | above[3])
       for (size_t j = 0; j < kBlock; ++j) offer(v + j);
   }
   for (; v < n; ++v) offer(v);

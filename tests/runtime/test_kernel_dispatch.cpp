@@ -41,38 +41,56 @@ std::vector<const KernelTable*> tables_of_this_cpu() {
   return tables;
 }
 
-// The matrix product and the PQ scan of every ISA this CPU runs against the same sums in double, in a
-// naive loop (the table scans: the next test).
+// The matrix product of every ISA this CPU runs against the same sums in double, in a naive loop,
+// over shapes that take every path at 4, 8 and 16 lanes: the 2-register and 1-register column
+// tiles and the last columns (N = 61 = 32 + 16 + 13 at 16 lanes), N below one register, K = 0, and
+// M below, at and past one tile of 4 rows; C is followed by guard values no write may reach.
+TEST(KernelDispatch, MatmulOfEveryIsaComputesTheReferenceSums) {
+  const auto tables = tables_of_this_cpu();
+  ASSERT_GE(tables.size(), 1u);
+  constexpr float kGuard = 12345.0f;
+  for (const size_t M : {size_t{1}, size_t{3}, size_t{4}, size_t{5}, size_t{7}})
+    for (const size_t K : {size_t{0}, size_t{1}, size_t{37}})
+      for (const size_t N : {size_t{1}, size_t{3}, size_t{8}, size_t{16}, size_t{32}, size_t{45}, size_t{61}}) {
+        SCOPED_TRACE(::testing::Message() << "M=" << M << " K=" << K << " N=" << N);
+        const auto A = uniform(M * K, 1), B = uniform(K * N, 2);
+        std::vector<float> c_ref(M * N), c_mag(M * N);
+        for (size_t i = 0; i < M; ++i)
+          for (size_t j = 0; j < N; ++j) {
+            double s = 0, a = 0;
+            for (size_t k = 0; k < K; ++k)
+              s += double(A[i * K + k]) * B[k * N + j], a += std::fabs(double(A[i * K + k]) * B[k * N + j]);
+            c_ref[i * N + j] = float(s), c_mag[i * N + j] = float(a);
+          }
+        for (const KernelTable* t : tables) {
+          SCOPED_TRACE(t->isa);
+          std::vector<float> c(M * N + 16, kGuard);
+          t->matmul(A.data(), M, K, B.data(), N, c.data());
+          for (size_t g = M * N; g < c.size(); ++g) ASSERT_EQ(c[g], kGuard) << "write past C at " << g;
+          c.resize(M * N);
+          expect_close(c, c_ref, c_mag, K, "matmul");
+        }
+      }
+}
+
+// The PQ scan of every ISA this CPU runs against the same sums in double (items not a multiple of 4).
 TEST(KernelDispatch, EveryIsaOfThisCpuComputesTheReferenceSums) {
-  // Shapes with remainders in every loop (rows not a multiple of 4, columns not of 16, items not of 4).
-  const size_t M = 7, K = 37, N = 45, n = 1003, Mq = 6, Kq = 17;
-  const auto A = uniform(M * K, 1), B = uniform(K * N, 2), lut = uniform(Mq * Kq, 7);
+  const size_t n = 1003, Mq = 6, Kq = 17;
+  const auto lut = uniform(Mq * Kq, 7);
   std::mt19937 rng(5);
   std::vector<uint8_t> codes(n * Mq);
   for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % Kq);
-
-  // The references and the magnitudes (sums of absolute terms) that bound each sum's rounding.
-  std::vector<float> c_ref(M * N), c_mag(M * N), p_ref(n), p_mag(n);
-  for (size_t i = 0; i < M; ++i)
-    for (size_t j = 0; j < N; ++j) {
-      double s = 0, a = 0;
-      for (size_t k = 0; k < K; ++k)
-        s += double(A[i * K + k]) * B[k * N + j], a += std::fabs(double(A[i * K + k]) * B[k * N + j]);
-      c_ref[i * N + j] = float(s), c_mag[i * N + j] = float(a);
-    }
+  std::vector<float> p_ref(n), p_mag(n);  // the references, and the sums of absolute terms that bound their rounding
   for (size_t v = 0; v < n; ++v) {
     double ps = 0, pa = 0;
     for (size_t m = 0; m < Mq; ++m)
       ps += lut[m * Kq + codes[v * Mq + m]], pa += std::fabs(lut[m * Kq + codes[v * Mq + m]]);
     p_ref[v] = float(ps), p_mag[v] = float(pa);
   }
-
   const auto tables = tables_of_this_cpu();
   for (const KernelTable* t : tables) {
     SCOPED_TRACE(t->isa);
-    std::vector<float> c(M * N), s(n);
-    t->matmul(A.data(), M, K, B.data(), N, c.data());
-    expect_close(c, c_ref, c_mag, K, "matmul");
+    std::vector<float> s(n);
     t->pq_scan(codes.data(), n, Mq, Kq, lut.data(), s.data());
     expect_close(s, p_ref, p_mag, Mq, "pq_scan");
   }
@@ -80,37 +98,38 @@ TEST(KernelDispatch, EveryIsaOfThisCpuComputesTheReferenceSums) {
   RecordProperty("isas_checked", static_cast<int>(tables.size()));
 }
 
-// The fp32 and int8 table scans of every ISA this CPU runs against the same sums in double: rows not
-// a multiple of 4; widths below one 8-lane block, with a remainder (29), and over several of the int8
-// path's 64-value chunks with a short last chunk and a remainder (150 = 64 + 64 + 16 + 6).
+// The fp32 and int8 table scans of every ISA this CPU runs against the same sums in double: fewer
+// rows than one block of 4, and rows not a multiple of 4; widths below one 8-lane block (5), with a
+// remainder (29), exactly one and two of the int8 path's 64-value chunks (64, 128), and over several
+// with a short last chunk and a remainder (150 = 64 + 64 + 16 + 6).
 TEST(KernelDispatch, TableScansOfEveryIsaComputeTheReferenceSums) {
-  for (const size_t d : {size_t{5}, size_t{29}, size_t{150}}) {
-    SCOPED_TRACE(d);
-    const size_t n = 1003;
-    const auto rows = uniform(n * d, 3), q = uniform(d, 4), scale = uniform(n, 6);
-    std::mt19937 rng(5);
-    std::vector<int8_t> r8(n * d);
-    for (int8_t& x : r8) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
-    std::vector<float> f_ref(n), f_mag(n), i_ref(n), i_mag(n);
-    for (size_t v = 0; v < n; ++v) {
-      double fs = 0, fa = 0, is = 0, ia = 0;
-      for (size_t j = 0; j < d; ++j) {
-        fs += double(rows[v * d + j]) * q[j], fa += std::fabs(double(rows[v * d + j]) * q[j]);
-        is += double(r8[v * d + j]) * q[j] * scale[v], ia += std::fabs(double(r8[v * d + j]) * q[j] * scale[v]);
+  for (const size_t n : {size_t{3}, size_t{1003}})
+    for (const size_t d : {size_t{5}, size_t{29}, size_t{64}, size_t{128}, size_t{150}}) {
+      SCOPED_TRACE(::testing::Message() << "n=" << n << " d=" << d);
+      const auto rows = uniform(n * d, 3), q = uniform(d, 4), scale = uniform(n, 6);
+      std::mt19937 rng(5);
+      std::vector<int8_t> r8(n * d);
+      for (int8_t& x : r8) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+      std::vector<float> f_ref(n), f_mag(n), i_ref(n), i_mag(n);
+      for (size_t v = 0; v < n; ++v) {
+        double fs = 0, fa = 0, is = 0, ia = 0;
+        for (size_t j = 0; j < d; ++j) {
+          fs += double(rows[v * d + j]) * q[j], fa += std::fabs(double(rows[v * d + j]) * q[j]);
+          is += double(r8[v * d + j]) * q[j] * scale[v], ia += std::fabs(double(r8[v * d + j]) * q[j] * scale[v]);
+        }
+        f_ref[v] = float(fs), f_mag[v] = float(fa), i_ref[v] = float(is), i_mag[v] = float(ia);
       }
-      f_ref[v] = float(fs), f_mag[v] = float(fa), i_ref[v] = float(is), i_mag[v] = float(ia);
+      const auto tables = tables_of_this_cpu();
+      for (const KernelTable* t : tables) {
+        SCOPED_TRACE(t->isa);
+        std::vector<float> s(n);
+        t->score_rows_f32(rows.data(), n, d, q.data(), s.data());
+        expect_close(s, f_ref, f_mag, d, "score_rows_f32");
+        t->score_rows_i8(r8.data(), scale.data(), n, d, q.data(), s.data());
+        expect_close(s, i_ref, i_mag, d, "score_rows_i8");
+      }
+      EXPECT_GE(tables.size(), 1u);
     }
-    const auto tables = tables_of_this_cpu();
-    for (const KernelTable* t : tables) {
-      SCOPED_TRACE(t->isa);
-      std::vector<float> s(n);
-      t->score_rows_f32(rows.data(), n, d, q.data(), s.data());
-      expect_close(s, f_ref, f_mag, d, "score_rows_f32");
-      t->score_rows_i8(r8.data(), scale.data(), n, d, q.data(), s.data());
-      expect_close(s, i_ref, i_mag, d, "score_rows_i8");
-    }
-    EXPECT_GE(tables.size(), 1u);
-  }
 }
 
 TEST(KernelDispatch, BaselineMatmulIsTheProductItClaims) {
