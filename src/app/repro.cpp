@@ -165,6 +165,32 @@ StageOutcome run_export(const std::string& run_dir, const std::string& base, con
   return {res, wall, stamp.git_rev()};
 }
 
+// A probe's settings as results.json and its stage identity show them.
+nlohmann::json probe_settings(const PqProbeRequest& r) {
+  return {{"subspaces", r.subspaces}, {"rotation", r.rotations}, {"codewords", r.codewords}};
+}
+
+// Probes a finished run's item table (pq_probe, which writes <run_dir>/pq_probe.json), unless that was
+// done for the same run and settings; the stamp is <run_dir>/pq_probe-stage.json.
+StageOutcome run_probe(const std::string& id, const std::string& run_dir, PqProbeRequest request,
+                       const nlohmann::json& run_identity) {
+  request.run_dir = run_dir;
+  const std::string report = run_dir + "/pq_probe.json";
+  const nlohmann::json identity = {{"run", run_identity}, {"settings", probe_settings(request)}};
+  StageStamp stamp(run_dir + "/pq_probe-stage.json");
+  if (stamp.done(identity) && fs::exists(report)) {
+    log_info("repro: the PQ probe of {} is up to date ({})", id, report);
+    return {read_json_at(report), stamp.wall_s(), stamp.git_rev()};
+  }
+  stamp.start(identity);
+  log_info("repro: the PQ probe of {} ({})", id, run_dir);
+  const auto t0 = std::chrono::steady_clock::now();
+  const nlohmann::json res = pq_probe(request);
+  const double wall = seconds_since(t0);
+  stamp.finish(identity, wall);
+  return {res, wall, stamp.git_rev()};
+}
+
 // One entry of results.json "exports": the file and what the runtime measured on it.
 nlohmann::json exported_file(const SuiteExport& e, const std::string& pocket, const nlohmann::json& report) {
   nlohmann::json x = {{"run", e.run}, {"weight_type", e.weight_type}, {"file", pocket}, {"bytes", report["bytes"]}};
@@ -497,6 +523,22 @@ nlohmann::json goal_verdicts(const Suite& suite, const nlohmann::json& rows) {
   return out;
 }
 
+// Every probe of the suite, run or found done in its run's folder (the one its exports read), as
+// results.json's "probes"; their wall times are added to `wall`.
+nlohmann::json suite_probes(const Suite& suite, const std::map<std::string, DoneRun>& done, double& wall) {
+  nlohmann::json probes = nlohmann::json::array();
+  for (const SuiteProbe& p : suite.probes) {
+    const DoneRun& d = done.at(p.run);
+    const StageOutcome stage = run_probe(p.run, d.dir, p.settings, d.identity);
+    wall += stage.wall_s;
+    probes.push_back({{"run", p.run},
+                      {"settings", probe_settings(p.settings)},
+                      {"teacher", stage.results["teacher"]},
+                      {"rows", stage.results["rows"]}});
+  }
+  return probes;
+}
+
 }  // namespace
 
 nlohmann::json repro(const ReproRequest& r) {
@@ -533,6 +575,9 @@ nlohmann::json repro(const ReproRequest& r) {
                                {"max_abs_score_diff", x["verify"]["max_abs_score_diff"]},
                                {"top20_identical", x["verify"]["top20_identical"]}};
   }
+  // After the exports: nothing else reads a probe, so one that fails at run time (a run that is not
+  // SASRec, an M that does not divide model.dim) leaves every export done.
+  const nlohmann::json probes = suite_probes(suite, done, wall);
   nlohmann::json rows = nlohmann::json::array();
   for (const SuiteRun& run : suite.runs) rows.push_back(done.at(run.id).row);
   const nlohmann::json& first = done.at(suite.runs.front().id).results;
@@ -558,6 +603,7 @@ nlohmann::json repro(const ReproRequest& r) {
     for (const Recommendation& rec : recommend_items(q)) top.push_back({{"item", rec.item}, {"score", rec.score}});
     out["query"] = {{"run", suite.query.run}, {"file", q.model_path}, {"history", suite.query.history}, {"top", top}};
   }
+  if (!probes.empty()) out["probes"] = probes;
   out["goals"] = goal_verdicts(suite, rows);
   if (!suite.paper.is_null()) out["paper"] = suite.paper;
   write_suite_pages(out, out_dir);

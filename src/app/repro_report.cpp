@@ -148,6 +148,20 @@ std::string exports_table(const nlohmann::json& results) {
   return md;
 }
 
+// Each probe of the suite (results.json "probes") as its own section: pq_probe's table.
+std::string probes_sections(const nlohmann::json& results) {
+  std::string md;
+  for (const auto& p : results.value("probes", nlohmann::json::array()))
+    md += fmt::format(
+        "\n## PQ ceiling (teacher's table quantised, nothing retrained): {}\n\n"
+        "The run's model selected on validation (before any refit) with its item table replaced by the PQ "
+        "reconstruction of that table (k-means codes, K = {} codewords per sub-space; OPQ in the rows marked "
+        "rotation), every other weight unchanged: how much of the teacher's accuracy a table of that size keeps "
+        "before any training (docs/design/pq.md §5). Metrics in %.\n\n{}",
+        p["run"].get<std::string>(), p["settings"]["codewords"].get<int64_t>(), pq_probe_table(p));
+  return md;
+}
+
 // The suite's goals: each measured ratio against its threshold, met or missed.
 std::string goals_table(const nlohmann::json& results) {
   if (!results.contains("goals") || results["goals"].empty()) return "";
@@ -507,6 +521,7 @@ std::string suite_table_markdown(const nlohmann::json& r) {
         "masked (any of the query's test items in the top 20; a check of the runtime against LibTorch, not the "
         "protocol's metric). Query times: one thread, this machine.\n\n" +
         x;
+  md += probes_sections(r);
   if (const std::string g = goals_table(r); !g.empty())
     md += "\n## Goals\n\nThe suite's goals, on test metrics (means over seeds where a row has seeds).\n\n" + g;
   if (const std::string p = paper_table(r); !p.empty()) md += "\n## The paper's numbers\n\n" + p;

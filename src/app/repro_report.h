@@ -10,7 +10,7 @@
 namespace pocketrec::app {
 
 // table.md: every row's sizes, query time and metrics; each student against its teacher; the
-// target groups; the runtime's answer to the suite's query.
+// exported files; the PQ ceilings; the target groups; the runtime's answer to the suite's query.
 std::string suite_table_markdown(const nlohmann::json& results);
 
 // Writes <dir>/size.{dat,png,svg}, curves.{dat,png,svg} when a run has a training curve, table.md,

@@ -139,6 +139,47 @@ std::vector<SuiteExport> read_exports(const nlohmann::json& list, const std::str
   return out;
 }
 
+// The suite's "probe": each entry {"run": id, "subspaces": [M, ...], "rotation": [false, true], "codewords": K},
+// the settings optional (PqProbeRequest's defaults); each run probed once. Whether M divides the run's
+// model.dim and K fits its items is checked by pq_probe when the stage runs.
+std::vector<SuiteProbe> read_probes(const nlohmann::json& list, const std::string& path,
+                                    const std::vector<std::string>& ids) {
+  PR_CHECK(list.is_array(), ErrorCode::kInvalidArgument, "{}: key 'probe': expected a list", path);
+  std::vector<SuiteProbe> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = "probe[" + std::to_string(i) + "].";
+    PR_CHECK(list[i].is_object(), ErrorCode::kInvalidArgument,
+             "{}: key 'probe[{}]': expected {{\"run\", \"subspaces\", \"rotation\", \"codewords\"}}", path, i);
+    check_keys(list[i], {"run", "subspaces", "rotation", "codewords"}, path, where);
+    SuiteProbe p;
+    p.run = get<std::string>(list[i], "run", "", true, path, where);
+    // M and K strictly as integers: 8.5 is refused, not rounded.
+    auto positive = [](const nlohmann::json& v) { return v.is_number_integer() && v.get<int64_t>() > 0; };
+    const nlohmann::json subspaces =
+        list[i].contains("subspaces") ? list[i].at("subspaces") : nlohmann::json(p.settings.subspaces);
+    PR_CHECK(subspaces.is_array() && !subspaces.empty() && std::all_of(subspaces.begin(), subspaces.end(), positive),
+             ErrorCode::kInvalidArgument,
+             "{}: key '{}subspaces': expected a non-empty list of positive integers, got {}", path, where,
+             subspaces.dump());
+    p.settings.subspaces = subspaces.get<std::vector<int64_t>>();
+    p.settings.rotations = get<std::vector<bool>>(list[i], "rotation", p.settings.rotations, false, path, where);
+    PR_CHECK(!p.settings.rotations.empty(), ErrorCode::kInvalidArgument,
+             "{}: key '{}rotation': expected a non-empty list of booleans", path, where);
+    const nlohmann::json codewords =
+        list[i].contains("codewords") ? list[i].at("codewords") : nlohmann::json(p.settings.codewords);
+    PR_CHECK(positive(codewords), ErrorCode::kInvalidArgument,
+             "{}: key '{}codewords': expected a positive integer, got {}", path, where, codewords.dump());
+    p.settings.codewords = codewords.get<int64_t>();
+    PR_CHECK(std::find(ids.begin(), ids.end(), p.run) != ids.end(), ErrorCode::kInvalidArgument,
+             "{}: key '{}run': '{}' is not a run of the suite", path, where, p.run);
+    for (const SuiteProbe& earlier : out)
+      PR_CHECK(earlier.run != p.run, ErrorCode::kInvalidArgument,
+               "{}: key 'probe[{}]': '{}' is probed twice (list every setting in one entry)", path, i, p.run);
+    out.push_back(p);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> grid_candidates(const SuiteRun& run) {
@@ -162,7 +203,7 @@ std::string suite_path(const std::string& name_or_path) {
 
 Suite read_suite(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
-  check_keys(j, {"name", "title", "quick", "runs", "export", "query", "goals", "paper"}, path, "");
+  check_keys(j, {"name", "title", "quick", "runs", "export", "probe", "query", "goals", "paper"}, path, "");
   Suite s;
   s.path = path;
   s.name = get<std::string>(j, "name", "", true, path, "");
@@ -207,6 +248,7 @@ Suite read_suite(const std::string& path) {
                "{}: key 'paper.rows.{}': not a run of the suite", path, id);
   }
   s.exports = read_exports(j.value("export", nlohmann::json::array()), path, ids);
+  s.probes = read_probes(j.value("probe", nlohmann::json::array()), path, ids);
   if (j.contains("query")) {
     const nlohmann::json& q = j["query"];
     PR_CHECK(q.is_object(), ErrorCode::kInvalidArgument, "{}: key 'query': expected an object", path);

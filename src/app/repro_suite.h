@@ -1,6 +1,7 @@
 // A reproduction suite (configs/repro/NAME.json): the runs behind one results page, each a
 // committed config plus overrides, and what is done with them afterwards (exports checked by the
-// runtime, one on-device query). `pocketrec repro` runs it (workflows.h).
+// runtime, PQ probes of a teacher's table, one on-device query). `pocketrec repro` runs it
+// (workflows.h).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "app/workflows.h"
 
 namespace pocketrec::app {
 
@@ -55,6 +58,13 @@ struct SuiteExport {
   std::string file_stem() const { return weight_type == "fp32" ? run : run + "-" + weight_type; }
 };
 
+// A run's no-training PQ ceiling (pq_probe): its item table replaced by PQ reconstructions with each
+// setting. The settings' run_dir is left empty; the stage sets it to the run's folder.
+struct SuiteProbe {
+  std::string run;
+  PqProbeRequest settings;
+};
+
 struct Suite {
   std::string path;  // the suite file
   std::string name, title;
@@ -63,6 +73,8 @@ struct Suite {
   // The runs' exports, in order; a run's row shows its first (file size, query time, parity), the
   // page's exported-files table all of them.
   std::vector<SuiteExport> exports;
+  // The PQ probes, at most one per run (a probe writes one pq_probe.json in the run's folder).
+  std::vector<SuiteProbe> probes;
   SuiteQuery query;  // query.run empty: none
   std::vector<SuiteGoal> goals;
   // A method paper's own numbers for rows of the suite (run id -> metric -> value), shown beside
@@ -71,8 +83,8 @@ struct Suite {
 };
 
 // Reads and checks a suite file: unknown keys, wrong types, duplicate or unknown run ids, a run
-// distilled from a later one and a query of a run that is not exported are errors naming the file
-// and the key (Error kInvalidArgument).
+// distilled from a later one, a query of a run that is not exported and a probe setting that is not
+// positive are errors naming the file and the key (Error kInvalidArgument).
 Suite read_suite(const std::string& path);
 
 // The suite file of `name_or_path`: the path itself when it names a file, else

@@ -1,6 +1,7 @@
 // `pocketrec repro` end to end on a tiny suite: the page it writes holds each run's own numbers,
-// sizes and the runtime's answer; a second invocation redoes nothing; a changed teacher retrains
-// the teacher and its student but not the rest; bad suite files are refused naming file and key.
+// sizes, PQ probes and the runtime's answer; a second invocation redoes nothing; a changed teacher
+// retrains the teacher and its student but not the rest; bad suite files are refused naming file and
+// key.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -231,6 +232,24 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
               "paper": {"note": "n", "rows": {"z": {"map": 0.1}}}})",
           "key 'paper.rows.z': not a run of the suite");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a", "subspace": [8]}]})",
+          "unknown key 'probe[0].subspace' (did you mean 'probe[0].subspaces'?)");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "b"}]})",
+          "key 'probe[0].run': 'b' is not a run of the suite");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a", "subspaces": [8, 0]}]})",
+          "key 'probe[0].subspaces': expected a non-empty list of positive integers, got [8,0]");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a", "codewords": -1}]})",
+          "key 'probe[0].codewords': expected a positive integer, got -1");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a", "rotation": [0]}]})",
+          "key 'probe[0].rotation': wrong type");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a"}, {"run": "a", "subspaces": [2]}]})",
+          "key 'probe[1]': 'a' is probed twice");
   // A bad config key in the second run is found before the first is trained.
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
                                     {"id": "b", "role": "teacher", "config": "base.json", "set": ["--train.epoch=1"]}]})",
@@ -305,6 +324,63 @@ TEST(Cli, ReproAveragesSeedsTakesTheTeachersSettingsAndMarksRefits) {
             std::string::npos)
       << table;
   EXPECT_EQ(pocketrec::read_file(out + "/sweep-teacher-train.lr.dat").find("# train.lr, valid ndcg@5"), 0u);
+}
+
+// A probe stage: the teacher's item table replaced by PQ reconstructions, nothing retrained, for each
+// M (dividing d = 8) without and with a rotation; the probe's rows in results.json and its table on the
+// page; a second repro does not probe again, other settings do.
+TEST(Cli, ReproProbesTheTeachersItemTableOncePerSettings) {
+  TempDir t;
+  tiny_suite(t, "1");
+  auto probe_suite = [&](const std::string& subspaces) {
+    return t.file("cfg/probe.json", R"({
+  "name": "probe",
+  "runs": [{"id": "teacher", "role": "teacher", "config": "base.json"}],
+  // K = 4: PQ needs at least K items, and the tiny data has 30
+  "probe": [{"run": "teacher", "subspaces": )" +
+                                        subspaces +
+                                        R"(, "rotation": [false, true], "codewords": 4}]
+})");
+  };
+  const std::string suite = probe_suite("[2, 4]");
+  const std::string runs = t.path() + "/runs", out = t.path() + "/out";
+  const std::string cmd = "repro " + suite + " --runs " + runs + " --out " + out;
+  CliRun first = run(cmd);
+  ASSERT_EQ(first.code, 0) << first.out;
+  const nlohmann::json page = read_json(out + "/results.json");
+  ASSERT_EQ(page["probes"].size(), 1u);
+  const nlohmann::json& probe = page["probes"][0];
+  EXPECT_EQ(probe["run"], "teacher");
+  EXPECT_EQ(probe["settings"], nlohmann::json({{"subspaces", {2, 4}}, {"rotation", {false, true}}, {"codewords", 4}}));
+  EXPECT_EQ(probe["rows"], read_json(runs + "/teacher/pq_probe.json")["rows"]);  // the probe's own rows, copied
+  ASSERT_EQ(probe["rows"].size(), 5u);  // the dense teacher, then M = 2 and 4, each without and with a rotation
+  EXPECT_EQ(probe["rows"][0]["table"], "teacher (dense)");
+  EXPECT_EQ(probe["rows"][4]["subspaces"], 4);
+  EXPECT_TRUE(probe["rows"][4]["rotation"].get<bool>());
+  for (const auto& row : probe["rows"])
+    for (const char* split : {"valid", "test"})
+      for (const char* metric : {"hr@20", "mrr@20"}) {
+        const double value = row[split][metric].get<double>();
+        EXPECT_TRUE(value >= 0.0 && value <= 1.0) << row["table"] << " " << split << " " << metric;
+      }
+  const std::string table = pocketrec::read_file(out + "/table.md");
+  EXPECT_NE(table.find("## PQ ceiling (teacher's table quantised, nothing retrained): teacher\n"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("| teacher (dense) | "), std::string::npos) << table;
+
+  const auto written = fs::last_write_time(runs + "/teacher/pq_probe.json");
+  CliRun second = run(cmd);
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("repro: the PQ probe of teacher is up to date"), std::string::npos) << second.out;
+  EXPECT_EQ(fs::last_write_time(runs + "/teacher/pq_probe.json"), written);
+  EXPECT_EQ(read_json(out + "/results.json")["probes"], page["probes"]);
+
+  probe_suite("[4]");
+  CliRun third = run(cmd);
+  ASSERT_EQ(third.code, 0) << third.out;
+  EXPECT_NE(third.out.find("repro: teacher is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(third.out.find("the PQ probe of teacher is up to date"), std::string::npos) << third.out;
+  EXPECT_EQ(read_json(out + "/results.json")["probes"][0]["rows"].size(), 3u);
 }
 
 // A grid of refitted runs (train.refit) selects without refitting and refits only the winner, in

@@ -1,8 +1,8 @@
 // Every committed reproduction suite (configs/repro/*.json) in its quick mode, as CI runs it: each
 // output exists and holds sane values. These check the pipeline, not results: every metric a
 // fraction, teachers above POP on validation, students smaller than their teachers, each run's grid
-// and seeds all trained, exports exact against LibTorch, the plots drawn from the rows; and, per
-// suite, the orderings its quick budget is known to keep.
+// and seeds all trained, exports exact against LibTorch, the PQ probes' metrics fractions, the plots
+// drawn from the rows; and, per suite, the orderings its quick budget is known to keep.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -124,6 +124,16 @@ TEST_P(ReproQuick, WritesASanePage) {
       EXPECT_GE(v["top20_overlap"].get<double>(), 0.9) << id << " " << type;
     }
   }
+  // PQ probes: one entry per probe of the suite, every HR@20 and MRR@20 of every row a fraction.
+  const nlohmann::json probes = suite.value("probe", nlohmann::json::array());
+  ASSERT_EQ(page.value("probes", nlohmann::json::array()).size(), probes.size());
+  for (size_t i = 0; i < probes.size(); ++i)
+    for (const auto& r : page["probes"][i]["rows"])
+      for (const char* split : {"valid", "test"})
+        for (const char* metric : {"hr@20", "mrr@20"}) {
+          const double value = r[split][metric].get<double>();
+          EXPECT_TRUE(value >= 0.0 && value <= 1.0) << r["table"] << " " << split << " " << metric;
+        }
   if (suite.contains("query")) EXPECT_EQ(page["query"]["top"].size(), suite["query"].value("k", 10u));
   if (const auto it = kQuickOrderings.find(name); it != kQuickOrderings.end())
     for (const auto& [better, worse] : it->second)
