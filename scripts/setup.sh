@@ -20,7 +20,7 @@ packages=(
   clang libclang-rt-14-dev   # the runtime's sanitizer and libFuzzer run (tools/runtime_sanitize.sh)
   pybind11-dev python3-dev python3-numpy python3-pytest   # the runtime's Python module and its tests
   g++-aarch64-linux-gnu qemu-user   # the runtime cross-built for aarch64, tested under QEMU (tools/runtime_aarch64.sh)
-  gnuplot-nox           # the results' plots (pocketrec repro, tools/pq_report.py)
+  gnuplot-nox           # the results' plots (pocketrec repro)
 )
 missing=()
 for p in "${packages[@]}"; do

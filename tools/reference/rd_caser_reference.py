@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # An independent re-typing of the RD reference's Caser training (graytowne/rank_distill: caser.py, the
 # loop of train_caser.py, evaluation.py; docs/design/rankdistill.md sections 1-5), on PocketRec's RD-protocol split
-# of a check-in proxy. It exists to tell an implementation defect from a property of the data:
-# docs/results/teachers.md compares its MAP with PocketRec's Caser-T and BPR-MF. Not part of the build
-# or the tests; needs Debian's python3-torch and python3-numpy (not installed by scripts/setup.sh):
+# of a check-in proxy. It exists to tell an implementation defect from a property of the data: its
+# MAP compares with the Caser-T and BPR-MF rows and grids of docs/results/rd-gowalla/table.md and
+# rd-foursquare/table.md. Not part of the build or the tests; needs Debian's python3-torch and
+# python3-numpy (not installed by scripts/setup.sh):
 #   /usr/bin/python3 tools/reference/rd_caser_reference.py --drop 0.7
 #   /usr/bin/python3 tools/reference/rd_caser_reference.py --data ../shared/data/foursquare-lbsn5k/Foursquare_checkins.txt --drop 0.7
 #   /usr/bin/python3 tools/reference/rd_caser_reference.py --model bpr --d 128 --lr 0.005 --l2 0.00001 --epochs 150
