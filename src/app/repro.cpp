@@ -170,6 +170,21 @@ nlohmann::json probe_settings(const PqProbeRequest& r) {
   return {{"subspaces", r.subspaces}, {"rotation", r.rotations}, {"codewords", r.codewords}};
 }
 
+// Whether a pq_probe.json holds the rows of these settings: `pocketrec pq-probe` writes the same
+// file, so one run by hand in a suite's folder after the stage is not taken for the stage's.
+bool probe_report_matches(const nlohmann::json& report, const PqProbeRequest& r) {
+  if (report.value("codewords", int64_t{-1}) != r.codewords || !report.contains("rows")) return false;
+  const nlohmann::json& rows = report["rows"];
+  if (rows.size() != 1 + r.subspaces.size() * r.rotations.size()) return false;
+  size_t i = 1;
+  for (int64_t m : r.subspaces)
+    for (bool rotation : r.rotations) {
+      if (rows[i].value("subspaces", int64_t{0}) != m || rows[i].value("rotation", !rotation) != rotation) return false;
+      ++i;
+    }
+  return true;
+}
+
 // Probes a finished run's item table (pq_probe, which writes <run_dir>/pq_probe.json), unless that was
 // done for the same run and settings; the stamp is <run_dir>/pq_probe-stage.json.
 StageOutcome run_probe(const std::string& id, const std::string& run_dir, PqProbeRequest request,
@@ -178,7 +193,7 @@ StageOutcome run_probe(const std::string& id, const std::string& run_dir, PqProb
   const std::string report = run_dir + "/pq_probe.json";
   const nlohmann::json identity = {{"run", run_identity}, {"settings", probe_settings(request)}};
   StageStamp stamp(run_dir + "/pq_probe-stage.json");
-  if (stamp.done(identity) && fs::exists(report)) {
+  if (stamp.done(identity) && fs::exists(report) && probe_report_matches(read_json_at(report), request)) {
     log_info("repro: the PQ probe of {} is up to date ({})", id, report);
     return {read_json_at(report), stamp.wall_s(), stamp.git_rev()};
   }
@@ -290,6 +305,23 @@ Config variant_config(const SuiteRun& run, const std::vector<std::string>& overr
   return Config::load(run.config, all);
 }
 
+// A probe replaces a dense SASRec item table by PQ reconstructions of it with M sub-spaces of
+// model.dim / M dimensions (pq_probe): checked before anything is trained, as the configs are.
+void check_probed_model(const Suite& suite, size_t run_index, const nlohmann::json& model) {
+  const std::string& id = suite.runs[run_index].id;
+  for (size_t j = 0; j < suite.probes.size(); ++j) {
+    if (suite.probes[j].run != id) continue;
+    PR_CHECK(model["name"] == "sasrec" && model["item_table"] == "dense", ErrorCode::kInvalidArgument,
+             "{}: key 'probe[{}].run': '{}' is a {} model with a {} item table; a probe quantises a dense SASRec "
+             "table",
+             suite.path, j, id, model["name"].get<std::string>(), model["item_table"].get<std::string>());
+    const int64_t dim = model["dim"].get<int64_t>();
+    for (int64_t m : suite.probes[j].settings.subspaces)
+      PR_CHECK(dim % m == 0, ErrorCode::kInvalidArgument,
+               "{}: key 'probe[{}].subspaces': {} does not divide model.dim = {} of '{}'", suite.path, j, m, dim, id);
+  }
+}
+
 // Loads every run's every training before anything is trained, so a bad key in the last run costs
 // nothing: errors name the suite file and the run. Every run must share the first one's data, split
 // and evaluation, which the page reports once.
@@ -315,6 +347,7 @@ void check_suite_configs(const Suite& suite, bool quick) {
                                           {"metrics", resolved["eval"]["metrics"]},
                                           {"ks", resolved["eval"]["ks"]},
                                           {"valid_metric", resolved["eval"]["valid_metric"]}};
+        check_probed_model(suite, i, resolved["model"]);
         if (shared.is_null()) shared = evaluated, first = resolved;
         PR_CHECK(evaluated == shared, ErrorCode::kInvalidArgument,
                  "{}: runs[{}] ('{}') has other data, split or evaluation settings than runs[0] ({} vs {})", suite.path,

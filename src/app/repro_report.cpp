@@ -157,7 +157,9 @@ std::string probes_sections(const nlohmann::json& results) {
         "The run's model selected on validation (before any refit) with its item table replaced by the PQ "
         "reconstruction of that table (k-means codes, K = {} codewords per sub-space; OPQ in the rows marked "
         "rotation), every other weight unchanged: how much of the teacher's accuracy a table of that size keeps "
-        "before any training (docs/design/pq.md §5). Metrics in %.\n\n{}",
+        "before any training (docs/design/pq.md §5). The first row is that model with its own table: compare the PQ "
+        "rows with it, not with the run's row above, which for a refitted run is the model refitted on the validation "
+        "sessions too. Metrics in %.\n\n{}",
         p["run"].get<std::string>(), p["settings"]["codewords"].get<int64_t>(), pq_probe_table(p));
   return md;
 }

@@ -115,9 +115,9 @@ struct ReproRequest {
 };
 // Runs a reproduction suite (app/repro_suite.h): every run in order, each skipped when it finished
 // before with the same settings (and resumed from its checkpoint when it was interrupted), then the
-// exports, checked by the runtime and timed, the PQ probes (pq_probe) of the runs the suite names, and
-// the suite's query answered by the runtime from the exported file. Writes <out_dir>/results.json, table.md and the plots (app/repro_report.h) and
-// returns the results.
+// exports, checked by the runtime and timed, the PQ probes (pq_probe) of the runs the suite names,
+// and the suite's query answered by the runtime from the exported file. Writes
+// <out_dir>/results.json, table.md and the plots (app/repro_report.h) and returns the results.
 nlohmann::json repro(const ReproRequest& request);
 
 // `pocketrec data stats`: users (or sessions), items, interactions and lengths, as Markdown.

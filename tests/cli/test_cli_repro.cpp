@@ -250,6 +250,14 @@ TEST(Cli, ReproRefusesABadSuiteNamingFileAndKey) {
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
               "probe": [{"run": "a"}, {"run": "a", "subspaces": [2]}]})",
           "key 'probe[1]': 'a' is probed twice");
+  // What pq_probe would refuse after every run has trained is refused before the first.
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"}],
+              "probe": [{"run": "a", "subspaces": [4, 3]}]})",
+          "key 'probe[0].subspaces': 3 does not divide model.dim = 8 of 'a'");
+  refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json",
+                                     "set": ["--model.item_table=pq", "--model.pq_subspaces=4"]}],
+              "probe": [{"run": "a"}]})",
+          "key 'probe[0].run': 'a' is a sasrec model with a pq item table; a probe quantises a dense SASRec table");
   // A bad config key in the second run is found before the first is trained.
   refused(R"({"name": "x", "runs": [{"id": "a", "role": "teacher", "config": "base.json"},
                                     {"id": "b", "role": "teacher", "config": "base.json", "set": ["--train.epoch=1"]}]})",
@@ -373,6 +381,15 @@ TEST(Cli, ReproProbesTheTeachersItemTableOncePerSettings) {
   ASSERT_EQ(second.code, 0) << second.out;
   EXPECT_NE(second.out.find("repro: the PQ probe of teacher is up to date"), std::string::npos) << second.out;
   EXPECT_EQ(fs::last_write_time(runs + "/teacher/pq_probe.json"), written);
+  EXPECT_EQ(read_json(out + "/results.json")["probes"], page["probes"]);
+
+  // `pocketrec pq-probe` by hand writes the same file with other settings: the stage probes again.
+  CliRun by_hand = run("pq-probe " + runs + "/teacher --subspaces 2 --codewords 4 --rotation no");
+  ASSERT_EQ(by_hand.code, 0) << by_hand.out;
+  ASSERT_EQ(read_json(runs + "/teacher/pq_probe.json")["rows"].size(), 2u);
+  CliRun after_hand = run(cmd);
+  ASSERT_EQ(after_hand.code, 0) << after_hand.out;
+  EXPECT_EQ(after_hand.out.find("the PQ probe of teacher is up to date"), std::string::npos) << after_hand.out;
   EXPECT_EQ(read_json(out + "/results.json")["probes"], page["probes"]);
 
   probe_suite("[4]");

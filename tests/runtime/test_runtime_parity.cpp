@@ -85,7 +85,7 @@ TEST(RuntimeParity, BundledModelsReproduceTheRecordedTop20) {
     pocketrec_context_free(m.second);
     pocketrec_model_free(m.first);
   }
-  // The line docs/results/runtime.md quotes for each target.
+  // The line bench/README.md ("Portable builds") quotes for each target.
   std::printf("parity (kernels %s): %zu/%zu identical top-20 lists, max |score diff| %.3g\n", pocketrec_kernel_isa(),
               identical, queries.size(), max_diff);
 }
