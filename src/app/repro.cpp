@@ -608,8 +608,8 @@ nlohmann::json repro(const ReproRequest& r) {
                                {"max_abs_score_diff", x["verify"]["max_abs_score_diff"]},
                                {"top20_identical", x["verify"]["top20_identical"]}};
   }
-  // After the exports: nothing else reads a probe, so one that fails at run time (a run that is not
-  // SASRec, an M that does not divide model.dim) leaves every export done.
+  // After the exports: nothing else reads a probe, so one that fails at run time (K more than the
+  // run's items; the rest is checked with the configs) leaves every export done.
   const nlohmann::json probes = suite_probes(suite, done, wall);
   nlohmann::json rows = nlohmann::json::array();
   for (const SuiteRun& run : suite.runs) rows.push_back(done.at(run.id).row);

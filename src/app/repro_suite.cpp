@@ -140,8 +140,9 @@ std::vector<SuiteExport> read_exports(const nlohmann::json& list, const std::str
 }
 
 // The suite's "probe": each entry {"run": id, "subspaces": [M, ...], "rotation": [false, true], "codewords": K},
-// the settings optional (PqProbeRequest's defaults); each run probed once. Whether M divides the run's
-// model.dim and K fits its items is checked by pq_probe when the stage runs.
+// the settings optional (PqProbeRequest's defaults); each run probed once. That the run is a dense
+// SASRec whose model.dim each M divides is checked with the configs (repro.cpp); that K fits its
+// items, by pq_probe when the stage runs.
 std::vector<SuiteProbe> read_probes(const nlohmann::json& list, const std::string& path,
                                     const std::vector<std::string>& ids) {
   PR_CHECK(list.is_array(), ErrorCode::kInvalidArgument, "{}: key 'probe': expected a list", path);
