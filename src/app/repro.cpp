@@ -1,7 +1,5 @@
 // `pocketrec repro NAME`: runs a suite's stages (configs/repro/NAME.json), skipping those already
 // done with the same settings, and writes its results.json, table.md and plots (repro_report.h).
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +14,7 @@
 #include <tuple>
 
 #include "app/repro_report.h"
+#include "app/repro_stage.h"
 #include "app/repro_suite.h"
 #include "app/results.h"
 #include "app/workflows.h"
@@ -29,10 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // What decides a run's outcome: its resolved config without the keys that do not change results
 // (run_identity), plus the epoch budget and the refit, which a resumed run may change but a suite
 // fixes; a distilled run's teacher's identity too, so a retrained teacher retrains its students.
@@ -45,50 +40,6 @@ nlohmann::json stage_identity(const Config& config, const nlohmann::json& teache
   if (!teacher_identity.is_null()) id["teacher"] = teacher_identity;
   return id;
 }
-
-// The JSON file at `path`; Error(kBadFormat) naming it when it is not JSON.
-nlohmann::json read_json_at(const std::string& path) {
-  nlohmann::json j = nlohmann::json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
-  PR_CHECK(!j.is_discarded(), ErrorCode::kBadFormat, "{}: not valid JSON", path);
-  return j;
-}
-
-std::string git_revision();  // below
-
-// A stage's stamp file: the identity it last started with and, once finished, its wall time and
-// the code revision that ran it. A stage is done when its stamp is finished with today's identity
-// and its outputs exist.
-struct StageStamp {
-  std::string path;
-  nlohmann::json saved;  // null when there is none (or it is unreadable: the stage is redone)
-
-  explicit StageStamp(std::string p) : path(std::move(p)) {
-    if (fs::exists(path)) saved = nlohmann::json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
-    if (!saved.is_object()) saved = nullptr;
-  }
-  bool matches(const nlohmann::json& identity) const {
-    return saved.is_object() && saved.contains("identity") && saved["identity"] == identity;
-  }
-  bool done(const nlohmann::json& identity) const { return matches(identity) && saved.value("finished", false); }
-  double wall_s() const { return saved.is_object() ? saved.value("wall_s", 0.0) : 0.0; }
-  std::string git_rev() const { return saved.is_object() ? saved.value("git_rev", std::string()) : ""; }
-  void start(const nlohmann::json& identity) { write({{"identity", identity}, {"finished", false}}); }
-  void finish(const nlohmann::json& identity, double wall) {
-    write({{"identity", identity}, {"finished", true}, {"wall_s", wall}, {"git_rev", git_revision()}});
-  }
-
- private:
-  void write(nlohmann::json j) {
-    saved = std::move(j);
-    write_file_atomic(path, saved.dump(2) + "\n");
-  }
-};
-
-struct StageOutcome {
-  nlohmann::json results;  // the run's results.json, or the export's report
-  double wall_s = 0;
-  std::string git_rev;  // of the code that ran the stage
-};
 
 // Runs (or skips) one train/distill stage. `resume_from`, when not empty, is a finished stage of the
 // same training whose checkpoints this one continues from (a grid's winner refitted: its training
@@ -493,41 +444,6 @@ DoneRun run_suite_entry(const SuiteRun& run, const Suite& suite, bool quick, con
   best.row["wall_s"] = wall;
   if (!grid.empty()) best.row["grid"] = grid;
   return best;
-}
-
-std::string command_output(const std::string& command) {
-  std::string out;
-  if (FILE* p = ::popen(command.c_str(), "r")) {
-    char buf[256];
-    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-    if (::pclose(p) != 0) out.clear();
-  }
-  return std::string(trim(out));
-}
-
-// The checked-out commit, "+modified" when tracked files outside docs/results (which repro itself
-// rewrites) differ from it; "unknown" outside git.
-// Asked of git once per process: the code that runs does not change while it runs.
-std::string git_revision() {
-  static const std::string revision = [] {
-    const std::string rev = command_output("git rev-parse HEAD 2>/dev/null");
-    if (rev.empty()) return std::string("unknown");
-    const std::string changes =
-        command_output("git status --porcelain --untracked-files=no -- . ':(exclude)docs/results' 2>/dev/null");
-    return changes.empty() ? rev : rev + "+modified";
-  }();
-  return revision;
-}
-
-std::string machine_description() {
-  std::string cpu;
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; cpu.empty() && std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
-      cpu = std::string(trim(line.substr(line.find(':') + 1)));
-  utsname u{};
-  const std::string arch = ::uname(&u) == 0 ? u.machine : "unknown";
-  return fmt::format("{}, {}{} CPUs", arch, cpu.empty() ? "" : cpu + ", ", std::thread::hardware_concurrency());
 }
 
 // Each goal of the suite with its measured ratio and whether it is met; Error naming the suite when

@@ -1,0 +1,86 @@
+#include "app/repro_stage.h"
+
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/text.h"
+
+namespace pocketrec::app {
+namespace {
+
+std::string command_output(const std::string& command) {
+  std::string out;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    if (::pclose(p) != 0) out.clear();
+  }
+  return std::string(trim(out));
+}
+
+}  // namespace
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+nlohmann::json read_json_at(const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
+  PR_CHECK(!j.is_discarded(), ErrorCode::kBadFormat, "{}: not valid JSON", path);
+  return j;
+}
+
+std::string git_revision() {
+  static const std::string revision = [] {
+    const std::string rev = command_output("git rev-parse HEAD 2>/dev/null");
+    if (rev.empty()) return std::string("unknown");
+    const std::string changes =
+        command_output("git status --porcelain --untracked-files=no -- . ':(exclude)docs/results' 2>/dev/null");
+    return changes.empty() ? rev : rev + "+modified";
+  }();
+  return revision;
+}
+
+std::string machine_description() {
+  std::string cpu;
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; cpu.empty() && std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      cpu = std::string(trim(line.substr(line.find(':') + 1)));
+  utsname u{};
+  const std::string arch = ::uname(&u) == 0 ? u.machine : "unknown";
+  return fmt::format("{}, {}{} CPUs", arch, cpu.empty() ? "" : cpu + ", ", std::thread::hardware_concurrency());
+}
+
+StageStamp::StageStamp(std::string path) : path_(std::move(path)) {
+  if (std::filesystem::exists(path_))
+    saved_ = nlohmann::json::parse(read_file(path_), nullptr, /*allow_exceptions=*/false);
+  if (!saved_.is_object()) saved_ = nullptr;
+}
+
+bool StageStamp::matches(const nlohmann::json& identity) const {
+  return saved_.is_object() && saved_.contains("identity") && saved_["identity"] == identity;
+}
+
+void StageStamp::start(const nlohmann::json& identity) {
+  write({{"identity", identity}, {"finished", false}});
+}
+
+void StageStamp::finish(const nlohmann::json& identity, double wall) {
+  write({{"identity", identity}, {"finished", true}, {"wall_s", wall}, {"git_rev", git_revision()}});
+}
+
+void StageStamp::write(nlohmann::json j) {
+  saved_ = std::move(j);
+  write_file_atomic(path_, saved_.dump(2) + "\n");
+}
+
+}  // namespace pocketrec::app

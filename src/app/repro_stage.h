@@ -1,0 +1,50 @@
+// The bookkeeping of a reproduction suite's stages (app/repro.cpp): the stamp that says whether a
+// stage is done with today's settings, its outcome, and the provenance results.json records.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace pocketrec::app {
+
+double seconds_since(std::chrono::steady_clock::time_point t0);
+
+// The JSON file at `path`; Error(kBadFormat) naming it when it is not JSON.
+nlohmann::json read_json_at(const std::string& path);
+
+// The checked-out commit, "+modified" when tracked files outside docs/results (which repro itself
+// rewrites) differ from it; "unknown" outside git. Asked of git once per process: the code that
+// runs does not change while it runs.
+std::string git_revision();
+
+// "<arch>, <CPU model>, <n> CPUs" of this machine.
+std::string machine_description();
+
+// A stage's stamp file: the identity it last started with and, once finished, its wall time and
+// the code revision that ran it. A stage is done when its stamp is finished with today's identity
+// and its outputs exist.
+class StageStamp {
+ public:
+  explicit StageStamp(std::string path);  // an unreadable stamp reads as none: the stage is redone
+  bool matches(const nlohmann::json& identity) const;
+  bool done(const nlohmann::json& identity) const { return matches(identity) && saved_.value("finished", false); }
+  double wall_s() const { return saved_.is_object() ? saved_.value("wall_s", 0.0) : 0.0; }
+  std::string git_rev() const { return saved_.is_object() ? saved_.value("git_rev", std::string()) : ""; }
+  void start(const nlohmann::json& identity);
+  void finish(const nlohmann::json& identity, double wall);
+
+ private:
+  void write(nlohmann::json j);
+  std::string path_;
+  nlohmann::json saved_;  // null when there is none
+};
+
+struct StageOutcome {
+  nlohmann::json results;  // the run's results.json, the export's report or the probe's
+  double wall_s = 0;
+  std::string git_rev;  // of the code that ran the stage
+};
+
+}  // namespace pocketrec::app
