@@ -144,9 +144,12 @@ StageOutcome run_probe(const std::string& id, const std::string& run_dir, PqProb
   const std::string report = run_dir + "/pq_probe.json";
   const nlohmann::json identity = {{"run", run_identity}, {"settings", probe_settings(request)}};
   StageStamp stamp(run_dir + "/pq_probe-stage.json");
-  if (stamp.done(identity) && fs::exists(report) && probe_report_matches(read_json_at(report), request)) {
-    log_info("repro: the PQ probe of {} is up to date ({})", id, report);
-    return {read_json_at(report), stamp.wall_s(), stamp.git_rev()};
+  if (stamp.done(identity) && fs::exists(report)) {
+    nlohmann::json done = read_json_at(report);
+    if (probe_report_matches(done, request)) {
+      log_info("repro: the PQ probe of {} is up to date ({})", id, report);
+      return {std::move(done), stamp.wall_s(), stamp.git_rev()};
+    }
   }
   stamp.start(identity);
   log_info("repro: the PQ probe of {} ({})", id, run_dir);
