@@ -37,6 +37,7 @@
 #include "export/exporter.h"
 #include "models/session_encoder.h"
 #include "pocketrec/pocketrec.h"
+#include "train/process_setup.h"
 
 using namespace pocketrec;
 using Clock = std::chrono::steady_clock;
@@ -122,8 +123,8 @@ Table table_of(const std::string& which) {
 // `--torch-rss teacher|student|pq`: only build that LibTorch model and answer 1,000 queries, then print
 // "<peak RSS bytes> <RSS before building>" (the parent runs this in a child process).
 int torch_rss(const std::string& which) {
-  torch::set_num_threads(1);
   set_log_level(LogLevel::kWarn);
+  set_compute_threads(1, 1);
   const long before = peak_rss_bytes();
   data::Dataset d;
   for (int i = 0; i < kItems; ++i) d.item_ids.get_or_add(std::to_string(i));
@@ -142,8 +143,11 @@ int torch_rss(const std::string& which) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--torch-rss") return torch_rss(argv[2]);
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
-  torch::set_num_threads(1);
   set_log_level(LogLevel::kWarn);
+  // One thread for LibTorch's rows as for the runtime's: torch's own and OpenBLAS's, which runs
+  // LibTorch's matrix-vector product on threads of its own that torch::set_num_threads does not set
+  // (left alone, it scans the table on both cores).
+  set_compute_threads(1, 1);
   data::Dataset d;
   d.name = "tmall-sized";
   for (int i = 0; i < kItems; ++i) d.item_ids.get_or_add(std::to_string(i));
