@@ -75,7 +75,13 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
                resume_from);
     }
   }
-  stamp.start(identity);
+  // Continued from its own checkpoint, the stage's time includes what the interrupted invocations
+  // spent up to that checkpoint; continued from another stage's (a refit), that time is the other
+  // stage's.
+  if (resumed_from == dir)
+    stamp.resume(identity, dir + "/checkpoint_last.ckpt");
+  else
+    stamp.start(identity);
   if (resume) config.set("train.resume", true, "repro (a stage continued from its checkpoint)");
   log_info("repro: {} ({} {}{})", run.id, run.distill_from.empty() ? "train" : "distill from " + run.distill_from,
            run.config,
@@ -85,9 +91,8 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
   const auto t0 = std::chrono::steady_clock::now();
   const RunSettings settings = run_settings(config);
   nlohmann::json res = run.distill_from.empty() ? train(settings) : distill(settings);
-  const double wall = seconds_since(t0);
-  stamp.finish(identity, wall);
-  return {res, wall, stamp.git_rev()};
+  stamp.finish(identity, seconds_since(t0));
+  return {res, stamp.wall_s(), stamp.git_rev()};
 }
 
 // Exports a finished run to <base>.pocket and checks it with the runtime (export_run), unless that

@@ -1,7 +1,10 @@
 #include "app/repro_stage.h"
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +27,11 @@ std::string command_output(const std::string& command) {
     if (::pclose(p) != 0) out.clear();
   }
   return std::string(trim(out));
+}
+
+// Seconds since the Unix epoch, the clock of file modification times.
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -71,11 +79,27 @@ bool StageStamp::matches(const nlohmann::json& identity) const {
 }
 
 void StageStamp::start(const nlohmann::json& identity) {
-  write({{"identity", identity}, {"finished", false}});
+  write({{"identity", identity}, {"finished", false}, {"started_at", unix_seconds_now()}, {"earlier_s", 0.0}});
+}
+
+void StageStamp::resume(const nlohmann::json& identity, const std::string& progress_file) {
+  double earlier = 0;
+  struct stat st {};
+  if (matches(identity) && !saved_.value("finished", false) && saved_.contains("started_at") &&
+      ::stat(progress_file.c_str(), &st) == 0) {
+    const double saved_at = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
+    earlier = saved_.value("earlier_s", 0.0) + std::max(0.0, saved_at - saved_["started_at"].get<double>());
+  }
+  write({{"identity", identity}, {"finished", false}, {"started_at", unix_seconds_now()}, {"earlier_s", earlier}});
 }
 
 void StageStamp::finish(const nlohmann::json& identity, double wall) {
-  write({{"identity", identity}, {"finished", true}, {"wall_s", wall}, {"git_rev", git_revision()}});
+  const double earlier = saved_.is_object() ? saved_.value("earlier_s", 0.0) : 0.0;
+  write({{"identity", identity},
+         {"finished", true},
+         {"wall_s", earlier + wall},
+         {"earlier_s", earlier},
+         {"git_rev", git_revision()}});
 }
 
 void StageStamp::write(nlohmann::json j) {

@@ -22,17 +22,24 @@ std::string git_revision();
 // "<arch>, <CPU model>, <n> CPUs" of this machine.
 std::string machine_description();
 
-// A stage's stamp file: the identity it last started with and, once finished, its wall time and
-// the code revision that ran it. A stage is done when its stamp is finished with today's identity
-// and its outputs exist.
+// A stage's stamp file: the identity it last started with, when that invocation started and the
+// time earlier invocations put into it, and once finished its wall time and the code revision that
+// ran it. A stage is done when its stamp is finished with today's identity and its outputs exist.
 class StageStamp {
  public:
   explicit StageStamp(std::string path);  // an unreadable stamp reads as none: the stage is redone
   bool matches(const nlohmann::json& identity) const;
   bool done(const nlohmann::json& identity) const { return matches(identity) && saved_.value("finished", false); }
+  // Of a finished stage: its own invocation's seconds plus those of the interrupted invocations it
+  // continued (`resume`).
   double wall_s() const { return saved_.is_object() ? saved_.value("wall_s", 0.0) : 0.0; }
   std::string git_rev() const { return saved_.is_object() ? saved_.value("git_rev", std::string()) : ""; }
+  // A stage that starts over: no earlier time counts.
   void start(const nlohmann::json& identity);
+  // The same stage continued from the progress an interrupted invocation saved in `progress_file`
+  // (its last checkpoint): the time from that invocation's start to the file's last write counts
+  // towards the stage's wall time, and what it computed after that write, which is redone, does not.
+  void resume(const nlohmann::json& identity, const std::string& progress_file);
   void finish(const nlohmann::json& identity, double wall);
 
  private:
