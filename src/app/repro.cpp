@@ -75,9 +75,9 @@ StageOutcome run_stage(const SuiteRun& run, Config config, const nlohmann::json&
                resume_from);
     }
   }
-  // Continued from its own checkpoint, the stage's time includes what the interrupted invocations
-  // spent up to that checkpoint; continued from another stage's (a refit), that time is the other
-  // stage's.
+  // Continued from its own checkpoint, the stage's time includes what each interrupted invocation
+  // spent up to its last checkpoint; continued from another stage's (a refit), that time is the
+  // other stage's.
   if (resumed_from == dir)
     stamp.resume(identity, dir + "/checkpoint_last.ckpt");
   else

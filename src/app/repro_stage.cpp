@@ -34,6 +34,11 @@ double unix_seconds_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// j[key] when it is a number, else 0 (a stamp is written by this code, but may be edited by hand).
+double number_at(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+}
+
 }  // namespace
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -85,16 +90,18 @@ void StageStamp::start(const nlohmann::json& identity) {
 void StageStamp::resume(const nlohmann::json& identity, const std::string& progress_file) {
   double earlier = 0;
   struct stat st {};
-  if (matches(identity) && !saved_.value("finished", false) && saved_.contains("started_at") &&
+  if (matches(identity) && !saved_.value("finished", false) && number_at(saved_, "started_at") > 0 &&
       ::stat(progress_file.c_str(), &st) == 0) {
+    const double now = unix_seconds_now();
     const double saved_at = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
-    earlier = saved_.value("earlier_s", 0.0) + std::max(0.0, saved_at - saved_["started_at"].get<double>());
+    // A modification time ahead of this clock (another machine's file system) counts up to now.
+    earlier = number_at(saved_, "earlier_s") + std::max(0.0, std::min(saved_at, now) - number_at(saved_, "started_at"));
   }
   write({{"identity", identity}, {"finished", false}, {"started_at", unix_seconds_now()}, {"earlier_s", earlier}});
 }
 
 void StageStamp::finish(const nlohmann::json& identity, double wall) {
-  const double earlier = saved_.is_object() ? saved_.value("earlier_s", 0.0) : 0.0;
+  const double earlier = number_at(saved_, "earlier_s");
   write({{"identity", identity},
          {"finished", true},
          {"wall_s", earlier + wall},

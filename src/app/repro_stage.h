@@ -31,14 +31,16 @@ class StageStamp {
   bool matches(const nlohmann::json& identity) const;
   bool done(const nlohmann::json& identity) const { return matches(identity) && saved_.value("finished", false); }
   // Of a finished stage: its own invocation's seconds plus those of the interrupted invocations it
-  // continued (`resume`).
+  // continued (`resume`), each up to its last checkpoint.
   double wall_s() const { return saved_.is_object() ? saved_.value("wall_s", 0.0) : 0.0; }
   std::string git_rev() const { return saved_.is_object() ? saved_.value("git_rev", std::string()) : ""; }
   // A stage that starts over: no earlier time counts.
   void start(const nlohmann::json& identity);
   // The same stage continued from the progress an interrupted invocation saved in `progress_file`
-  // (its last checkpoint): the time from that invocation's start to the file's last write counts
-  // towards the stage's wall time, and what it computed after that write, which is redone, does not.
+  // (its last checkpoint): the time from that invocation's start to the file's last write is added
+  // to what earlier interrupted invocations carried over, and what it computed after that write,
+  // which is redone, does not count. Nothing earlier counts when the stamp is of other settings, is
+  // finished, or does not say when its invocation started.
   void resume(const nlohmann::json& identity, const std::string& progress_file);
   void finish(const nlohmann::json& identity, double wall);
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,25 +25,42 @@ namespace {
 
 const nlohmann::json kIdentity = {{"config", {{"train", {{"epochs", 10}}}}}, {"epochs", 10}};
 
-double started_at(const std::string& stamp_path) {
-  return nlohmann::json::parse(pocketrec::read_file(stamp_path))["started_at"].get<double>();
+// Moves the start of the stamp's invocation `seconds` into the past (as if that much time had gone
+// by since) and returns the new start.
+double age_stamp(const std::string& stamp_path, double seconds) {
+  nlohmann::json stamp = nlohmann::json::parse(pocketrec::read_file(stamp_path));
+  const double started = stamp["started_at"].get<double>() - seconds;
+  stamp["started_at"] = started;
+  std::ofstream(stamp_path) << stamp.dump();
+  return started;
 }
 
-// Sets the file's modification time to `at` seconds since the Unix epoch (whole milliseconds).
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Sets the file's modification time to `at` seconds since the Unix epoch.
 void set_mtime(const std::string& path, double at) {
-  const double whole = std::floor(at);
-  const long ms = std::lround((at - whole) * 1000.0);
+  long long ns = std::llround(at * 1e9);
   timespec times[2];
   for (timespec& t : times) {
-    t.tv_sec = static_cast<time_t>(whole);
-    t.tv_nsec = ms * 1000000L;
+    t.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+    t.tv_nsec = static_cast<long>(ns % 1000000000LL);
   }
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+void write_stamp(const std::string& path, const nlohmann::json& stamp) {
+  std::ofstream(path) << stamp.dump();
 }
 
 TEST(ReproStage, AStageStartedOverCountsOnlyItsOwnInvocation) {
   TempDir dir;
   const std::string stamp_path = dir.path() + "/repro_stage.json";
+  const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
+  // An interrupted invocation carried 40 s over; starting over (other settings) drops them.
+  write_stamp(stamp_path,
+              {{"identity", kIdentity}, {"finished", false}, {"started_at", unix_now() - 100}, {"earlier_s", 40.0}});
   StageStamp stamp(stamp_path);
   stamp.start(kIdentity);
   EXPECT_FALSE(stamp.done(kIdentity));
@@ -56,33 +74,47 @@ TEST(ReproStage, AResumedStageCountsEachInterruptedInvocationUpToItsLastCheckpoi
   const std::string stamp_path = dir.path() + "/repro_stage.json";
   const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
 
-  // First invocation: its last checkpoint 40 s after it started, then it is killed.
+  // First invocation: started 1000 s ago, its last checkpoint 40 s after its start, then killed.
   StageStamp(stamp_path).start(kIdentity);
-  set_mtime(checkpoint, started_at(stamp_path) + 40.0);
+  set_mtime(checkpoint, age_stamp(stamp_path, 1000.0) + 40.0);
 
   // Second invocation: continues, checkpoints 25.5 s after its start, is killed again.
   StageStamp(stamp_path).resume(kIdentity, checkpoint);
-  set_mtime(checkpoint, started_at(stamp_path) + 25.5);
+  set_mtime(checkpoint, age_stamp(stamp_path, 1000.0) + 25.5);
 
   // Third invocation: killed before any new checkpoint (the file is older than its start), so it
   // adds nothing; the fourth finishes after 2 s of its own.
   StageStamp(stamp_path).resume(kIdentity, checkpoint);
-  set_mtime(checkpoint, started_at(stamp_path) - 100.0);
+  age_stamp(stamp_path, 10.0);
   StageStamp last(stamp_path);
   last.resume(kIdentity, checkpoint);
   last.finish(kIdentity, 2.0);
 
   const StageStamp done(stamp_path);
   EXPECT_TRUE(done.done(kIdentity));
-  EXPECT_NEAR(done.wall_s(), 40.0 + 25.5 + 0.0 + 2.0, 1e-3);
+  EXPECT_NEAR(done.wall_s(), 40.0 + 25.5 + 0.0 + 2.0, 1e-2);
 }
 
-TEST(ReproStage, AResumeWithOtherSettingsOrAfterAFinishedRunCountsNothingEarlier) {
+TEST(ReproStage, AModificationTimeAheadOfTheClockCountsUpToNow) {
   TempDir dir;
   const std::string stamp_path = dir.path() + "/repro_stage.json";
   const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
   StageStamp(stamp_path).start(kIdentity);
-  set_mtime(checkpoint, started_at(stamp_path) + 40.0);
+  const double started = age_stamp(stamp_path, 30.0);
+  set_mtime(checkpoint, unix_now() + 3600.0);
+  StageStamp resumed(stamp_path);
+  resumed.resume(kIdentity, checkpoint);
+  const double carried = nlohmann::json::parse(pocketrec::read_file(stamp_path))["earlier_s"].get<double>();
+  EXPECT_GE(carried, 30.0);
+  EXPECT_LT(carried, unix_now() - started + 1.0);
+}
+
+TEST(ReproStage, AResumeOfOtherSettingsAFinishedStageOrAnOldStampCountsNothingEarlier) {
+  TempDir dir;
+  const std::string stamp_path = dir.path() + "/repro_stage.json";
+  const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
+  StageStamp(stamp_path).start(kIdentity);
+  set_mtime(checkpoint, age_stamp(stamp_path, 1000.0) + 40.0);
 
   nlohmann::json other = kIdentity;
   other["epochs"] = 20;
@@ -91,14 +123,27 @@ TEST(ReproStage, AResumeWithOtherSettingsOrAfterAFinishedRunCountsNothingEarlier
   changed.finish(other, 1.0);
   EXPECT_DOUBLE_EQ(StageStamp(stamp_path).wall_s(), 1.0);
 
-  // A finished stamp is no interruption: resuming after it counts the new invocation only, however
-  // recent the checkpoint.
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  set_mtime(checkpoint, now + 40.0);
+  // A finished stamp is no interruption, even one that says when it started: resuming after it
+  // counts the new invocation only.
+  const double started = unix_now() - 100;
+  write_stamp(stamp_path, {{"identity", other}, {"finished", true}, {"started_at", started}, {"wall_s", 9.0}});
+  set_mtime(checkpoint, started + 40.0);
   StageStamp again(stamp_path);
   again.resume(other, checkpoint);
   again.finish(other, 4.0);
   EXPECT_DOUBLE_EQ(StageStamp(stamp_path).wall_s(), 4.0);
+
+  // A stamp that does not say when its invocation started (or says it in a field that is not a
+  // number) carries nothing over.
+  for (const nlohmann::json& when : {nlohmann::json(), nlohmann::json("yesterday")}) {
+    nlohmann::json stamp = {{"identity", kIdentity}, {"finished", false}, {"earlier_s", "lots"}};
+    if (!when.is_null()) stamp["started_at"] = when;
+    write_stamp(stamp_path, stamp);
+    StageStamp old(stamp_path);
+    old.resume(kIdentity, checkpoint);
+    old.finish(kIdentity, 5.0);
+    EXPECT_DOUBLE_EQ(StageStamp(stamp_path).wall_s(), 5.0) << stamp.dump();
+  }
 }
 
 }  // namespace

@@ -444,6 +444,8 @@ TEST(Cli, ReproRefitsOnlyTheGridsWinner) {
     const std::string lr = teacher["config"]["set"].back();
     const nlohmann::json refit = read_json(runs + "/teacher/refit/results.json");
     EXPECT_TRUE(refit["fit"]["resumed"].get<bool>());
+    // Continued from the winner's checkpoints, the refit's time is its own: the winner's is its stage's.
+    EXPECT_EQ(read_json(runs + "/teacher/refit/repro_stage.json")["earlier_s"].get<double>(), 0.0);
     EXPECT_EQ(refit["config"]["train"]["lr"].dump(), lr.substr(lr.find('=') + 1));
     CliRun direct = run("train -c " + t.path() + "/cfg/base.json --train.refit=true --train.epochs=6 " +
                         "--train.patience=1 " + lr + " --output.progress=false --output.dir=" + t.path() + "/" + name);
@@ -504,6 +506,10 @@ TEST(Cli, ReproKilledMidTrainingResumesFromItsCheckpoint) {
   CliRun resumed = run("repro " + suite + " --runs " + killed + " --out " + killed + "/out");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find(", resumed)"), std::string::npos) << resumed.out;
+  // The killed invocation's time up to its checkpoint is part of the stage's wall time.
+  const nlohmann::json stamp = read_json(killed + "/teacher/repro_stage.json");
+  EXPECT_GT(stamp["earlier_s"].get<double>(), 0.0) << stamp.dump();
+  EXPECT_GT(stamp["wall_s"].get<double>(), stamp["earlier_s"].get<double>()) << stamp.dump();
   CliRun uninterrupted = run("repro " + suite + " --runs " + whole + " --out " + whole + "/out");
   ASSERT_EQ(uninterrupted.code, 0) << uninterrupted.out;
   const nlohmann::json a = read_json(killed + "/out/results.json"), b = read_json(whole + "/out/results.json");
