@@ -88,16 +88,16 @@ void StageStamp::start(const nlohmann::json& identity) {
 }
 
 void StageStamp::resume(const nlohmann::json& identity, const std::string& progress_file) {
+  const double now = unix_seconds_now();
   double earlier = 0;
   struct stat st {};
   if (matches(identity) && !saved_.value("finished", false) && number_at(saved_, "started_at") > 0 &&
       ::stat(progress_file.c_str(), &st) == 0) {
-    const double now = unix_seconds_now();
     const double saved_at = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
     // A modification time ahead of this clock (another machine's file system) counts up to now.
     earlier = number_at(saved_, "earlier_s") + std::max(0.0, std::min(saved_at, now) - number_at(saved_, "started_at"));
   }
-  write({{"identity", identity}, {"finished", false}, {"started_at", unix_seconds_now()}, {"earlier_s", earlier}});
+  write({{"identity", identity}, {"finished", false}, {"started_at", now}, {"earlier_s", earlier}});
 }
 
 void StageStamp::finish(const nlohmann::json& identity, double wall) {

@@ -54,10 +54,15 @@ void write_stamp(const std::string& path, const nlohmann::json& stamp) {
   std::ofstream(path) << stamp.dump();
 }
 
-TEST(ReproStage, AStageStartedOverCountsOnlyItsOwnInvocation) {
+// A stage folder: its stamp and the checkpoint an invocation saved last.
+class ReproStage : public ::testing::Test {
+ protected:
   TempDir dir;
   const std::string stamp_path = dir.path() + "/repro_stage.json";
   const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
+};
+
+TEST_F(ReproStage, AStageStartedOverCountsOnlyItsOwnInvocation) {
   // An interrupted invocation carried 40 s over; starting over (other settings) drops them.
   write_stamp(stamp_path,
               {{"identity", kIdentity}, {"finished", false}, {"started_at", unix_now() - 100}, {"earlier_s", 40.0}});
@@ -69,11 +74,7 @@ TEST(ReproStage, AStageStartedOverCountsOnlyItsOwnInvocation) {
   EXPECT_DOUBLE_EQ(StageStamp(stamp_path).wall_s(), 3.5);
 }
 
-TEST(ReproStage, AResumedStageCountsEachInterruptedInvocationUpToItsLastCheckpoint) {
-  TempDir dir;
-  const std::string stamp_path = dir.path() + "/repro_stage.json";
-  const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
-
+TEST_F(ReproStage, AResumedStageCountsEachInterruptedInvocationUpToItsLastCheckpoint) {
   // First invocation: started 1000 s ago, its last checkpoint 40 s after its start, then killed.
   StageStamp(stamp_path).start(kIdentity);
   set_mtime(checkpoint, age_stamp(stamp_path, 1000.0) + 40.0);
@@ -95,10 +96,7 @@ TEST(ReproStage, AResumedStageCountsEachInterruptedInvocationUpToItsLastCheckpoi
   EXPECT_NEAR(done.wall_s(), 40.0 + 25.5 + 0.0 + 2.0, 1e-2);
 }
 
-TEST(ReproStage, AModificationTimeAheadOfTheClockCountsUpToNow) {
-  TempDir dir;
-  const std::string stamp_path = dir.path() + "/repro_stage.json";
-  const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
+TEST_F(ReproStage, AModificationTimeAheadOfTheClockCountsUpToNow) {
   StageStamp(stamp_path).start(kIdentity);
   const double started = age_stamp(stamp_path, 30.0);
   set_mtime(checkpoint, unix_now() + 3600.0);
@@ -109,10 +107,7 @@ TEST(ReproStage, AModificationTimeAheadOfTheClockCountsUpToNow) {
   EXPECT_LT(carried, unix_now() - started + 1.0);
 }
 
-TEST(ReproStage, AResumeOfOtherSettingsAFinishedStageOrAnOldStampCountsNothingEarlier) {
-  TempDir dir;
-  const std::string stamp_path = dir.path() + "/repro_stage.json";
-  const std::string checkpoint = dir.file("checkpoint_last.ckpt", "weights");
+TEST_F(ReproStage, AResumeOfOtherSettingsAFinishedStageOrAnOldStampCountsNothingEarlier) {
   StageStamp(stamp_path).start(kIdentity);
   set_mtime(checkpoint, age_stamp(stamp_path, 1000.0) + 40.0);
 
