@@ -1,7 +1,7 @@
 // Top-20 latency per query on one thread, Tmall-sized catalogue (40,727 items, OD-Rec shapes:
 // d = 128, max_len 40, 1 layer; STT student item table = cores [[169,241],[16,8]] R = 60 t = 2; PQ
-// student item table = M = 16 sub-spaces of K = 256 codewords), all in one run on the same 1,000
-// random histories (lengths 1..40):
+// student item table = M = 16 sub-spaces of K = 256 codewords; K = 16 for (i) and (j)), all in one run
+// on the same 1,000 random histories (lengths 1..40):
 //   (a) the teacher in LibTorch          session vector, then scores against its dense table, topk
 //   (b) the STT student in LibTorch      the same, against its table reconstructed once and cached
 //   (c) the STT student in the runtime   scored straight from the cores
@@ -10,6 +10,9 @@
 //   (f) the PQ student in LibTorch       against its table reconstructed once and cached
 //   (g) the PQ student in the runtime    scored from the codes (a lookup table per query)
 //   (h) the PQ student in the runtime    against its table rebuilt as dense fp32 at load
+//   (i) a PQ student, M = 16, K = 16     in the runtime, from its 4-bit codes (the LUT in registers
+//                                        where the CPU has AVX2 or AVX-512)
+//   (j) a PQ student, M = 32, K = 16     the same (as many code bytes as (g) once packed)
 // plus the peak RSS of a process doing only (a), (b) or (f) (this binary again, --torch-rss), or only
 // one runtime mode (runtime_rss, which links nothing but the runtime); the stripped size of the
 // runtime library; and the model files: the teacher at fp32, the students at fp32 (STT also fp16
@@ -46,7 +49,7 @@ namespace {
 
 constexpr int kItems = 40727, kMaxLen = 40, kQueries = 1000, kK = 20;
 
-enum class Table { kDense, kStt, kPq };
+enum class Table { kDense, kStt, kPq, kPq16x16, kPq32x16 };
 
 models::ModelOptions odrec_options(Table table) {
   Config c;
@@ -56,10 +59,10 @@ models::ModelOptions odrec_options(Table table) {
   c.set("model.inner", 128, "b");
   c.set("model.max_len", kMaxLen, "b");
   c.set("model.layers", 1, "b");
-  if (table == Table::kPq) {
+  if (table == Table::kPq || table == Table::kPq16x16 || table == Table::kPq32x16) {
     c.set("model.item_table", "pq", "b");
-    c.set("model.pq_subspaces", 16, "b");
-    c.set("model.pq_codewords", 256, "b");
+    c.set("model.pq_subspaces", table == Table::kPq32x16 ? 32 : 16, "b");
+    c.set("model.pq_codewords", table == Table::kPq ? 256 : 16, "b");
     c.set("model.pq_codes", "random", "b");  // latency does not depend on the codes
   }
   if (table == Table::kStt) {
@@ -156,14 +159,19 @@ int main(int argc, char** argv) {
   auto teacher = app::create_model(odrec_options(Table::kDense), d);
   auto student = app::create_model(odrec_options(Table::kStt), d);
   auto pq_student = app::create_model(odrec_options(Table::kPq), d);
+  auto pq16_student = app::create_model(odrec_options(Table::kPq16x16), d);
+  auto pq32_student = app::create_model(odrec_options(Table::kPq32x16), d);
   models::SessionEncoder* t_enc = teacher.session_encoder;
   models::SessionEncoder* s_enc = student.session_encoder;
   const std::string dir = std::filesystem::temp_directory_path() / "pocketrec_bench_runtime";
   std::filesystem::create_directories(dir);
   const std::string s_path = dir + "/student.pocket", t_path = dir + "/teacher.pocket",
-                    pq_path = dir + "/student-pq.pocket";
+                    pq_path = dir + "/student-pq.pocket", pq16_path = dir + "/student-pq-m16-k16.pocket",
+                    pq32_path = dir + "/student-pq-m32-k16.pocket";
   exporter::pocket_of(student, d, {}, exporter::WeightType::kF32).save(s_path);
   exporter::pocket_of(pq_student, d, {}, exporter::WeightType::kF32).save(pq_path);
+  exporter::pocket_of(pq16_student, d, {}, exporter::WeightType::kF32).save(pq16_path);
+  exporter::pocket_of(pq32_student, d, {}, exporter::WeightType::kF32).save(pq32_path);
   exporter::pocket_of(teacher, d, {}, exporter::WeightType::kF32).save(t_path);
   exporter::pocket_of(student, d, {}, exporter::WeightType::kF16).save(dir + "/student-fp16.pocket");
   exporter::pocket_of(student, d, {}, exporter::WeightType::kI8).save(dir + "/student-int8.pocket");
@@ -195,7 +203,8 @@ int main(int argc, char** argv) {
   };
   Rt rc = open(s_path, POCKETREC_SCORING_CORES), rd = open(s_path, POCKETREC_SCORING_INT8_TABLE),
      re = open(s_path, POCKETREC_SCORING_FP32_TABLE), rg = open(pq_path, POCKETREC_SCORING_CORES),
-     rh = open(pq_path, POCKETREC_SCORING_FP32_TABLE);
+     rh = open(pq_path, POCKETREC_SCORING_FP32_TABLE), ri = open(pq16_path, POCKETREC_SCORING_CORES),
+     rj = open(pq32_path, POCKETREC_SCORING_CORES);
   int64_t items[kK];
   float scores[kK];
   size_t n_out = 0;
@@ -210,8 +219,10 @@ int main(int argc, char** argv) {
                               {"(e) student, runtime, fp32 table", {}},
                               {"(f) PQ student, LibTorch (cached table)", {}},
                               {"(g) PQ student, runtime, from the codes", {}},
-                              {"(h) PQ student, runtime, fp32 table", {}}};
-  constexpr int kMethods = 8;
+                              {"(h) PQ student, runtime, fp32 table", {}},
+                              {"(i) PQ student M = 16 K = 16, runtime, from the 4-bit codes", {}},
+                              {"(j) PQ student M = 32 K = 16, runtime, from the 4-bit codes", {}}};
+  constexpr int kMethods = 10;
   int64_t sink = 0;
   auto run = [&](int which, const std::vector<int64_t>& h) {
     switch (which) {
@@ -222,7 +233,9 @@ int main(int argc, char** argv) {
       case 4: return rt_query(re, h);
       case 5: return tf.query(h);
       case 6: return rt_query(rg, h);
-      default: return rt_query(rh, h);
+      case 7: return rt_query(rh, h);
+      case 8: return rt_query(ri, h);
+      default: return rt_query(rj, h);
     }
   };
   for (int w = 0; w < kMethods; ++w)
@@ -263,10 +276,12 @@ int main(int argc, char** argv) {
   };
   const std::string mem[kMethods] = {torch_rss_of("teacher"), torch_rss_of("student"), rss(s_path, "cores"),
                                      rss(s_path, "int8"),     rss(s_path, "fp32"),     torch_rss_of("pq"),
-                                     rss(pq_path, "cores"),   rss(pq_path, "fp32")};
+                                     rss(pq_path, "cores"),   rss(pq_path, "fp32"),    rss(pq16_path, "cores"),
+                                     rss(pq32_path, "cores")};
 
   const double b50 = lat[1].pct(0.5), e50 = lat[4].pct(0.5), c50 = lat[2].pct(0.5);
-  const double f50 = lat[5].pct(0.5), g50 = lat[6].pct(0.5), h50 = lat[7].pct(0.5);
+  const double f50 = lat[5].pct(0.5), g50 = lat[6].pct(0.5), h50 = lat[7].pct(0.5), i50 = lat[8].pct(0.5),
+               j50 = lat[9].pct(0.5);
   std::printf("| method | p50 µs | p99 µs | memory |\n|---|---|---|---|\n");
   for (int w = 0; w < kMethods; ++w) {
     auto& l = lat[static_cast<size_t>(w)];
@@ -285,6 +300,10 @@ int main(int argc, char** argv) {
       "PQ: (g)/(h) = %.3f (codes vs the dense product of the same table), (g)/(f) = %.3f (vs LibTorch), "
       "(g)/(c) = %.3f (vs the STT student)\n",
       g50 / h50, g50 / f50, g50 / c50);
+  std::printf(
+      "PQ, K = 16: (i)/(c) = %.3f and (j)/(c) = %.3f (vs the STT student), (i)/(f) = %.3f and (j)/(f) = %.3f (vs "
+      "LibTorch), (i)/(g) = %.3f and (j)/(g) = %.3f\n",
+      i50 / c50, j50 / c50, i50 / f50, j50 / f50, i50 / g50, j50 / g50);
   const std::string lib = bin + "/../runtime/libpocketrec_runtime.a", stripped = dir + "/stripped.a";
   const std::string strip = "strip --strip-unneeded -o " + stripped + " " + lib;
   if (std::system(strip.c_str()) == 0)
@@ -297,8 +316,12 @@ int main(int argc, char** argv) {
     std::printf("%s %s %zu bytes (%.1fx smaller)", *type ? "," : "", *type ? type + 1 : "fp32", n,
                 teacher_bytes / static_cast<double>(n));
   }
-  std::printf("; PQ student fp32 %zu bytes (%.1fx smaller)\n", file_size(pq_path),
-              teacher_bytes / static_cast<double>(file_size(pq_path)));
+  std::printf("; PQ students fp32 (one byte per code)");
+  for (const auto& [name, path] :
+       {std::pair<const char*, std::string>{"M 16 K 256", pq_path}, {"M 16 K 16", pq16_path}, {"M 32 K 16", pq32_path}})
+    std::printf(" %s %zu bytes (%.1fx smaller)", name, file_size(path),
+                teacher_bytes / static_cast<double>(file_size(path)));
+  std::printf("\n");
   std::printf("(checksum %lld)\n", static_cast<long long>(sink));
   return 0;
 }

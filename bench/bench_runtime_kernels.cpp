@@ -6,7 +6,8 @@
 //   Score/fp32       q . E[v] over a 40,727 x 128 fp32 table
 //   Score/int8       the same table as int8 rows with one scale each
 //   Score/stt        from STT cores [[169,241],[16,8]], R = 60, t = 2 (the Tmall student)
-//   Score/pq         from PQ codes, M = 16 sub-spaces of K = 256 codewords (lookup table + scan)
+//   Score/pq/M/K     from PQ codes, M sub-spaces of K codewords (lookup table + scan): M = 16, K = 256
+//                    (one byte per code), and K = 16 at M = 16 and 32 (4-bit codes, the block scan)
 //   Score/fp32_subnormal_query, .../flushed   Score/fp32 with half of the query's entries subnormal
 //                    (as a Caser query whose user embedding decayed under L2), computed in the
 //                    caller's mode and inside the FlushSubnormals scope every C API query opens
@@ -102,16 +103,15 @@ void Score_stt(benchmark::State& state) {
   run_scorer(state, s);
 }
 
+// Args: M, K. K <= 16 takes the 4-bit block scan (codes packed at init, the LUT in registers).
 void Score_pq(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1);
   pocketrec::runtime::PqTable p;
-  p.M = 16, p.K = 256, p.s = kDim / 16;
-  static const auto books = uniform(16 * 256 * 8, 7);
-  static const std::vector<uint8_t> codes = [] {
-    std::mt19937 rng(8);
-    std::vector<uint8_t> c(kItems * 16);
-    for (auto& x : c) x = static_cast<uint8_t>(rng());
-    return c;
-  }();
+  p.M = M, p.K = K, p.s = kDim / M;
+  const auto books = uniform(static_cast<size_t>(M * K * p.s), 7);
+  std::vector<uint8_t> codes(static_cast<size_t>(kItems * M));
+  std::mt19937 rng(8);
+  for (auto& x : codes) x = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
   p.codebooks = books.data();
   p.codes = codes.data();
   ItemScorer s;
@@ -125,6 +125,11 @@ BENCHMARK(Matmul_encoder)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_fp32)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_int8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_stt)->Unit(benchmark::kMicrosecond);
-BENCHMARK(Score_pq)->Unit(benchmark::kMicrosecond);
+BENCHMARK(Score_pq)
+    ->ArgNames({"M", "K"})
+    ->Args({16, 256})
+    ->Args({16, 16})
+    ->Args({32, 16})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_fp32_subnormal_query)->ArgName("flushed")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -5,6 +5,7 @@
 
 #include "kernels.h"
 #include "pocket_format.h"
+#include "simd/kernel_table.h"
 
 namespace pocketrec::runtime {
 
@@ -115,6 +116,18 @@ Status ItemScorer::init_pq(const PqTable& pq, int64_t n_items, int64_t d) {
   pq_ = pq;
   n_items_ = n_items;
   d_ = d;
+  packed_.clear();
+  if (pq.K <= 16 && kernels().pq_scan16) {  // the 4-bit layout of the register-LUT scan (kernel_table.h)
+    const int64_t blocks = (n_items + int64_t{kPqBlock} - 1) / int64_t{kPqBlock}, M = pq.M;
+    const int64_t group = int64_t{kPqBlock} / 2;                 // bytes per block and sub-space
+    packed_.assign(static_cast<size_t>(blocks * M * group), 0);  // the last block's missing items: code 0
+    for (int64_t v = 0; v < n_items; ++v) {
+      const int64_t b = v / int64_t{kPqBlock}, j = v % int64_t{kPqBlock};
+      for (int64_t m = 0; m < M; ++m)
+        packed_[static_cast<size_t>((b * M + m) * group + j % group)] |=
+            static_cast<uint8_t>(pq.codes[v * M + m] << (j / group * 4));
+    }
+  }
   return Status::Ok();
 }
 
@@ -137,7 +150,7 @@ void ItemScorer::add_bias(float* out) const {
 }
 
 size_t ItemScorer::scratch_floats() const {
-  if (kind_ == Kind::kPqCodes) return static_cast<size_t>(d_ + pq_.M * pq_.K);  // q' and the LUT
+  if (kind_ == Kind::kPqCodes) return static_cast<size_t>(d_ + pq_.M * lut_stride());  // q' and the LUT
   if (kind_ != Kind::kSttCores) return 0;
   const int64_t P = stt_.R / stt_.t, W = stt_.J2 / stt_.t;
   // Q'^T, G^T and G, and with an item order the scores in slot order
@@ -145,6 +158,8 @@ size_t ItemScorer::scratch_floats() const {
 }
 
 size_t ItemScorer::output_floats() const {
+  if (kind_ == Kind::kPqCodes && !packed_.empty())  // whole blocks
+    return (static_cast<size_t>(n_items_) + kPqBlock - 1) / kPqBlock * kPqBlock;
   return static_cast<size_t>(kind_ == Kind::kSttCores ? stt_.I1 * stt_.I2 : n_items_);
 }
 
@@ -154,25 +169,32 @@ size_t ItemScorer::bytes() const {
     case Kind::kInt8Table: return q8_.size() + scale_.size() * 4;
     case Kind::kSttCores: return (a_.size() + b_.size()) * 4;
     case Kind::kPqCodes:
-      return static_cast<size_t>(n_items_ * pq_.M + pq_.M * pq_.K * pq_.s * 4 + (pq_.rotation ? d_ * d_ * 4 : 0));
+      return (packed_.empty() ? static_cast<size_t>(n_items_ * pq_.M) : packed_.size()) +
+             static_cast<size_t>(pq_.M * pq_.K * pq_.s * 4 + (pq_.rotation ? d_ * d_ * 4 : 0));
   }
   return 0;
 }
 
-// score[v] = sum_m LUT[m][codes[v][m]] (simd/kernels.inc: pq_scan).
+// score[v] = sum_m LUT[m][codes[v][m]] (simd/kernels.inc: pq_scan, and pq_scan16 for K <= 16).
 void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
   const PqTable& p = pq_;
-  const int64_t M = p.M, K = p.K, s = p.s;
+  const int64_t M = p.M, K = p.K, s = p.s, stride = lut_stride();
   float* qr = scratch;   // q' = R q, [d]
-  float* lut = qr + d_;  // [M, K]
+  float* lut = qr + d_;  // [M, stride]
   if (p.rotation) {
     for (int64_t j = 0; j < d_; ++j) qr[j] = dot(p.rotation + j * d_, q, static_cast<size_t>(d_));
   } else {
     std::copy_n(q, d_, qr);
   }
-  for (int64_t m = 0; m < M; ++m)
+  for (int64_t m = 0; m < M; ++m) {
     for (int64_t k = 0; k < K; ++k)
-      lut[m * K + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
+      lut[m * stride + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
+    std::fill(lut + m * stride + K, lut + (m + 1) * stride, 0.0f);  // no code reaches them
+  }
+  if (!packed_.empty()) {
+    kernels().pq_scan16(packed_.data(), output_floats() / kPqBlock, static_cast<size_t>(M), lut, out);
+    return;
+  }
   kernels().pq_scan(p.codes, static_cast<size_t>(n_items_), static_cast<size_t>(M), static_cast<size_t>(K), lut, out);
 }
 

@@ -41,6 +41,9 @@ struct SttCores {
 // Scored from codes with a lookup table, the table itself never rebuilt:
 //   q' = R q,  LUT[m][k] = q'_m . codebook[m][k]   (K d multiply-adds)
 //   score[v] = sum_m LUT[m][codes[v M + m]]         (M byte-indexed loads and adds per item)
+// With K <= 16, on a CPU with AVX2 or AVX-512, the scorer packs the codes to 4 bits in blocks of 32
+// items at init, and each sub-space's LUT row sits in registers: one permute looks up 8 or 16 items
+// (kernel_table.h: pq_scan16).
 struct PqTable {
   int64_t M = 0, K = 0, s = 0;
   const float* codebooks = nullptr;  // [M, K, s]
@@ -85,8 +88,10 @@ class ItemScorer {
   std::vector<float> scale_;
   SttCores stt_;
   PqTable pq_;
-  std::vector<float> a_;  // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
-  std::vector<float> b_;  // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
+  std::vector<float> a_;         // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
+  std::vector<float> b_;         // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
+  std::vector<uint8_t> packed_;  // K <= 16: the codes in pq_scan16's 4-bit block layout
+  int64_t lut_stride() const { return packed_.empty() ? pq_.K : 16; }
 };
 
 }  // namespace pocketrec::runtime

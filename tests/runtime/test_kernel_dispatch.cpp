@@ -98,6 +98,53 @@ TEST(KernelDispatch, PqScanOfEveryIsaComputesTheReferenceSums) {
   RecordProperty("isas_checked", static_cast<int>(tables.size()));
 }
 
+// The 4-bit block scan (K <= 16) of every ISA this CPU runs that has one (all but the baseline)
+// against the byte scan's sums in double, with the codes packed by hand in the layout kernel_table.h
+// states (item j of a block in the low nibble of byte j, item j + 16 in the high one): one and two
+// sub-spaces, and an odd M; K = 2 and 16; odd and even numbers of blocks.
+TEST(KernelDispatch, PqScan16OfEveryIsaComputesTheReferenceSums) {
+  const auto tables = tables_of_this_cpu();
+  ASSERT_GE(tables.size(), 1u);
+  for (const size_t Mq : {size_t{1}, size_t{2}, size_t{7}})
+    for (const size_t Kq : {size_t{2}, size_t{16}})
+      for (const size_t blocks : {size_t{1}, size_t{4}, size_t{5}}) {
+        SCOPED_TRACE(::testing::Message() << "M=" << Mq << " K=" << Kq << " blocks=" << blocks);
+        const size_t n = blocks * kPqBlock;
+        const auto lut = uniform(Mq * 16, 11);
+        std::mt19937 rng(static_cast<uint32_t>(Mq * 100 + Kq + blocks));
+        std::vector<uint8_t> codes(n * Mq), packed(blocks * Mq * 16, 0);
+        for (size_t v = 0; v < n; ++v)
+          for (size_t m = 0; m < Mq; ++m) {
+            const uint8_t c = static_cast<uint8_t>(rng() % Kq);
+            codes[v * Mq + m] = c;
+            const size_t b = v / 32, j = v % 32;
+            packed[(b * Mq + m) * 16 + j % 16] |= static_cast<uint8_t>(j < 16 ? c : c << 4);
+          }
+        std::vector<float> ref(n), mag(n);
+        for (size_t v = 0; v < n; ++v) {
+          double ps = 0, pa = 0;
+          for (size_t m = 0; m < Mq; ++m)
+            ps += lut[m * 16 + codes[v * Mq + m]], pa += std::fabs(lut[m * 16 + codes[v * Mq + m]]);
+          ref[v] = float(ps), mag[v] = float(pa);
+        }
+        for (const KernelTable* t : tables) {
+          SCOPED_TRACE(t->isa);
+          if (!t->pq_scan16) {  // only the baseline may lack it (its scorer keeps the byte scan)
+            EXPECT_STREQ(t->isa, "baseline");
+            continue;
+          }
+          std::vector<float> s(n + 16, 12345.0f);
+          t->pq_scan16(packed.data(), blocks, Mq, lut.data(), s.data());
+          for (size_t g = n; g < s.size(); ++g) ASSERT_EQ(s[g], 12345.0f) << "write past the blocks at " << g;
+          s.resize(n);
+          expect_close(s, ref, mag, Mq, "pq_scan16");
+          std::vector<float> bytes(n);  // the byte scan over the same codes, its LUT with stride 16
+          t->pq_scan(codes.data(), n, Mq, 16, lut.data(), bytes.data());
+          expect_close(s, bytes, mag, Mq, "pq_scan16 vs pq_scan");
+        }
+      }
+}
+
 // The fp32 and int8 table scans of every ISA this CPU runs against the same sums in double: fewer
 // rows than one block of 4, and rows not a multiple of 4; widths below one 8-lane block (5), with a
 // remainder (29), exactly one and two of the int8 path's 64-value chunks (64, 128), and over several

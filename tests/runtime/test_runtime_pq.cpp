@@ -21,45 +21,48 @@ using pocketrec::testing::TinySasRec;
 // with the table rebuilt from the same codes (codewords gathered by hand here), with and without a
 // rotation; the fp32 and int8 table modes rebuild the same rows; the history rows are the rebuilt rows.
 TEST(PqScoring, LookupTableEqualsTheDenseProductOfTheRebuiltTable) {
-  for (bool rotation : {false, true}) {
-    TinySasRec spec;
-    spec.pq = true, spec.pq_rotation = rotation, spec.M = 4, spec.K = 8;
-    const std::string bytes = spec.bytes();
-    Loaded codes(bytes, POCKETREC_SCORING_CORES), fp32(bytes, POCKETREC_SCORING_FP32_TABLE),
-        autom(bytes, POCKETREC_SCORING_AUTO);
-    ASSERT_EQ(codes.status, POCKETREC_STATUS_OK) << codes.error;
-    ASSERT_EQ(fp32.status, POCKETREC_STATUS_OK) << fp32.error;
-    const std::vector<int64_t> h = {1000, 1070, 1007};
-    const std::vector<float> a = codes.scores(h), b = fp32.scores(h), c = autom.scores(h);
-    EXPECT_EQ(a, c);  // auto = scoring from the codes
-    for (size_t v = 0; v < a.size(); ++v) EXPECT_NEAR(a[v], b[v], 1e-5) << "rotation " << rotation << " item " << v;
-    // The rebuilt rows by hand: row(v) = [codebook[m][code[v][m]]] R.
-    runtime::PocketFile f;
-    ASSERT_TRUE(runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
-    const runtime::TensorView *cb = nullptr, *cd = nullptr;
-    ASSERT_TRUE(f.get_tensor("pq_item.codebooks", {4, 8, 2}, &cb).ok());
-    ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
-    const float* C = reinterpret_cast<const float*>(cb->data);
-    const uint8_t* code = cd->data;
-    std::vector<double> row(8);
-    for (int64_t v : {0, 13, 29}) {
-      for (int64_t m = 0; m < 4; ++m)
-        for (int64_t j = 0; j < 2; ++j) row[m * 2 + j] = C[(m * 8 + code[v * 4 + m]) * 2 + j];
-      if (rotation) {  // the writer's rotation maps (x_j, x_j+1) to (-x_j+1, x_j)
-        for (int64_t j = 0; j < 8; j += 2) {
-          const double x = row[j], y = row[j + 1];
-          row[j] = -y, row[j + 1] = x;
+  for (const int64_t K : {int64_t{8}, int64_t{40}})  // the 4-bit block scan (K <= 16) and the byte scan
+    for (bool rotation : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "K=" << K << " rotation=" << rotation);
+      TinySasRec spec;
+      spec.pq = true, spec.pq_rotation = rotation, spec.M = 4, spec.K = K;
+      const std::string bytes = spec.bytes();
+      Loaded codes(bytes, POCKETREC_SCORING_CORES), fp32(bytes, POCKETREC_SCORING_FP32_TABLE),
+          autom(bytes, POCKETREC_SCORING_AUTO);
+      ASSERT_EQ(codes.status, POCKETREC_STATUS_OK) << codes.error;
+      ASSERT_EQ(fp32.status, POCKETREC_STATUS_OK) << fp32.error;
+      const std::vector<int64_t> h = {1000, 1070, 1007};
+      const std::vector<float> a = codes.scores(h), b = fp32.scores(h), c = autom.scores(h);
+      EXPECT_EQ(a, c);  // auto = scoring from the codes
+      for (size_t v = 0; v < a.size(); ++v) EXPECT_NEAR(a[v], b[v], 1e-5) << "rotation " << rotation << " item " << v;
+      // The rebuilt rows by hand: row(v) = [codebook[m][code[v][m]]] R.
+      runtime::PocketFile f;
+      ASSERT_TRUE(
+          runtime::PocketFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t", &f).ok());
+      const runtime::TensorView *cb = nullptr, *cd = nullptr;
+      ASSERT_TRUE(f.get_tensor("pq_item.codebooks", {4, static_cast<uint64_t>(K), 2}, &cb).ok());
+      ASSERT_TRUE(f.get_tensor("pq_item.codes", format::TensorType::kU8, {30, 4}, &cd).ok());
+      const float* C = reinterpret_cast<const float*>(cb->data);
+      const uint8_t* code = cd->data;
+      std::vector<double> row(8);
+      for (int64_t v : {0, 13, 29}) {
+        for (int64_t m = 0; m < 4; ++m)
+          for (int64_t j = 0; j < 2; ++j) row[m * 2 + j] = C[(m * K + code[v * 4 + m]) * 2 + j];
+        if (rotation) {  // the writer's rotation maps (x_j, x_j+1) to (-x_j+1, x_j)
+          for (int64_t j = 0; j < 8; j += 2) {
+            const double x = row[j], y = row[j + 1];
+            row[j] = -y, row[j + 1] = x;
+          }
         }
+        runtime::PqTable pq{4, K, 2, C, code, nullptr};
+        std::vector<float> plain(8);
+        pq.row(v, plain.data());
+        if (!rotation)
+          for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(plain[j], row[j]);
+        const std::vector<float> table = runtime::ItemScorer::rebuild_table(pq, 30, 8);
+        if (!rotation) EXPECT_EQ(std::vector<float>(table.begin() + v * 8, table.begin() + v * 8 + 8), plain);
       }
-      runtime::PqTable pq{4, 8, 2, C, code, nullptr};
-      std::vector<float> plain(8);
-      pq.row(v, plain.data());
-      if (!rotation)
-        for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(plain[j], row[j]);
-      const std::vector<float> table = runtime::ItemScorer::rebuild_table(pq, 30, 8);
-      if (!rotation) EXPECT_EQ(std::vector<float>(table.begin() + v * 8, table.begin() + v * 8 + 8), plain);
     }
-  }
 }
 
 // Codes that a table cannot have (>= K) are refused at load with BAD_FORMAT naming the item and the

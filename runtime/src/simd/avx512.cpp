@@ -2,6 +2,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cstddef>
 #include <cstdint>
+#include <immintrin.h>  // pq_blocks16 only (simd/kernels.inc)
 
 #include "simd/kernel_table.h"
 

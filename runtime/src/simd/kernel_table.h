@@ -21,7 +21,14 @@ struct KernelTable {
   void (*score_rows_i8)(const int8_t* rows, const float* scale, size_t n, size_t d, const float* q, float* out);
   // out[v] = sum_m lut[m K + codes[v M + m]] for v < n (codes: n x M).
   void (*pq_scan)(const uint8_t* codes, size_t n, size_t M, size_t K, const float* lut, float* out);
+  // The same for K <= 16 over blocks of kPqBlock = 32 items: out[32 b + j] = sum_m lut[16 m + code of
+  // item j of block b in sub-space m], for every item of the n_blocks blocks (lut: M x 16). Block b's
+  // codes are M groups of 16 bytes, sub-space after sub-space; byte j of group m holds item j's code
+  // in its low 4 bits and item j + 16's in its high 4 bits. Null for an ISA without it (baseline).
+  void (*pq_scan16)(const uint8_t* packed, size_t n_blocks, size_t M, const float* lut, float* out);
 };
+
+constexpr size_t kPqBlock = 32;
 
 // The table this process uses: the widest ISA the CPU supports, capped by POCKETREC_RUNTIME_ISA.
 const KernelTable& kernels();
