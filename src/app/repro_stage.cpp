@@ -39,6 +39,12 @@ double number_at(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
 }
 
+// A stamp's "finished": true only when it is the boolean true (a stamp edited by hand reads as
+// unfinished, so its stage is redone, never an exception).
+bool finished_at(const nlohmann::json& j) {
+  return j.is_object() && j.contains("finished") && j["finished"].is_boolean() && j["finished"].get<bool>();
+}
+
 }  // namespace
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -79,6 +85,20 @@ StageStamp::StageStamp(std::string path) : path_(std::move(path)) {
   if (!saved_.is_object()) saved_ = nullptr;
 }
 
+bool StageStamp::done(const nlohmann::json& identity) const {
+  return matches(identity) && finished_at(saved_);
+}
+
+double StageStamp::wall_s() const {
+  return number_at(saved_, "wall_s");
+}
+
+std::string StageStamp::git_rev() const {
+  return saved_.is_object() && saved_.contains("git_rev") && saved_["git_rev"].is_string()
+             ? saved_["git_rev"].get<std::string>()
+             : "";
+}
+
 bool StageStamp::matches(const nlohmann::json& identity) const {
   return saved_.is_object() && saved_.contains("identity") && saved_["identity"] == identity;
 }
@@ -91,7 +111,7 @@ void StageStamp::resume(const nlohmann::json& identity, const std::string& progr
   const double now = unix_seconds_now();
   double earlier = 0;
   struct stat st {};
-  if (matches(identity) && !saved_.value("finished", false) && number_at(saved_, "started_at") > 0 &&
+  if (matches(identity) && !finished_at(saved_) && number_at(saved_, "started_at") > 0 &&
       ::stat(progress_file.c_str(), &st) == 0) {
     const double saved_at = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
     // A modification time ahead of this clock (another machine's file system) counts up to now.

@@ -29,11 +29,12 @@ class StageStamp {
  public:
   explicit StageStamp(std::string path);  // an unreadable stamp reads as none: the stage is redone
   bool matches(const nlohmann::json& identity) const;
-  bool done(const nlohmann::json& identity) const { return matches(identity) && saved_.value("finished", false); }
+  bool done(const nlohmann::json& identity) const;
   // Of a finished stage: its own invocation's seconds plus those of the interrupted invocations it
   // continued (`resume`), each up to its last checkpoint.
-  double wall_s() const { return saved_.is_object() ? saved_.value("wall_s", 0.0) : 0.0; }
-  std::string git_rev() const { return saved_.is_object() ? saved_.value("git_rev", std::string()) : ""; }
+  // A field of the wrong type reads as absent (0, "", unfinished), as an unreadable stamp does.
+  double wall_s() const;
+  std::string git_rev() const;
   // A stage that starts over: no earlier time counts.
   void start(const nlohmann::json& identity);
   // The same stage continued from the progress an interrupted invocation saved in `progress_file`

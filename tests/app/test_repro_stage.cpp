@@ -141,4 +141,20 @@ TEST_F(ReproStage, AResumeOfOtherSettingsAFinishedStageOrAnOldStampCountsNothing
   }
 }
 
+// A stamp whose fields have other types than the tool writes (edited by hand, or by another tool)
+// reads as an unfinished stage of no time and no revision: the stage is redone, nothing throws.
+TEST_F(ReproStage, FieldsOfTheWrongTypeReadAsAbsent) {
+  write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", "yes"}, {"wall_s", "long"}, {"git_rev", 42}});
+  const StageStamp odd(stamp_path);
+  EXPECT_TRUE(odd.matches(kIdentity));
+  EXPECT_FALSE(odd.done(kIdentity));
+  EXPECT_EQ(odd.wall_s(), 0.0);
+  EXPECT_EQ(odd.git_rev(), "");
+  write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", true}, {"wall_s", 7.5}, {"git_rev", "abc"}});
+  const StageStamp good(stamp_path);
+  EXPECT_TRUE(good.done(kIdentity));
+  EXPECT_EQ(good.wall_s(), 7.5);
+  EXPECT_EQ(good.git_rev(), "abc");
+}
+
 }  // namespace
