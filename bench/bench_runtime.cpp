@@ -1,7 +1,7 @@
 // Top-20 latency per query on one thread, Tmall-sized catalogue (40,727 items, OD-Rec shapes:
 // d = 128, max_len 40, 1 layer; STT student item table = cores [[169,241],[16,8]] R = 60 t = 2; PQ
-// student item table = M = 16 sub-spaces of K = 256 codewords; K = 16 for (i) and (j)), all in one run
-// on the same 1,000 random histories (lengths 1..40):
+// student item table = M = 16 sub-spaces of K = 256 codewords, and of K = 16 for (i); M = 32 of K = 16
+// for (j)), all in one run on the same 1,000 random histories (lengths 1..40):
 //   (a) the teacher in LibTorch          session vector, then scores against its dense table, topk
 //   (b) the STT student in LibTorch      the same, against its table reconstructed once and cached
 //   (c) the STT student in the runtime   scored straight from the cores

@@ -7,7 +7,8 @@
 //   Score/int8       the same table as int8 rows with one scale each
 //   Score/stt        from STT cores [[169,241],[16,8]], R = 60, t = 2 (the Tmall student)
 //   Score/pq/M/K     from PQ codes, M sub-spaces of K codewords (lookup table + scan): M = 16, K = 256
-//                    (one byte per code), and K = 16 at M = 16 and 32 (4-bit codes, the block scan)
+//                    (one byte per code), and K = 16 at M = 16 and 32 (4-bit codes, the block scan
+//                    where the ISA has one: AVX2 and AVX-512; the baseline keeps the byte scan)
 //   Score/fp32_subnormal_query, .../flushed   Score/fp32 with half of the query's entries subnormal
 //                    (as a Caser query whose user embedding decayed under L2), computed in the
 //                    caller's mode and inside the FlushSubnormals scope every C API query opens
@@ -103,7 +104,8 @@ void Score_stt(benchmark::State& state) {
   run_scorer(state, s);
 }
 
-// Args: M, K. K <= 16 takes the 4-bit block scan (codes packed at init, the LUT in registers).
+// Args: M, K. K <= 16 takes the 4-bit block scan (codes packed at init, the LUT in registers) on
+// AVX2 and AVX-512.
 void Score_pq(benchmark::State& state) {
   const int64_t M = state.range(0), K = state.range(1);
   pocketrec::runtime::PqTable p;

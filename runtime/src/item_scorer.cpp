@@ -118,9 +118,8 @@ Status ItemScorer::init_pq(const PqTable& pq, int64_t n_items, int64_t d) {
   d_ = d;
   packed_.clear();
   if (pq.K <= 16 && kernels().pq_scan16) {  // the 4-bit layout of the register-LUT scan (kernel_table.h)
-    const int64_t blocks = (n_items + int64_t{kPqBlock} - 1) / int64_t{kPqBlock}, M = pq.M;
-    const int64_t group = int64_t{kPqBlock} / 2;                 // bytes per block and sub-space
-    packed_.assign(static_cast<size_t>(blocks * M * group), 0);  // the last block's missing items: code 0
+    const int64_t M = pq.M, group = int64_t{kPqGroupBytes};
+    packed_.assign(pq_blocks(n_items) * static_cast<size_t>(M * group), 0);  // the last block's missing items: code 0
     for (int64_t v = 0; v < n_items; ++v) {
       const int64_t b = v / int64_t{kPqBlock}, j = v % int64_t{kPqBlock};
       for (int64_t m = 0; m < M; ++m)
@@ -157,9 +156,18 @@ size_t ItemScorer::scratch_floats() const {
   return static_cast<size_t>(stt_.J1 * stt_.t * W + 2 * stt_.I1 * P * W + (stt_.slot_of_item ? stt_.I1 * stt_.I2 : 0));
 }
 
+size_t ItemScorer::owned_bytes() const {
+  switch (kind_) {
+    case Kind::kInt8Table:
+    case Kind::kSttCores: return bytes();
+    case Kind::kPqCodes: return packed_.size();
+    case Kind::kFp32Table: return 0;
+  }
+  return 0;
+}
+
 size_t ItemScorer::output_floats() const {
-  if (kind_ == Kind::kPqCodes && !packed_.empty())  // whole blocks
-    return (static_cast<size_t>(n_items_) + kPqBlock - 1) / kPqBlock * kPqBlock;
+  if (kind_ == Kind::kPqCodes && !packed_.empty()) return pq_blocks(n_items_) * kPqBlock;  // whole blocks
   return static_cast<size_t>(kind_ == Kind::kSttCores ? stt_.I1 * stt_.I2 : n_items_);
 }
 
@@ -192,7 +200,7 @@ void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
     std::fill(lut + m * stride + K, lut + (m + 1) * stride, 0.0f);  // no code reaches them
   }
   if (!packed_.empty()) {
-    kernels().pq_scan16(packed_.data(), output_floats() / kPqBlock, static_cast<size_t>(M), lut, out);
+    kernels().pq_scan16(packed_.data(), pq_blocks(n_items_), static_cast<size_t>(M), lut, out);
     return;
   }
   kernels().pq_scan(p.codes, static_cast<size_t>(n_items_), static_cast<size_t>(M), static_cast<size_t>(K), lut, out);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "simd/kernel_table.h"
 #include "status.h"
 
 namespace pocketrec::runtime {
@@ -42,8 +43,8 @@ struct SttCores {
 //   q' = R q,  LUT[m][k] = q'_m . codebook[m][k]   (K d multiply-adds)
 //   score[v] = sum_m LUT[m][codes[v M + m]]         (M byte-indexed loads and adds per item)
 // With K <= 16, on a CPU with AVX2 or AVX-512, the scorer packs the codes to 4 bits in blocks of 32
-// items at init, and each sub-space's LUT row sits in registers: one permute looks up 8 or 16 items
-// (kernel_table.h: pq_scan16).
+// items at init, and each sub-space's 16 LUT entries sit in registers: one permute looks up 16 items
+// with AVX-512, two permutes and a blend 8 items with AVX2 (kernel_table.h: pq_scan16).
 struct PqTable {
   int64_t M = 0, K = 0, s = 0;
   const float* codebooks = nullptr;  // [M, K, s]
@@ -72,8 +73,13 @@ class ItemScorer {
 
   Kind kind() const { return kind_; }
   size_t scratch_floats() const;  // what score() needs in `scratch`
-  size_t output_floats() const;   // the length of `out` (>= n_items; STT writes its padding rows too)
-  size_t bytes() const;           // the bytes this scorer reads per query (its table or cores)
+  // The length of `out`: >= n_items, as STT writes its padding rows and the 4-bit PQ scan whole
+  // blocks of kPqBlock items too.
+  size_t output_floats() const;
+  size_t bytes() const;  // the bytes this scorer reads per query (its table or cores)
+  // The bytes of its own copies (the int8 table, the re-laid-out STT cores, the packed 4-bit PQ
+  // codes); what it borrows (an fp32 table, PQ codes and codebooks) is the model's.
+  size_t owned_bytes() const;
   // out[v] = q . E[v] (+ b[v]) for every item v < n_items.
   void score(const float* q, float* scratch, float* out) const;
 
@@ -91,7 +97,7 @@ class ItemScorer {
   std::vector<float> a_;         // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
   std::vector<float> b_;         // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
   std::vector<uint8_t> packed_;  // K <= 16: the codes in pq_scan16's 4-bit block layout
-  int64_t lut_stride() const { return packed_.empty() ? pq_.K : 16; }
+  int64_t lut_stride() const { return packed_.empty() ? pq_.K : int64_t{kPqLutRow}; }
 };
 
 }  // namespace pocketrec::runtime

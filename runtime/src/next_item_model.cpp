@@ -20,11 +20,9 @@ Status NextItemModel::init_table_scorer(const char* source, pocketrec_scoring sc
 }
 
 void NextItemModel::set_weight_bytes(size_t extra) {
-  // The int8 table and the re-laid-out STT cores are the scorer's own copies; the fp32 table and the
-  // PQ codes and codebooks are the model's weights, borrowed.
-  const bool scorer_owns =
-      scorer_.kind() == ItemScorer::Kind::kInt8Table || scorer_.kind() == ItemScorer::Kind::kSttCores;
-  weight_bytes_ = weights_.file_bytes + weights_.decoded_bytes() + extra + (scorer_owns ? scorer_.bytes() : 0);
+  // The scorer's own copies (ItemScorer::owned_bytes) count beside the model's weights, which it
+  // borrows otherwise.
+  weight_bytes_ = weights_.file_bytes + weights_.decoded_bytes() + extra + scorer_.owned_bytes();
 }
 
 Status make_model(const PocketFile& file, pocketrec_scoring scoring, std::unique_ptr<NextItemModel>* out) {

@@ -128,14 +128,18 @@ nlohmann::json probe_settings(const PqProbeRequest& r) {
 
 // Whether a pq_probe.json holds the rows of these settings: `pocketrec pq-probe` writes the same
 // file, so one run by hand in a suite's folder after the stage is not taken for the stage's.
+// A report of another shape (edited by hand) does not match, and its stage is redone.
 bool probe_report_matches(const nlohmann::json& report, const PqProbeRequest& r) {
-  if (report.value("codewords", int64_t{-1}) != r.codewords || !report.contains("rows")) return false;
+  const auto holds = [](const nlohmann::json& j, const char* key, const nlohmann::json& value) {
+    return j.is_object() && j.contains(key) && j[key] == value;
+  };
+  if (!holds(report, "codewords", r.codewords) || !report.contains("rows") || !report["rows"].is_array()) return false;
   const nlohmann::json& rows = report["rows"];
   if (rows.size() != 1 + r.subspaces.size() * r.rotations.size()) return false;
   size_t i = 1;
   for (int64_t m : r.subspaces)
     for (bool rotation : r.rotations) {
-      if (rows[i].value("subspaces", int64_t{0}) != m || rows[i].value("rotation", !rotation) != rotation) return false;
+      if (!holds(rows[i], "subspaces", m) || !holds(rows[i], "rotation", rotation)) return false;
       ++i;
     }
   return true;

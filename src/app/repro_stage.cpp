@@ -41,7 +41,7 @@ double number_at(const nlohmann::json& j, const char* key) {
 
 // A stamp's "finished": true only when it is the boolean true (a stamp edited by hand reads as
 // unfinished, so its stage is redone, never an exception).
-bool finished_at(const nlohmann::json& j) {
+bool is_finished(const nlohmann::json& j) {
   return j.is_object() && j.contains("finished") && j["finished"].is_boolean() && j["finished"].get<bool>();
 }
 
@@ -86,7 +86,7 @@ StageStamp::StageStamp(std::string path) : path_(std::move(path)) {
 }
 
 bool StageStamp::done(const nlohmann::json& identity) const {
-  return matches(identity) && finished_at(saved_);
+  return matches(identity) && is_finished(saved_);
 }
 
 double StageStamp::wall_s() const {
@@ -111,7 +111,7 @@ void StageStamp::resume(const nlohmann::json& identity, const std::string& progr
   const double now = unix_seconds_now();
   double earlier = 0;
   struct stat st {};
-  if (matches(identity) && !finished_at(saved_) && number_at(saved_, "started_at") > 0 &&
+  if (matches(identity) && !is_finished(saved_) && number_at(saved_, "started_at") > 0 &&
       ::stat(progress_file.c_str(), &st) == 0) {
     const double saved_at = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
     // A modification time ahead of this clock (another machine's file system) counts up to now.

@@ -29,10 +29,10 @@ class StageStamp {
  public:
   explicit StageStamp(std::string path);  // an unreadable stamp reads as none: the stage is redone
   bool matches(const nlohmann::json& identity) const;
+  // A field of the wrong type reads as absent (unfinished, 0, ""), as an unreadable stamp does.
   bool done(const nlohmann::json& identity) const;
   // Of a finished stage: its own invocation's seconds plus those of the interrupted invocations it
   // continued (`resume`), each up to its last checkpoint.
-  // A field of the wrong type reads as absent (0, "", unfinished), as an unreadable stamp does.
   double wall_s() const;
   std::string git_rev() const;
   // A stage that starts over: no earlier time counts.

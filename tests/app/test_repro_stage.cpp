@@ -142,7 +142,8 @@ TEST_F(ReproStage, AResumeOfOtherSettingsAFinishedStageOrAnOldStampCountsNothing
 }
 
 // A stamp whose fields have other types than the tool writes (edited by hand, or by another tool)
-// reads as an unfinished stage of no time and no revision: the stage is redone, nothing throws.
+// never throws: a "finished" that is not the boolean true reads as unfinished (the stage is redone),
+// a "wall_s" or "git_rev" of another type as 0 or "".
 TEST_F(ReproStage, FieldsOfTheWrongTypeReadAsAbsent) {
   write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", "yes"}, {"wall_s", "long"}, {"git_rev", 42}});
   const StageStamp odd(stamp_path);
@@ -150,6 +151,14 @@ TEST_F(ReproStage, FieldsOfTheWrongTypeReadAsAbsent) {
   EXPECT_FALSE(odd.done(kIdentity));
   EXPECT_EQ(odd.wall_s(), 0.0);
   EXPECT_EQ(odd.git_rev(), "");
+  write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", 1}, {"wall_s", 7.5}});
+  EXPECT_FALSE(StageStamp(stamp_path).done(kIdentity));  // 1 is not the boolean the tool writes
+  // A finished stamp keeps its state when only its time or revision has another type.
+  write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", true}, {"wall_s", "x"}, {"git_rev", "abc"}});
+  const StageStamp finished(stamp_path);
+  EXPECT_TRUE(finished.done(kIdentity));
+  EXPECT_EQ(finished.wall_s(), 0.0);
+  EXPECT_EQ(finished.git_rev(), "abc");
   write_stamp(stamp_path, {{"identity", kIdentity}, {"finished", true}, {"wall_s", 7.5}, {"git_rev", "abc"}});
   const StageStamp good(stamp_path);
   EXPECT_TRUE(good.done(kIdentity));

@@ -391,6 +391,12 @@ TEST(Cli, ReproProbesTheTeachersItemTableOncePerSettings) {
   ASSERT_EQ(after_hand.code, 0) << after_hand.out;
   EXPECT_EQ(after_hand.out.find("the PQ probe of teacher is up to date"), std::string::npos) << after_hand.out;
   EXPECT_EQ(read_json(out + "/results.json")["probes"], page["probes"]);
+  // A report edited into types the tool never writes is not the stage's either: probed again.
+  t.file("runs/teacher/pq_probe.json", R"({"codewords": "4", "rows": {"0": 1}})");
+  CliRun after_edit = run(cmd);
+  ASSERT_EQ(after_edit.code, 0) << after_edit.out;
+  EXPECT_EQ(after_edit.out.find("the PQ probe of teacher is up to date"), std::string::npos) << after_edit.out;
+  EXPECT_EQ(read_json(out + "/results.json")["probes"], page["probes"]);
 
   probe_suite("[4]");
   CliRun third = run(cmd);

@@ -12,6 +12,7 @@
 #include "pocketrec/pocketrec.h"
 #include "runtime/loaded_model.h"
 #include "runtime/tiny_pocket.h"
+#include "simd/kernel_table.h"
 
 using namespace pocketrec;
 using pocketrec::testing::Loaded;
@@ -63,6 +64,38 @@ TEST(PqScoring, LookupTableEqualsTheDenseProductOfTheRebuiltTable) {
         if (!rotation) EXPECT_EQ(std::vector<float>(table.begin() + v * 8, table.begin() + v * 8 + 8), plain);
       }
     }
+}
+
+// The scorer over 100 items (three whole blocks of the 4-bit scan and a partial fourth) at K = 5 and
+// K = 16 (a LUT row with and without zero padding) and at K = 17 (the byte scan): scores equal the
+// sums of the codewords' dot products with q in double; the 4-bit layout's own copy of the codes
+// counts in owned_bytes() and its whole blocks in output_floats().
+TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
+  const int64_t n = 100, M = 3, s = 2, d = M * s;
+  for (const int64_t K : {int64_t{5}, int64_t{16}, int64_t{17}}) {
+    SCOPED_TRACE(::testing::Message() << "K=" << K);
+    std::mt19937 rng(static_cast<uint32_t>(K));
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<float> books(static_cast<size_t>(M * K * s)), q(static_cast<size_t>(d));
+    for (float& x : books) x = u(rng);
+    for (float& x : q) x = u(rng);
+    std::vector<uint8_t> codes(static_cast<size_t>(n * M));
+    for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
+    runtime::PqTable pq{M, K, s, books.data(), codes.data(), nullptr};
+    runtime::ItemScorer scorer;
+    ASSERT_TRUE(scorer.init_pq(pq, n, d).ok());
+    const bool blocks = K <= 16 && runtime::kernels().pq_scan16 != nullptr;
+    EXPECT_EQ(scorer.output_floats(), blocks ? 128u : 100u);
+    EXPECT_EQ(scorer.owned_bytes(), blocks ? 4u * M * 16 : 0u);  // 4 blocks x M sub-spaces x 16 bytes
+    std::vector<float> scratch(scorer.scratch_floats()), out(scorer.output_floats());
+    scorer.score(q.data(), scratch.data(), out.data());
+    for (int64_t v = 0; v < n; ++v) {
+      double ref = 0;
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t j = 0; j < s; ++j) ref += double(books[(m * K + codes[v * M + m]) * s + j]) * q[m * s + j];
+      EXPECT_NEAR(out[v], ref, 1e-5) << "item " << v;
+    }
+  }
 }
 
 // Codes that a table cannot have (>= K) are refused at load with BAD_FORMAT naming the item and the

@@ -28,7 +28,13 @@ struct KernelTable {
   void (*pq_scan16)(const uint8_t* packed, size_t n_blocks, size_t M, const float* lut, float* out);
 };
 
-constexpr size_t kPqBlock = 32;
+constexpr size_t kPqBlock = 32;                 // items per block of pq_scan16
+constexpr size_t kPqGroupBytes = kPqBlock / 2;  // bytes of one block's codes in one sub-space
+constexpr size_t kPqLutRow = 16;                // LUT entries per sub-space (K <= 16, the rest 0)
+// The blocks that n items fill, the last one possibly in part.
+constexpr size_t pq_blocks(int64_t n) {
+  return (static_cast<size_t>(n) + kPqBlock - 1) / kPqBlock;
+}
 
 // The table this process uses: the widest ISA the CPU supports, capped by POCKETREC_RUNTIME_ISA.
 const KernelTable& kernels();
