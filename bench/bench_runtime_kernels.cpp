@@ -9,6 +9,8 @@
 //   Score/pq/M/K     from PQ codes, M sub-spaces of K codewords (lookup table + scan): M = 16, K = 256
 //                    (one byte per code), and K = 16 at M = 16 and 32 (4-bit codes, the block scan
 //                    where the ISA has one: AVX2 and AVX-512; the baseline keeps the byte scan)
+//   TopK20/pq/pruned:0|1   the top 20 at M = 16, K = 256: every item scored, or ItemScorer::top_k's
+//                    pruned scan (AVX-512 VBMI)
 //   Score/fp32_subnormal_query, .../flushed   Score/fp32 with half of the query's entries subnormal
 //                    (as a Caser query whose user embedding decayed under L2), computed in the
 //                    caller's mode and inside the FlushSubnormals scope every C API query opens
@@ -17,11 +19,13 @@
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "fp_env.h"
 #include "item_scorer.h"
 #include "simd/kernel_table.h"
+#include "topk.h"
 
 using pocketrec::runtime::ItemScorer;
 using pocketrec::runtime::kernels;
@@ -104,21 +108,56 @@ void Score_stt(benchmark::State& state) {
   run_scorer(state, s);
 }
 
+// A random PQ table of M sub-spaces of K codewords over kItems items.
+struct RandomPq {
+  std::vector<float> books;
+  std::vector<uint8_t> codes;
+  pocketrec::runtime::PqTable table;
+  RandomPq(int64_t M, int64_t K) : books(uniform(static_cast<size_t>(M * K * (kDim / M)), 7)) {
+    codes.resize(static_cast<size_t>(kItems * M));
+    std::mt19937 rng(8);
+    for (auto& x : codes) x = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
+    table.M = M, table.K = K, table.s = kDim / M;
+    table.codebooks = books.data();
+    table.codes = codes.data();
+  }
+};
+
 // Args: M, K. K <= 16 takes the 4-bit block scan (codes packed at init, the LUT in registers) on
 // AVX2 and AVX-512.
 void Score_pq(benchmark::State& state) {
-  const int64_t M = state.range(0), K = state.range(1);
-  pocketrec::runtime::PqTable p;
-  p.M = M, p.K = K, p.s = kDim / M;
-  const auto books = uniform(static_cast<size_t>(M * K * p.s), 7);
-  std::vector<uint8_t> codes(static_cast<size_t>(kItems * M));
-  std::mt19937 rng(8);
-  for (auto& x : codes) x = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
-  p.codebooks = books.data();
-  p.codes = codes.data();
+  const RandomPq pq(state.range(0), state.range(1));
   ItemScorer s;
-  if (!s.init_pq(p, kItems, kDim).ok()) state.SkipWithError("bad PQ shape");
+  if (!s.init_pq(pq.table, kItems, kDim).ok()) state.SkipWithError("bad PQ shape");
   run_scorer(state, s);
+}
+
+// The top 20 of a PQ table at M = 16, K = 256: pruned:1 is ItemScorer::top_k (the byte-LUT pass,
+// then exact scores of the items its bound keeps, on a CPU with AVX-512 VBMI; else as pruned:0),
+// pruned:0 scores every item and selects from all of them, as before pruning. The label names the
+// path taken.
+void TopK20_pq(benchmark::State& state) {
+  const RandomPq pq(16, 256);
+  ItemScorer s;
+  if (!s.init_pq(pq.table, kItems, kDim).ok()) state.SkipWithError("bad PQ shape");
+  const auto q = uniform(kDim, 3);
+  std::vector<float> scratch(s.scratch_floats()), out(s.output_floats()), val(20);
+  std::vector<int64_t> idx(20);
+  pocketrec::runtime::TopKBuffers buf;
+  s.prepare(buf);
+  const auto none = [](const auto&) {};
+  const bool pruned = state.range(0) != 0;
+  for (auto _ : state) {
+    if (pruned) {
+      s.top_k(q.data(), 20, none, scratch.data(), out.data(), buf, idx.data(), val.data());
+    } else {
+      s.score(q.data(), scratch.data(), out.data());
+      pocketrec::runtime::top_k(out.data(), kItems, 20, idx.data(), val.data());
+    }
+    benchmark::DoNotOptimize(idx.data());
+  }
+  if (pruned) state.counters["scored"] = static_cast<double>(buf.scored);  // items scored exactly
+  state.SetLabel(std::string(kernels().isa) + (pruned && kernels().pq_scan_u8 ? " pruned" : " full scan"));
 }
 
 }  // namespace
@@ -133,5 +172,6 @@ BENCHMARK(Score_pq)
     ->Args({16, 16})
     ->Args({32, 16})
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(TopK20_pq)->ArgName("pruned")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Score_fp32_subnormal_query)->ArgName("flushed")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

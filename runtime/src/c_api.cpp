@@ -74,6 +74,7 @@ struct pocketrec_context {
   int32_t user = -1;  // the user index set by pocketrec_context_set_user (models with user embeddings)
   std::vector<float> scratch, scores, q;
   std::vector<int32_t> history;  // indices of the current query's history
+  pocketrec::runtime::TopKBuffers top_k;
 };
 
 namespace {
@@ -118,8 +119,8 @@ pocketrec_status load(std::vector<uint64_t> storage, size_t size, const std::str
   return POCKETREC_STATUS_OK;
 }
 
-// Maps the history to item indices and scores every item into ctx->scores.
-pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, size_t n) {
+// Maps the history to item indices and writes the query vector into ctx->q.
+pocketrec_status query_history(pocketrec_context* ctx, const int64_t* history, size_t n) {
   if (!ctx) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "context is NULL"));
   if (!history && n > 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "history is NULL"));
   if (n == 0) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "empty history: at least one item is needed"));
@@ -136,22 +137,23 @@ pocketrec_status score_history(pocketrec_context* ctx, const int64_t* history, s
                               static_cast<long long>(history[i])));
     if (i >= n - keep) ctx->history[i - (n - keep)] = index;
   }
-  float* q = ctx->q.data();
-  m->net->query_vector(ctx->history.data(), keep, ctx->user, ctx->scratch.data(), q);
-  m->net->scorer().score(q, ctx->scratch.data(), ctx->scores.data());
+  m->net->query_vector(ctx->history.data(), keep, ctx->user, ctx->scratch.data(), ctx->q.data());
   return POCKETREC_STATUS_OK;
 }
 
 pocketrec_status recommend_one(pocketrec_context* ctx, const int64_t* history, size_t n, size_t k, int exclude,
                                int64_t* out_items, float* out_scores, size_t* out_n) {
   const pocketrec::runtime::FlushSubnormals flush;
-  pocketrec_status s = score_history(ctx, history, n);
+  pocketrec_status s = query_history(ctx, history, n);
   if (s != POCKETREC_STATUS_OK) return s;
   const pocketrec_model* m = ctx->model;
-  const size_t n_items = static_cast<size_t>(m->net->n_items());
-  if (exclude)  // every history item, also those older than max_history (all known: score_history checked)
-    for (size_t i = 0; i < n; ++i) ctx->scores[static_cast<size_t>(m->items.find(history[i]))] = -INFINITY;
-  const size_t got = pocketrec::runtime::top_k(ctx->scores.data(), n_items, k, out_items, out_scores);
+  // Every history item, also those older than max_history (all known: query_history checked them).
+  const auto history_items = [&](const auto& f) {
+    if (exclude)
+      for (size_t i = 0; i < n; ++i) f(m->items.find(history[i]));
+  };
+  const size_t got = m->net->scorer().top_k(ctx->q.data(), k, history_items, ctx->scratch.data(), ctx->scores.data(),
+                                            ctx->top_k, out_items, out_scores);
   for (size_t i = 0; i < got; ++i) out_items[i] = m->items.ids[static_cast<size_t>(out_items[i])];
   *out_n = got;
   return POCKETREC_STATUS_OK;
@@ -285,6 +287,7 @@ pocketrec_status pocketrec_context_init(const pocketrec_model* model, pocketrec_
   c->scores.resize(model->net->scorer().output_floats());
   c->q.resize(model->net->query_floats());
   c->history.resize(static_cast<size_t>(model->net->max_history()));
+  model->net->scorer().prepare(c->top_k);
   *out_context = c.release();
   return POCKETREC_STATUS_OK;
   API_END
@@ -356,8 +359,9 @@ pocketrec_status pocketrec_score_all(pocketrec_context* ctx, const int64_t* hist
   API_BEGIN
   if (!out_scores) return fail(make_status(POCKETREC_STATUS_INVALID_ARGUMENT, "out_scores is NULL"));
   const pocketrec::runtime::FlushSubnormals flush;
-  pocketrec_status s = score_history(ctx, history, n_history);
+  pocketrec_status s = query_history(ctx, history, n_history);
   if (s != POCKETREC_STATUS_OK) return s;
+  ctx->model->net->scorer().score(ctx->q.data(), ctx->scratch.data(), ctx->scores.data());
   std::memcpy(out_scores, ctx->scores.data(), static_cast<size_t>(ctx->model->net->n_items()) * sizeof(float));
   return POCKETREC_STATUS_OK;
   API_END

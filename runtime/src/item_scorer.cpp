@@ -1,7 +1,9 @@
 #include "item_scorer.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <functional>
 
 #include "kernels.h"
 #include "pocket_format.h"
@@ -117,6 +119,15 @@ Status ItemScorer::init_pq(const PqTable& pq, int64_t n_items, int64_t d) {
   n_items_ = n_items;
   d_ = d;
   packed_.clear();
+  blocked_.clear();
+  if (pq.K > 16 && pq.M <= 256 && kernels().pq_scan_u8) {  // pq_scan_u8's layout; M <= 256: 16-bit sums
+    const int64_t M = pq.M, B = int64_t{kPqU8Block};
+    blocked_.assign(pq_u8_blocks(n_items) * static_cast<size_t>(M * B), 0);  // the last block's missing items: 0
+    for (int64_t v = 0; v < n_items; ++v)
+      for (int64_t m = 0; m < M; ++m)
+        blocked_[static_cast<size_t>((v / B * M + m) * B) + pq_u8_byte(static_cast<size_t>(v % B))] =
+            pq.codes[v * M + m];
+  }
   if (pq.K <= 16 && kernels().pq_scan16) {  // the 4-bit layout of the register-LUT scan (kernel_table.h)
     const int64_t M = pq.M, group = int64_t{kPqGroupBytes};
     packed_.assign(pq_blocks(n_items) * static_cast<size_t>(M * group), 0);  // the last block's missing items: code 0
@@ -160,7 +171,7 @@ size_t ItemScorer::owned_bytes() const {
   switch (kind_) {
     case Kind::kInt8Table:
     case Kind::kSttCores: return bytes();
-    case Kind::kPqCodes: return packed_.size();
+    case Kind::kPqCodes: return packed_.size() + blocked_.size();
     case Kind::kFp32Table: return 0;
   }
   return 0;
@@ -177,14 +188,14 @@ size_t ItemScorer::bytes() const {
     case Kind::kInt8Table: return q8_.size() + scale_.size() * 4;
     case Kind::kSttCores: return (a_.size() + b_.size()) * 4;
     case Kind::kPqCodes:
-      return (packed_.empty() ? static_cast<size_t>(n_items_ * pq_.M) : packed_.size()) +
+      return (packed_.empty() ? (blocked_.empty() ? static_cast<size_t>(n_items_ * pq_.M) : blocked_.size())
+                              : packed_.size()) +
              static_cast<size_t>(pq_.M * pq_.K * pq_.s * 4 + (pq_.rotation ? d_ * d_ * 4 : 0));
   }
   return 0;
 }
 
-// score[v] = sum_m LUT[m][codes[v][m]] (simd/kernels.inc: pq_scan, and pq_scan16 for K <= 16).
-void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
+float* ItemScorer::pq_lut(const float* q, float* scratch) const {
   const PqTable& p = pq_;
   const int64_t M = p.M, K = p.K, s = p.s, stride = lut_stride();
   float* qr = scratch;   // q' = R q, [d]
@@ -199,11 +210,106 @@ void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
       lut[m * stride + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
     std::fill(lut + m * stride + K, lut + (m + 1) * stride, 0.0f);  // no code reaches them
   }
+  return lut;
+}
+
+// score[v] = sum_m LUT[m][codes[v][m]] (simd/kernels.inc: pq_scan, and pq_scan16 for K <= 16).
+void ItemScorer::score_pq(const float* q, float* scratch, float* out) const {
+  const PqTable& p = pq_;
+  const int64_t M = p.M, K = p.K;
+  const float* lut = pq_lut(q, scratch);
   if (!packed_.empty()) {
     kernels().pq_scan16(packed_.data(), pq_blocks(n_items_), static_cast<size_t>(M), lut, out);
     return;
   }
   kernels().pq_scan(p.codes, static_cast<size_t>(n_items_), static_cast<size_t>(M), static_cast<size_t>(K), lut, out);
+}
+
+void ItemScorer::prepare(TopKBuffers& buf) const {
+  const size_t blocks = blocked_.empty() ? 0 : pq_u8_blocks(n_items_);
+  buf.lut8.assign(blocks ? static_cast<size_t>(pq_.M) * kPqU8LutRow : 0, 0);
+  buf.sums.assign(blocks * kPqU8Block, 0);
+  buf.block_max.assign(blocks, 0);
+  buf.block_order.assign(blocks, 0);
+  buf.candidates.assign(blocks ? static_cast<size_t>(n_items_) : 0, 0);
+}
+
+// The bound (docs/design/pq.md §4). Sub-space m's LUT entries become bytes
+//   u[m][c] = round((LUT[m][c] - lo_m) / delta),  delta = max_m (hi_m - lo_m) / 255,
+// so an item's score S (the byte scan's fp32 sum) and its integer sum U = sum_m u[m][c_m] satisfy
+//   |S - (sum_m lo_m + delta U)| <= E,  E = M delta / 2 (rounding) + the fp32 error of S's M adds.
+// The k items of the best sums (the k-th best is T) all score at least sum lo + delta T - E, so the
+// k-th best score does too, and an item of the exact top k has U >= T - 2 E / delta: `slack` units
+// below T. M + 1 units cover the rounding (the +1 the float error of computing u), the rest the
+// fp32 error bound 2 M eps sum_m max|LUT[m]| (eps = FLT_EPSILON, twice the rounding of one add).
+bool ItemScorer::approximate_scan(const float* q, size_t k, float* scratch, TopKBuffers& buf, size_t* slack) const {
+  const size_t blocks = blocked_.empty() ? 0 : pq_u8_blocks(n_items_);
+  if (blocks == 0 || k == 0 || 4 * k > blocks || buf.sums.size() != blocks * kPqU8Block) return false;
+  const int64_t M = pq_.M, K = pq_.K;
+  const float* lut = pq_lut(q, scratch);
+  float lows[256];  // M <= 256 (init_pq)
+  float range = 0, magnitude = 0;
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = lut + m * K;
+    float lo = row[0], hi = row[0], nan_or_inf = 0;
+    for (int64_t c = 0; c < K; ++c) {
+      lo = row[c] < lo ? row[c] : lo, hi = row[c] > hi ? row[c] : hi;
+      nan_or_inf += row[c] * 0.0f;  // NaN once any entry is NaN or infinite
+    }
+    if (nan_or_inf != 0.0f) return false;  // the full scan's result, whatever it is
+    lows[m] = lo;
+    range = std::max(range, hi - lo);
+    magnitude += std::max(std::fabs(lo), std::fabs(hi));
+  }
+  if (!(range > 0) || !std::isfinite(range)) return false;
+  const double delta = static_cast<double>(range) / 255.0;
+  const double fp_error = 2.0 * static_cast<double>(M) * FLT_EPSILON * static_cast<double>(magnitude);
+  const double units = static_cast<double>(M + 1) + std::ceil(2.0 * fp_error / delta);
+  if (!(units < 255.0 * static_cast<double>(M))) return false;  // no item could be ruled out
+  *slack = static_cast<size_t>(units);
+  const float inv = 255.0f / range;
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = lut + m * K;
+    uint8_t* out = buf.lut8.data() + m * int64_t{kPqU8LutRow};
+    for (int64_t c = 0; c < K; ++c)  // round half up: (row - lo) inv is in [0, 255] up to rounding
+      out[c] = static_cast<uint8_t>(std::min(255, static_cast<int>((row[c] - lows[m]) * inv + 0.5f)));
+    std::fill(out + K, out + kPqU8LutRow, uint8_t{0});  // no code reaches them
+  }
+  kernels().pq_scan_u8(blocked_.data(), blocks, static_cast<size_t>(M), buf.lut8.data(), buf.sums.data());
+  std::fill(buf.sums.begin() + n_items_, buf.sums.end(), uint16_t{0});  // the last block's missing items
+  return true;
+}
+
+size_t ItemScorer::score_candidates(size_t k, size_t slack, const float* lut, TopKBuffers& buf, float* scores) const {
+  const size_t blocks = buf.block_max.size();
+  const uint16_t* sums = buf.sums.data();
+  for (size_t b = 0; b < blocks; ++b) {
+    uint16_t top = 0;
+    for (size_t j = 0; j < kPqU8Block; ++j) top = std::max(top, sums[b * kPqU8Block + j]);
+    buf.block_max[b] = top;
+  }
+  // T: the k-th best block maximum, at most the k-th best sum (k blocks hold an item at least as
+  // good; with T = 0 every item is kept).
+  std::copy(buf.block_max.begin(), buf.block_max.end(), buf.block_order.begin());
+  std::nth_element(buf.block_order.begin(), buf.block_order.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                   buf.block_order.end(), std::greater<uint16_t>());
+  const size_t T = buf.block_order[k - 1];
+  const uint16_t keep = static_cast<uint16_t>(T > slack ? T - slack : 0);
+  const int64_t M = pq_.M, K = pq_.K;
+  size_t n = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    if (buf.block_max[b] < keep) continue;
+    const size_t end = std::min(static_cast<size_t>(n_items_), (b + 1) * kPqU8Block);
+    for (size_t v = b * kPqU8Block; v < end; ++v) {
+      if (sums[v] < keep) continue;
+      const uint8_t* c = pq_.codes + static_cast<int64_t>(v) * M;
+      float acc = 0;  // pq_scan's sum, in its order
+      for (int64_t m = 0; m < M; ++m) acc += lut[m * K + c[m]];
+      buf.candidates[n] = static_cast<int32_t>(v);
+      scores[n++] = acc;
+    }
+  }
+  return n;
 }
 
 void ItemScorer::score(const float* q, float* scratch, float* out) const {

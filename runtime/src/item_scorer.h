@@ -14,11 +14,14 @@
 //   kPqCodes    from product-quantised codes with a lookup table (PqTable below).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "simd/kernel_table.h"
 #include "status.h"
+#include "topk.h"
 
 namespace pocketrec::runtime {
 
@@ -55,6 +58,16 @@ struct PqTable {
   void row(int64_t item, float* out) const;  // E[item] (d floats; scratch-free)
 };
 
+// What one query of ItemScorer::top_k's pruned PQ scan writes, sized once by ItemScorer::prepare
+// (empty for a scorer without that scan): the LUT as bytes, the items' 16-bit approximate scores, the
+// blocks' maxima and a copy for selecting among them, and the candidates' indices.
+struct TopKBuffers {
+  std::vector<uint8_t> lut8;
+  std::vector<uint16_t> sums, block_max, block_order;
+  std::vector<int32_t> candidates;
+  size_t scored = 0;  // the items the last query scored exactly: all of them unless it pruned
+};
+
 class ItemScorer {
  public:
   enum class Kind { kFp32Table, kInt8Table, kSttCores, kPqCodes };
@@ -83,9 +96,29 @@ class ItemScorer {
   // out[v] = q . E[v] (+ b[v]) for every item v < n_items.
   void score(const float* q, float* scratch, float* out) const;
 
+  // Sizes `buf` for top_k (no allocation during a query).
+  void prepare(TopKBuffers& buf) const;
+  // The k best items for q, best first with ties to the smaller index, none of the items that
+  // `excluded(f)` passes to f (item indices): exactly what runtime::top_k over score() with the
+  // excluded items at -inf returns, indices and scores. `scores` has output_floats(), `scratch`
+  // scratch_floats(). A PQ table with K > 16 on a CPU with pq_scan_u8 prunes first: a pass over
+  // 16-bit sums of a byte-quantised LUT bounds every item's score, and only the items that the
+  // bound cannot rule out are scored exactly (score_candidates); any other scorer scores every item.
+  template <typename Excluded>
+  size_t top_k(const float* q, size_t k, const Excluded& excluded, float* scratch, float* scores, TopKBuffers& buf,
+               int64_t* idx, float* val) const;
+
  private:
   void add_bias(float* out) const;
+  float* pq_lut(const float* q, float* scratch) const;  // the fp32 LUT of q, in scratch
   void score_pq(const float* q, float* scratch, float* out) const;
+  // The pruned scan's first pass: the byte LUT and the 16-bit sums in buf, and in buf.slack_units
+  // how far below the k-th best sum an item of the exact top k can lie. False when it cannot prune
+  // (no such scan, k too large for the blocks, a LUT that is not finite or is constant).
+  bool approximate_scan(const float* q, size_t k, float* scratch, TopKBuffers& buf, size_t* slack_units) const;
+  // The items whose sums the bound keeps, in increasing order in buf.candidates, and their exact
+  // scores (the byte scan's sums, to the bit) in scores; returns how many.
+  size_t score_candidates(size_t k, size_t slack_units, const float* lut, TopKBuffers& buf, float* scores) const;
   Kind kind_ = Kind::kFp32Table;
   int64_t n_items_ = 0, d_ = 0;
   const float* rows_ = nullptr;
@@ -94,10 +127,37 @@ class ItemScorer {
   std::vector<float> scale_;
   SttCores stt_;
   PqTable pq_;
-  std::vector<float> a_;         // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
-  std::vector<float> b_;         // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
-  std::vector<uint8_t> packed_;  // K <= 16: the codes in pq_scan16's 4-bit block layout
+  std::vector<float> a_;          // core0 as [(j1, c2)][(i1, p)]: A^T, (J1 t) x (I1 R/t)
+  std::vector<float> b_;          // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
+  std::vector<uint8_t> packed_;   // K <= 16: the codes in pq_scan16's 4-bit block layout
+  std::vector<uint8_t> blocked_;  // K > 16 with pq_scan_u8: the codes in its 64-item block layout
   int64_t lut_stride() const { return packed_.empty() ? pq_.K : int64_t{kPqLutRow}; }
 };
+
+template <typename Excluded>
+size_t ItemScorer::top_k(const float* q, size_t k, const Excluded& excluded, float* scratch, float* scores,
+                         TopKBuffers& buf, int64_t* idx, float* val) const {
+  size_t slack = 0;
+  if (!approximate_scan(q, k, scratch, buf, &slack)) {
+    score(q, scratch, scores);
+    excluded([&](int64_t v) { scores[v] = -INFINITY; });
+    buf.scored = static_cast<size_t>(n_items_);
+    return runtime::top_k(scores, buf.scored, k, idx, val);
+  }
+  // An excluded item's sum is 0, the lowest: the k-th best sum is then one of the other items'
+  // (or 0, which keeps every item), as the bound needs.
+  excluded([&](int64_t v) { buf.sums[static_cast<size_t>(v)] = 0; });
+  const float* lut = scratch + d_;  // pq_lut's, left by approximate_scan
+  const size_t n = score_candidates(k, slack, lut, buf, scores);
+  buf.scored = n;
+  const int32_t* cand = buf.candidates.data();
+  excluded([&](int64_t v) {
+    const int32_t* at = std::lower_bound(cand, cand + n, static_cast<int32_t>(v));
+    if (at != cand + n && *at == v) scores[at - cand] = -INFINITY;
+  });
+  const size_t got = runtime::top_k(scores, n, k, idx, val);  // candidates in item order: the same ties
+  for (size_t i = 0; i < got; ++i) idx[i] = cand[idx[i]];
+  return got;
+}
 
 }  // namespace pocketrec::runtime

@@ -145,6 +145,63 @@ TEST(KernelDispatch, PqScan16OfEveryIsaComputesTheReferenceSums) {
       }
 }
 
+// pq_scan_u8 of every ISA this CPU runs that has it, against integer sums: a layout built here from
+// pq_u8_byte; 1, 4, 5 and 9 blocks (four-block steps and their tail); M = 256 with every entry 255,
+// the largest sum (65,280) that 16 bits must hold; a guard after the output. Only the AVX-512 table
+// of a CPU with VBMI has the kernel.
+TEST(KernelDispatch, PqScanU8OfEveryIsaComputesTheIntegerSums) {
+  const auto tables = tables_of_this_cpu();
+  ASSERT_GE(tables.size(), 1u);
+  size_t ran = 0;
+  for (const size_t Mq : {size_t{1}, size_t{3}, size_t{16}, size_t{256}})
+    for (const size_t blocks : {size_t{1}, size_t{4}, size_t{5}, size_t{9}}) {
+      SCOPED_TRACE(::testing::Message() << "M=" << Mq << " blocks=" << blocks);
+      const size_t n = blocks * kPqU8Block;
+      std::mt19937 rng(static_cast<uint32_t>(Mq * 100 + blocks));
+      std::vector<uint8_t> lut8(Mq * kPqU8LutRow), codes(n * Mq), blocked(blocks * Mq * kPqU8Block);
+      for (uint8_t& x : lut8) x = static_cast<uint8_t>(Mq == 256 ? 255 : rng() % 256);
+      for (size_t v = 0; v < n; ++v)
+        for (size_t m = 0; m < Mq; ++m) {
+          const uint8_t c = static_cast<uint8_t>(rng() % 256);
+          codes[v * Mq + m] = c;
+          blocked[(v / kPqU8Block * Mq + m) * kPqU8Block + pq_u8_byte(v % kPqU8Block)] = c;
+        }
+      std::vector<uint16_t> ref(n);
+      for (size_t v = 0; v < n; ++v) {
+        uint32_t sum = 0;
+        for (size_t m = 0; m < Mq; ++m) sum += lut8[m * kPqU8LutRow + codes[v * Mq + m]];
+        ASSERT_LE(sum, 65535u);
+        ref[v] = static_cast<uint16_t>(sum);
+      }
+      for (const KernelTable* t : tables) {
+        SCOPED_TRACE(t->isa);
+#if defined(__x86_64__)
+        EXPECT_EQ(t->pq_scan_u8 != nullptr, std::string(t->isa) == "avx512" && __builtin_cpu_supports("avx512vbmi"));
+#endif
+        if (!t->pq_scan_u8) continue;
+        ++ran;
+        std::vector<uint16_t> out(n + 32, 777);
+        t->pq_scan_u8(blocked.data(), blocks, Mq, lut8.data(), out.data());
+        for (size_t g = n; g < out.size(); ++g) ASSERT_EQ(out[g], 777) << "write past the blocks at " << g;
+        out.resize(n);
+        ASSERT_EQ(out, ref);
+      }
+    }
+  if (ran == 0) GTEST_SKIP() << "no ISA of this CPU has pq_scan_u8 (it needs AVX-512 VBMI)";
+}
+
+// The byte positions of pq_u8_byte are a permutation of a 64-byte group.
+TEST(KernelDispatch, PqU8LayoutIsAPermutation) {
+  std::vector<int> seen(kPqU8Block, 0);
+  for (size_t p = 0; p < kPqU8Block; ++p) {
+    ASSERT_LT(pq_u8_byte(p), kPqU8Block);
+    ++seen[pq_u8_byte(p)];
+  }
+  EXPECT_EQ(seen, std::vector<int>(kPqU8Block, 1));
+  EXPECT_EQ(pq_u8_byte(8), 16u);  // item 8: the second lane's first low byte
+  EXPECT_EQ(pq_u8_byte(32), 8u);  // item 32: the first lane's first high byte
+}
+
 // The fp32 and int8 table scans of every ISA this CPU runs against the same sums in double: fewer
 // rows than one block of 4, and rows not a multiple of 4; widths below one 8-lane block (5), with a
 // remainder (29), exactly one and two of the int8 path's 64-value chunks (64, 128), and over several

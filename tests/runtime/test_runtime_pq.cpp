@@ -1,7 +1,10 @@
 // The runtime's product-quantised tables: scoring from codes against the dense product of the
-// rebuilt table, refusal of bad codes and shapes, and the format version a PQ file needs.
+// rebuilt table, the pruned top-k against the full scan, refusal of bad codes and shapes, and the
+// format version a PQ file needs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -85,8 +88,10 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
     runtime::ItemScorer scorer;
     ASSERT_TRUE(scorer.init_pq(pq, n, d).ok());
     const bool blocks = K <= 16 && runtime::kernels().pq_scan16 != nullptr;
+    const bool bytes64 = K > 16 && runtime::kernels().pq_scan_u8 != nullptr;
     EXPECT_EQ(scorer.output_floats(), blocks ? 128u : 100u);
-    EXPECT_EQ(scorer.owned_bytes(), blocks ? 4u * M * 16 : 0u);  // 4 blocks x M sub-spaces x 16 bytes
+    // 4 blocks x M sub-spaces x 16 bytes; for top_k's pruned scan, 2 blocks x M x 64 bytes
+    EXPECT_EQ(scorer.owned_bytes(), blocks ? 4u * M * 16 : bytes64 ? 2u * M * 64 : 0u);
     std::vector<float> scratch(scorer.scratch_floats()), out(scorer.output_floats());
     scorer.score(q.data(), scratch.data(), out.data());
     for (int64_t v = 0; v < n; ++v) {
@@ -95,6 +100,119 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
         for (int64_t j = 0; j < s; ++j) ref += double(books[(m * K + codes[v * M + m]) * s + j]) * q[m * s + j];
       EXPECT_NEAR(out[v], ref, 1e-5) << "item " << v;
     }
+  }
+}
+
+// ItemScorer::top_k against what it stands for: every item scored, the excluded ones at -inf, then
+// runtime::top_k. Indices and scores must be identical (the pruned scan rescores its candidates with
+// the byte scan's own sums), over 20,000 items (313 blocks of 64):
+//   - codebooks uniform in [-1, 1], K = 256 and K = 40 (LUT rows padded to 256);
+//   - codebooks of three values, so that hundreds of items tie at the k-th score (ties go to the
+//     smaller index, which the candidates must keep);
+//   - codebooks of 1000 plus noise below 1e-3, where the fp32 error of a sum is as large as the
+//     quantisation step (the bound's float term);
+//   - the best ten items of the full scan excluded, and a history repeating an item;
+//   - k = 1, 20 and 78 (pruned) and 79 and 500 (above a quarter of the blocks: every item scored).
+// Where pruning applies (this CPU has pq_scan_u8, uniform codebooks) its first pass must have run
+// (the sums are not all zero) and scored under a quarter of the items exactly.
+TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
+  const int64_t n = 20000, s = 2;
+  enum Books { kUniform, kThreeValues, kLargeOffset };
+  for (const auto& [M, K] : {std::pair<int64_t, int64_t>{16, 256}, {8, 40}})
+    for (const Books books_kind : {kUniform, kThreeValues, kLargeOffset}) {
+      const int64_t d = M * s;
+      std::mt19937 rng(static_cast<uint32_t>(M * 1000 + K + books_kind));
+      std::uniform_real_distribution<float> u(-1, 1);
+      std::vector<float> books(static_cast<size_t>(M * K * s)), q(static_cast<size_t>(d));
+      for (float& x : books)
+        x = books_kind == kUniform       ? u(rng)
+            : books_kind == kThreeValues ? 0.5f * static_cast<float>(static_cast<int>(rng() % 3) - 1)
+                                         : 1000.0f + 1e-3f * u(rng);
+      for (float& x : q) x = books_kind == kThreeValues ? 1.0f : u(rng);
+      std::vector<uint8_t> codes(static_cast<size_t>(n * M));
+      for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
+      runtime::PqTable pq{M, K, s, books.data(), codes.data(), nullptr};
+      runtime::ItemScorer scorer;
+      ASSERT_TRUE(scorer.init_pq(pq, n, d).ok());
+      runtime::TopKBuffers buf;
+      scorer.prepare(buf);
+      std::vector<float> scratch(scorer.scratch_floats()), all(scorer.output_floats());
+      scorer.score(q.data(), scratch.data(), all.data());
+      std::vector<int64_t> best(10);  // the full scan's best ten, the items excluded below
+      std::vector<float> best_val(10);
+      ASSERT_EQ(runtime::top_k(all.data(), n, 10, best.data(), best_val.data()), 10u);
+      const std::vector<int64_t> history = {best[0], 7,       best[3], 7,       best[9], best[1],
+                                            best[2], best[4], best[5], best[6], best[7], best[8]};
+      for (const bool exclude : {false, true})
+        for (const size_t k : {size_t{1}, size_t{20}, size_t{78}, size_t{79}, size_t{500}}) {
+          SCOPED_TRACE(::testing::Message()
+                       << "M=" << M << " K=" << K << " books=" << books_kind << " exclude=" << exclude << " k=" << k);
+          std::vector<float> ref_scores = all;
+          if (exclude)
+            for (int64_t v : history) ref_scores[static_cast<size_t>(v)] = -INFINITY;
+          std::vector<int64_t> ref_idx(k), idx(k, -1);
+          std::vector<float> ref_val(k), val(k, 0.0f);
+          const size_t ref_n = runtime::top_k(ref_scores.data(), n, k, ref_idx.data(), ref_val.data());
+          std::fill(buf.sums.begin(), buf.sums.end(), uint16_t{0});
+          std::vector<float> out(scorer.output_floats());
+          const auto excluded = [&](const auto& f) {
+            if (exclude)
+              for (int64_t v : history) f(v);
+          };
+          const size_t got =
+              scorer.top_k(q.data(), k, excluded, scratch.data(), out.data(), buf, idx.data(), val.data());
+          ASSERT_EQ(got, ref_n);
+          EXPECT_EQ(idx, ref_idx);
+          for (size_t i = 0; i < got; ++i)
+            EXPECT_EQ(std::memcmp(&val[i], &ref_val[i], sizeof(float)), 0) << "rank " << i;
+          const bool pruned = std::any_of(buf.sums.begin(), buf.sums.end(), [](uint16_t x) { return x != 0; });
+          if (runtime::kernels().pq_scan_u8 && books_kind == kUniform) {
+            EXPECT_EQ(pruned, 4 * k <= runtime::pq_u8_blocks(n)) << "the pruned scan ran (or not) as its rule says";
+            if (pruned) EXPECT_LT(buf.scored, static_cast<size_t>(n) / 4) << "and scored few items exactly";
+          }
+          if (!pruned) EXPECT_EQ(buf.scored, static_cast<size_t>(n));
+        }
+    }
+}
+
+// The bound's worst case, built by hand (M = 16, s = 1, q = 1, so LUT = codebooks; entries 0 and 255
+// in every sub-space make the step exactly 1). The winner's entries lie just below a half step
+// (11.499, then 15 x 10.499: score 168.984, byte sum 11 + 150 = 161), one loser per block's just
+// above (16 x 10.501: score 168.016, byte sum 176). The best sum is a loser's, 15 units above the
+// winner's, so a margin of 15 or less loses the winner; the scorer's (M + 1 + the float term) keeps
+// it. Also k = 2: the winner, then the first loser.
+TEST(PqScoring, PrunedTopKKeepsAnItemAtTheEdgeOfItsBound) {
+  const int64_t n = 64 * 40, M = 16, K = 256;
+  std::vector<float> books(static_cast<size_t>(M * K), 0.0f);
+  for (int64_t m = 0; m < M; ++m) {
+    float* b = books.data() + m * K;
+    b[1] = 255.0f, b[2] = 10.499f, b[3] = 11.499f, b[4] = 10.501f;
+    for (int64_t c = 5; c < K; ++c) b[c] = static_cast<float>(c % 7);  // the others: far below
+  }
+  std::vector<uint8_t> codes(static_cast<size_t>(n * M));
+  std::mt19937 rng(3);
+  for (uint8_t& c : codes) c = static_cast<uint8_t>(5 + rng() % 251);
+  const int64_t winner = 1234;
+  for (int64_t m = 0; m < M; ++m) codes[static_cast<size_t>(winner * M + m)] = m == 0 ? 3 : 2;
+  for (int64_t b = 0; b < n / 64; ++b)
+    if (b != winner / 64)
+      for (int64_t m = 0; m < M; ++m) codes[static_cast<size_t>((b * 64 + 5) * M + m)] = 4;
+  const std::vector<float> q(static_cast<size_t>(M), 1.0f);
+  runtime::PqTable pq{M, K, 1, books.data(), codes.data(), nullptr};
+  runtime::ItemScorer scorer;
+  ASSERT_TRUE(scorer.init_pq(pq, n, M).ok());
+  runtime::TopKBuffers buf;
+  scorer.prepare(buf);
+  std::vector<float> scratch(scorer.scratch_floats()), out(scorer.output_floats()), val(2);
+  std::vector<int64_t> idx(2);
+  const auto none = [](const auto&) {};
+  ASSERT_EQ(scorer.top_k(q.data(), 2, none, scratch.data(), out.data(), buf, idx.data(), val.data()), 2u);
+  EXPECT_EQ(idx, (std::vector<int64_t>{winner, 5}));
+  EXPECT_NEAR(val[0], 168.984f, 1e-3);
+  EXPECT_NEAR(val[1], 168.016f, 1e-3);
+  if (runtime::kernels().pq_scan_u8) {  // the sums the bound had to bridge
+    EXPECT_EQ(buf.sums[static_cast<size_t>(winner)], 161);
+    EXPECT_EQ(buf.sums[5], 176);
   }
 }
 

@@ -26,12 +26,24 @@ struct Candidate {
   bool supported;
 };
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The AVX-512 table as this CPU may use it: without VBMI, no pq_scan_u8.
+const KernelTable* avx512_table() {
+  static const KernelTable table = [] {
+    KernelTable t = isa::avx512::kTable;
+    if (!__builtin_cpu_supports("avx512vbmi")) t.pq_scan_u8 = nullptr;
+    return t;
+  }();
+  return &table;
+}
+#endif
+
 int candidates(Candidate* out) {
   int n = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  out[n++] = {&isa::avx512::kTable, __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")};
+  out[n++] = {avx512_table(), __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")};
   out[n++] = {&isa::avx2::kTable, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")};
 #endif
   out[n++] = {&isa::baseline::kTable, true};

@@ -26,6 +26,13 @@ struct KernelTable {
   // codes are M groups of 16 bytes, sub-space after sub-space; byte j of group m holds item j's code
   // in its low 4 bits and item j + 16's in its high 4 bits. Null for an ISA without it (baseline).
   void (*pq_scan16)(const uint8_t* packed, size_t n_blocks, size_t M, const float* lut, float* out);
+  // Integer sums over blocks of kPqU8Block = 64 items with one-byte codes (K <= 256) and a LUT
+  // quantised to bytes: out[64 b + p] = sum_m lut8[256 m + code of item p of block b in sub-space m]
+  // (lut8: M x 256, M <= 256 so that no sum leaves 16 bits). Block b's codes are M groups of 64
+  // bytes, sub-space after sub-space; item p's code is byte pq_u8_byte(p) of its group. The first
+  // pass of ItemScorer::top_k's pruned scan. Null unless the CPU has AVX-512 VBMI (a 128-byte table
+  // lookup, vpermi2b).
+  void (*pq_scan_u8)(const uint8_t* blocked, size_t n_blocks, size_t M, const uint8_t* lut8, uint16_t* out);
 };
 
 constexpr size_t kPqBlock = 32;                 // items per block of pq_scan16
@@ -34,6 +41,19 @@ constexpr size_t kPqLutRow = 16;                // LUT entries per sub-space (K 
 // The blocks that n items fill, the last one possibly in part.
 constexpr size_t pq_blocks(int64_t n) {
   return (static_cast<size_t>(n) + kPqBlock - 1) / kPqBlock;
+}
+
+constexpr size_t kPqU8Block = 64;    // items per block of pq_scan_u8
+constexpr size_t kPqU8LutRow = 256;  // bytes of lut8 per sub-space
+constexpr size_t pq_u8_blocks(int64_t n) {
+  return (static_cast<size_t>(n) + kPqU8Block - 1) / kPqU8Block;
+}
+// The byte of a 64-byte group that holds the code of the block's item p. The kernel widens the 64
+// looked-up bytes to 16-bit sums with the unpacks of each 128-bit lane (bytes 16 L + 0-7 to the low
+// half, 16 L + 8-15 to the high one), so items 8 L + i (i < 8) sit at byte 16 L + i and items
+// 32 + 8 L + i at byte 16 L + 8 + i: the sums come out in item order.
+constexpr size_t pq_u8_byte(size_t p) {
+  return p < 32 ? 16 * (p / 8) + p % 8 : 16 * ((p - 32) / 8) + 8 + p % 8;
 }
 
 // The table this process uses: the widest ISA the CPU supports, capped by POCKETREC_RUNTIME_ISA.
