@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <functional>
 
 #include "kernels.h"
 #include "pocket_format.h"
@@ -118,6 +117,11 @@ Status ItemScorer::init_pq(const PqTable& pq, int64_t n_items, int64_t d) {
   pq_ = pq;
   n_items_ = n_items;
   d_ = d;
+  books_t_.resize(static_cast<size_t>(pq.M * pq.K * pq.s));
+  for (int64_t m = 0; m < pq.M; ++m)
+    for (int64_t k = 0; k < pq.K; ++k)
+      for (int64_t j = 0; j < pq.s; ++j)
+        books_t_[static_cast<size_t>((m * pq.s + j) * pq.K + k)] = pq.codebooks[(m * pq.K + k) * pq.s + j];
   packed_.clear();
   blocked_.clear();
   if (pq.K > 16 && pq.M <= 256 && kernels().pq_scan_u8) {  // pq_scan_u8's layout; M <= 256: 16-bit sums
@@ -171,7 +175,7 @@ size_t ItemScorer::owned_bytes() const {
   switch (kind_) {
     case Kind::kInt8Table:
     case Kind::kSttCores: return bytes();
-    case Kind::kPqCodes: return packed_.size() + blocked_.size();
+    case Kind::kPqCodes: return packed_.size() + blocked_.size() + books_t_.size() * sizeof(float);
     case Kind::kFp32Table: return 0;
   }
   return 0;
@@ -205,9 +209,11 @@ float* ItemScorer::pq_lut(const float* q, float* scratch) const {
   } else {
     std::copy_n(q, d_, qr);
   }
+  // LUT[m] [1 x K] = q'_m [1 x s] . C_m^T [s x K]: a product along the long axis K (one dot product
+  // of s = d / M values per codeword would be K short calls per sub-space).
   for (int64_t m = 0; m < M; ++m) {
-    for (int64_t k = 0; k < K; ++k)
-      lut[m * stride + k] = dot(p.codebooks + (m * K + k) * s, qr + m * s, static_cast<size_t>(s));
+    kernels().matmul(qr + m * s, 1, static_cast<size_t>(s), books_t_.data() + m * s * K, static_cast<size_t>(K),
+                     lut + m * stride);
     std::fill(lut + m * stride + K, lut + (m + 1) * stride, 0.0f);  // no code reaches them
   }
   return lut;
@@ -275,25 +281,36 @@ bool ItemScorer::approximate_scan(const float* q, size_t k, float* scratch, TopK
       out[c] = static_cast<uint8_t>(std::min(255, static_cast<int>((row[c] - lows[m]) * inv + 0.5f)));
     std::fill(out + K, out + kPqU8LutRow, uint8_t{0});  // no code reaches them
   }
-  kernels().pq_scan_u8(blocked_.data(), blocks, static_cast<size_t>(M), buf.lut8.data(), buf.sums.data());
-  std::fill(buf.sums.begin() + n_items_, buf.sums.end(), uint16_t{0});  // the last block's missing items
+  kernels().pq_scan_u8(blocked_.data(), blocks, static_cast<size_t>(M), buf.lut8.data(), buf.sums.data(),
+                       buf.block_max.data());
+  if (static_cast<size_t>(n_items_) % kPqU8Block != 0) {  // the last block's missing items: 0, not code 0's sum
+    std::fill(buf.sums.begin() + n_items_, buf.sums.end(), uint16_t{0});
+    update_block_max(buf, blocks - 1);
+  }
   return true;
+}
+
+void ItemScorer::update_block_max(TopKBuffers& buf, size_t block) {
+  const uint16_t* sums = buf.sums.data() + block * kPqU8Block;
+  buf.block_max[block] = *std::max_element(sums, sums + kPqU8Block);
 }
 
 size_t ItemScorer::score_candidates(size_t k, size_t slack, const float* lut, TopKBuffers& buf, float* scores) const {
   const size_t blocks = buf.block_max.size();
   const uint16_t* sums = buf.sums.data();
-  for (size_t b = 0; b < blocks; ++b) {
-    uint16_t top = 0;
-    for (size_t j = 0; j < kPqU8Block; ++j) top = std::max(top, sums[b * kPqU8Block + j]);
-    buf.block_max[b] = top;
-  }
   // T: the k-th best block maximum, at most the k-th best sum (k blocks hold an item at least as
-  // good; with T = 0 every item is kept).
-  std::copy(buf.block_max.begin(), buf.block_max.end(), buf.block_order.begin());
-  std::nth_element(buf.block_order.begin(), buf.block_order.begin() + static_cast<std::ptrdiff_t>(k - 1),
-                   buf.block_order.end(), std::greater<uint16_t>());
-  const size_t T = buf.block_order[k - 1];
+  // good; with T = 0 every item is kept). The k best so far, in decreasing order, by insertion: few
+  // maxima beat the k-th once the first blocks are seen.
+  uint16_t* best = buf.block_order.data();
+  size_t held = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    const uint16_t x = buf.block_max[b];
+    if (held == k && x <= best[k - 1]) continue;
+    size_t at = held < k ? held++ : k - 1;
+    for (; at > 0 && best[at - 1] < x; --at) best[at] = best[at - 1];
+    best[at] = x;
+  }
+  const size_t T = best[k - 1];
   const uint16_t keep = static_cast<uint16_t>(T > slack ? T - slack : 0);
   const int64_t M = pq_.M, K = pq_.K;
   size_t n = 0;

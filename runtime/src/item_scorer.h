@@ -60,7 +60,7 @@ struct PqTable {
 
 // What one query of ItemScorer::top_k's pruned PQ scan writes, sized once by ItemScorer::prepare
 // (empty for a scorer without that scan): the LUT as bytes, the items' 16-bit approximate scores, the
-// blocks' maxima and a copy for selecting among them, and the candidates' indices.
+// blocks' maxima and the best k of them, and the candidates' indices.
 struct TopKBuffers {
   std::vector<uint8_t> lut8;
   std::vector<uint16_t> sums, block_max, block_order;
@@ -90,8 +90,9 @@ class ItemScorer {
   // blocks of kPqBlock items too.
   size_t output_floats() const;
   size_t bytes() const;  // the bytes this scorer reads per query (its table or cores)
-  // The bytes of its own copies (the int8 table, the re-laid-out STT cores, the packed 4-bit PQ
-  // codes); what it borrows (an fp32 table, PQ codes and codebooks) is the model's.
+  // The bytes of its own copies (the int8 table, the re-laid-out STT cores, the PQ codebooks
+  // transposed and the codes re-laid out for a block scan); what it borrows (an fp32 table, the
+  // PQ codes and codebooks as stored) is the model's.
   size_t owned_bytes() const;
   // out[v] = q . E[v] (+ b[v]) for every item v < n_items.
   void score(const float* q, float* scratch, float* out) const;
@@ -116,6 +117,8 @@ class ItemScorer {
   // how far below the k-th best sum an item of the exact top k can lie. False when it cannot prune
   // (no such scan, k too large for the blocks, a LUT that is not finite or is constant).
   bool approximate_scan(const float* q, size_t k, float* scratch, TopKBuffers& buf, size_t* slack_units) const;
+  // buf.block_max[block] from the block's sums, after some of them changed.
+  static void update_block_max(TopKBuffers& buf, size_t block);
   // The items whose sums the bound keeps, in increasing order in buf.candidates, and their exact
   // scores (the byte scan's sums, to the bit) in scores; returns how many.
   size_t score_candidates(size_t k, size_t slack_units, const float* lut, TopKBuffers& buf, float* scores) const;
@@ -131,6 +134,7 @@ class ItemScorer {
   std::vector<float> b_;          // core1 as [(j2a, p)][i2]: (J2/t R/t) x I2
   std::vector<uint8_t> packed_;   // K <= 16: the codes in pq_scan16's 4-bit block layout
   std::vector<uint8_t> blocked_;  // K > 16 with pq_scan_u8: the codes in its 64-item block layout
+  std::vector<float> books_t_;    // the codebooks as [M][s][K], for the LUT's product
   int64_t lut_stride() const { return packed_.empty() ? pq_.K : int64_t{kPqLutRow}; }
 };
 
@@ -147,6 +151,7 @@ size_t ItemScorer::top_k(const float* q, size_t k, const Excluded& excluded, flo
   // An excluded item's sum is 0, the lowest: the k-th best sum is then one of the other items'
   // (or 0, which keeps every item), as the bound needs.
   excluded([&](int64_t v) { buf.sums[static_cast<size_t>(v)] = 0; });
+  excluded([&](int64_t v) { update_block_max(buf, static_cast<size_t>(v) / kPqU8Block); });
   const float* lut = scratch + d_;  // pq_lut's, left by approximate_scan
   const size_t n = score_candidates(k, slack, lut, buf, scores);
   buf.scored = n;

@@ -3,6 +3,7 @@
 // the widest supported one, and POCKETREC_RUNTIME_ISA caps it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -145,7 +146,8 @@ TEST(KernelDispatch, PqScan16OfEveryIsaComputesTheReferenceSums) {
       }
 }
 
-// pq_scan_u8 of every ISA this CPU runs that has it, against integer sums: a layout built here from
+// pq_scan_u8 of every ISA this CPU runs that has it, against integer sums and their block maxima: a
+// layout built here from
 // pq_u8_byte; 1, 4, 5 and 9 blocks (four-block steps and their tail); M = 256 with every entry 255,
 // the largest sum (65,280) that 16 bits must hold; a guard after the output. Only the AVX-512 table
 // of a CPU with VBMI has the kernel.
@@ -180,11 +182,14 @@ TEST(KernelDispatch, PqScanU8OfEveryIsaComputesTheIntegerSums) {
 #endif
         if (!t->pq_scan_u8) continue;
         ++ran;
-        std::vector<uint16_t> out(n + 32, 777);
-        t->pq_scan_u8(blocked.data(), blocks, Mq, lut8.data(), out.data());
+        std::vector<uint16_t> out(n + 32, 777), block_max(blocks + 8, 777);
+        t->pq_scan_u8(blocked.data(), blocks, Mq, lut8.data(), out.data(), block_max.data());
         for (size_t g = n; g < out.size(); ++g) ASSERT_EQ(out[g], 777) << "write past the blocks at " << g;
+        for (size_t g = blocks; g < block_max.size(); ++g) ASSERT_EQ(block_max[g], 777) << "past the maxima";
         out.resize(n);
         ASSERT_EQ(out, ref);
+        for (size_t b = 0; b < blocks; ++b)
+          EXPECT_EQ(block_max[b], *std::max_element(ref.begin() + b * 64, ref.begin() + (b + 1) * 64)) << b;
       }
     }
   if (ran == 0) GTEST_SKIP() << "no ISA of this CPU has pq_scan_u8 (it needs AVX-512 VBMI)";

@@ -56,6 +56,25 @@ using pocketrec::testing::TinySasRec;
 
 namespace {
 
+// exp_approx against exp in double over its whole range and around 0 (relative error), its clamps
+// (normal floats, finite) and NaN.
+TEST(Kernels, ExpWithoutLibmIsWithinItsStatedError) {
+  double worst = 0, worst_at = 0;
+  for (double x = -87.2; x <= 87.9; x += 1e-3) {
+    const double rel = std::fabs(runtime::exp_approx(static_cast<float>(x)) / std::exp(double(float(x))) - 1.0);
+    if (rel > worst) worst = rel, worst_at = x;
+  }
+  EXPECT_LT(worst, 1e-7) << "at x = " << worst_at;
+  for (float x : {0.0f, 1e-6f, -1e-6f, 0.34657f, -0.34657f, 1.0f, -1.0f})
+    EXPECT_NEAR(runtime::exp_approx(x) / std::exp(double(x)), 1.0, 1e-7) << x;
+  EXPECT_EQ(runtime::exp_approx(0.0f), 1.0f);
+  EXPECT_TRUE(std::isnormal(runtime::exp_approx(-1000.0f)));
+  EXPECT_LT(runtime::exp_approx(-1000.0f), 1.3e-38f);
+  EXPECT_TRUE(std::isfinite(runtime::exp_approx(1000.0f)));
+  EXPECT_GT(runtime::exp_approx(1000.0f), 1e38f);
+  EXPECT_TRUE(std::isnan(runtime::exp_approx(NAN)));
+}
+
 TEST(Kernels, TanhAndGeluThroughExpMatchTheLibmFunctions) {
   double tanh_err = 0, gelu_err = 0;
   for (double x = -30; x <= 30; x += 1e-3) {

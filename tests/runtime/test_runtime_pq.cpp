@@ -71,8 +71,9 @@ TEST(PqScoring, LookupTableEqualsTheDenseProductOfTheRebuiltTable) {
 
 // The scorer over 100 items (three whole blocks of the 4-bit scan and a partial fourth) at K = 5 and
 // K = 16 (a LUT row with and without zero padding) and at K = 17 (the byte scan): scores equal the
-// sums of the codewords' dot products with q in double; the 4-bit layout's own copy of the codes
-// counts in owned_bytes() and its whole blocks in output_floats().
+// sums of the codewords' dot products with q in double; the scorer's own copies (the codebooks
+// transposed, the codes re-laid out) count in owned_bytes() and the 4-bit scan's whole blocks in
+// output_floats().
 TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
   const int64_t n = 100, M = 3, s = 2, d = M * s;
   for (const int64_t K : {int64_t{5}, int64_t{16}, int64_t{17}}) {
@@ -90,8 +91,9 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
     const bool blocks = K <= 16 && runtime::kernels().pq_scan16 != nullptr;
     const bool bytes64 = K > 16 && runtime::kernels().pq_scan_u8 != nullptr;
     EXPECT_EQ(scorer.output_floats(), blocks ? 128u : 100u);
-    // 4 blocks x M sub-spaces x 16 bytes; for top_k's pruned scan, 2 blocks x M x 64 bytes
-    EXPECT_EQ(scorer.owned_bytes(), blocks ? 4u * M * 16 : bytes64 ? 2u * M * 64 : 0u);
+    // The transposed codebooks, and 4 blocks x M sub-spaces x 16 bytes; for top_k's pruned scan,
+    // 2 blocks x M x 64 bytes
+    EXPECT_EQ(scorer.owned_bytes(), size_t(M * K * s) * 4 + (blocks ? 4u * M * 16 : bytes64 ? 2u * M * 64 : 0u));
     std::vector<float> scratch(scorer.scratch_floats()), out(scorer.output_floats());
     scorer.score(q.data(), scratch.data(), out.data());
     for (int64_t v = 0; v < n; ++v) {

@@ -28,11 +28,12 @@ struct KernelTable {
   void (*pq_scan16)(const uint8_t* packed, size_t n_blocks, size_t M, const float* lut, float* out);
   // Integer sums over blocks of kPqU8Block = 64 items with one-byte codes (K <= 256) and a LUT
   // quantised to bytes: out[64 b + p] = sum_m lut8[256 m + code of item p of block b in sub-space m]
-  // (lut8: M x 256, M <= 256 so that no sum leaves 16 bits). Block b's codes are M groups of 64
-  // bytes, sub-space after sub-space; item p's code is byte pq_u8_byte(p) of its group. The first
-  // pass of ItemScorer::top_k's pruned scan. Null unless the CPU has AVX-512 VBMI (a 128-byte table
-  // lookup, vpermi2b).
-  void (*pq_scan_u8)(const uint8_t* blocked, size_t n_blocks, size_t M, const uint8_t* lut8, uint16_t* out);
+  // (lut8: M x 256, M <= 256 so that no sum leaves 16 bits), and block_max[b] = the largest of
+  // block b's 64 sums. Block b's codes are M groups of 64 bytes, sub-space after sub-space; item p's
+  // code is byte pq_u8_byte(p) of its group. The first pass of ItemScorer::top_k's pruned scan. Null
+  // unless the CPU has AVX-512 VBMI (a 128-byte table lookup, vpermi2b).
+  void (*pq_scan_u8)(const uint8_t* blocked, size_t n_blocks, size_t M, const uint8_t* lut8, uint16_t* out,
+                     uint16_t* block_max);
 };
 
 constexpr size_t kPqBlock = 32;                 // items per block of pq_scan16
