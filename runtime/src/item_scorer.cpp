@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 
 #include "kernels.h"
 #include "pocket_format.h"
@@ -236,7 +237,7 @@ void ItemScorer::prepare(TopKBuffers& buf) const {
   buf.lut8.assign(blocks ? static_cast<size_t>(pq_.M) * kPqU8LutRow : 0, 0);
   buf.sums.assign(blocks * kPqU8Block, 0);
   buf.block_max.assign(blocks, 0);
-  buf.block_order.assign(blocks, 0);
+  buf.best_max.assign(blocks, 0);
   buf.candidates.assign(blocks ? static_cast<size_t>(n_items_) : 0, 0);
 }
 
@@ -250,7 +251,10 @@ void ItemScorer::prepare(TopKBuffers& buf) const {
 // fp32 error bound 2 M eps sum_m max|LUT[m]| (eps = FLT_EPSILON, twice the rounding of one add).
 bool ItemScorer::approximate_scan(const float* q, size_t k, float* scratch, TopKBuffers& buf, size_t* slack) const {
   const size_t blocks = blocked_.empty() ? 0 : pq_u8_blocks(n_items_);
-  if (blocks == 0 || k == 0 || 4 * k > blocks || buf.sums.size() != blocks * kPqU8Block) return false;
+  if (blocks == 0 || k == 0 || k > blocks / 4) return false;  // pruning cannot pay
+  if (buf.sums.size() != blocks * kPqU8Block || buf.lut8.size() != static_cast<size_t>(pq_.M) * kPqU8LutRow ||
+      buf.candidates.size() != static_cast<size_t>(n_items_) || buf.best_max.size() != blocks)
+    return false;  // buffers prepared for another scorer
   const int64_t M = pq_.M, K = pq_.K;
   const float* lut = pq_lut(q, scratch);
   float lows[256];  // M <= 256 (init_pq)
@@ -274,6 +278,7 @@ bool ItemScorer::approximate_scan(const float* q, size_t k, float* scratch, TopK
   if (!(units < 255.0 * static_cast<double>(M))) return false;  // no item could be ruled out
   *slack = static_cast<size_t>(units);
   const float inv = 255.0f / range;
+  if (!(inv <= FLT_MAX)) return false;  // a range below 255 / FLT_MAX: the step is not a float
   for (int64_t m = 0; m < M; ++m) {
     const float* row = lut + m * K;
     uint8_t* out = buf.lut8.data() + m * int64_t{kPqU8LutRow};
@@ -299,18 +304,21 @@ size_t ItemScorer::score_candidates(size_t k, size_t slack, const float* lut, To
   const size_t blocks = buf.block_max.size();
   const uint16_t* sums = buf.sums.data();
   // T: the k-th best block maximum, at most the k-th best sum (k blocks hold an item at least as
-  // good; with T = 0 every item is kept). The k best so far, in decreasing order, by insertion: few
-  // maxima beat the k-th once the first blocks are seen.
-  uint16_t* best = buf.block_order.data();
+  // good; with T = 0 every item is kept), from a k-slot min-heap of the maxima.
+  uint16_t* best = buf.best_max.data();
   size_t held = 0;
   for (size_t b = 0; b < blocks; ++b) {
     const uint16_t x = buf.block_max[b];
-    if (held == k && x <= best[k - 1]) continue;
-    size_t at = held < k ? held++ : k - 1;
-    for (; at > 0 && best[at - 1] < x; --at) best[at] = best[at - 1];
-    best[at] = x;
+    if (held < k) {
+      best[held++] = x;
+      std::push_heap(best, best + held, std::greater<uint16_t>());
+    } else if (x > best[0]) {
+      std::pop_heap(best, best + k, std::greater<uint16_t>());
+      best[k - 1] = x;
+      std::push_heap(best, best + k, std::greater<uint16_t>());
+    }
   }
-  const size_t T = best[k - 1];
+  const size_t T = best[0];  // k <= blocks / 4: the heap is full
   const uint16_t keep = static_cast<uint16_t>(T > slack ? T - slack : 0);
   const int64_t M = pq_.M, K = pq_.K;
   size_t n = 0;

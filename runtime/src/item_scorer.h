@@ -60,10 +60,11 @@ struct PqTable {
 
 // What one query of ItemScorer::top_k's pruned PQ scan writes, sized once by ItemScorer::prepare
 // (empty for a scorer without that scan): the LUT as bytes, the items' 16-bit approximate scores, the
-// blocks' maxima and the best k of them, and the candidates' indices.
+// blocks' maxima and the best k of them, and the candidates' indices. A buffer prepared for another
+// scorer is not used (the query scores every item).
 struct TopKBuffers {
   std::vector<uint8_t> lut8;
-  std::vector<uint16_t> sums, block_max, block_order;
+  std::vector<uint16_t> sums, block_max, best_max;  // best_max: a heap of the k best block maxima
   std::vector<int32_t> candidates;
   size_t scored = 0;  // the items the last query scored exactly: all of them unless it pruned
 };
@@ -105,6 +106,10 @@ class ItemScorer {
   // scratch_floats(). A PQ table with K > 16 on a CPU with pq_scan_u8 prunes first: a pass over
   // 16-bit sums of a byte-quantised LUT bounds every item's score, and only the items that the
   // bound cannot rule out are scored exactly (score_candidates); any other scorer scores every item.
+  // The pass exists with M <= 256 on x86-64 CPUs with AVX-512 F/VL/BW/DQ and VBMI, unless
+  // POCKETREC_RUNTIME_ISA caps the kernels below AVX-512. The exact scores are the byte scan's
+  // in-order sums (tested equal to the bit; the runtime is built with -fassociative-math, so that
+  // equality is a property of the build, checked by tests/runtime/test_runtime_pq.cpp).
   template <typename Excluded>
   size_t top_k(const float* q, size_t k, const Excluded& excluded, float* scratch, float* scores, TopKBuffers& buf,
                int64_t* idx, float* val) const;
@@ -113,9 +118,10 @@ class ItemScorer {
   void add_bias(float* out) const;
   float* pq_lut(const float* q, float* scratch) const;  // the fp32 LUT of q, in scratch
   void score_pq(const float* q, float* scratch, float* out) const;
-  // The pruned scan's first pass: the byte LUT and the 16-bit sums in buf, and in buf.slack_units
-  // how far below the k-th best sum an item of the exact top k can lie. False when it cannot prune
-  // (no such scan, k too large for the blocks, a LUT that is not finite or is constant).
+  // The pruned scan's first pass: the byte LUT, the 16-bit sums and the block maxima in buf, and in
+  // *slack_units how far below the k-th best sum an item of the exact top k can lie. False when it
+  // cannot prune (no such scan, k above a quarter of the blocks, buffers of another scorer, a LUT
+  // that is not finite, constant or too narrow for a float step, a margin as wide as the sums).
   bool approximate_scan(const float* q, size_t k, float* scratch, TopKBuffers& buf, size_t* slack_units) const;
   // buf.block_max[block] from the block's sums, after some of them changed.
   static void update_block_max(TopKBuffers& buf, size_t block);

@@ -146,11 +146,10 @@ TEST(KernelDispatch, PqScan16OfEveryIsaComputesTheReferenceSums) {
       }
 }
 
-// pq_scan_u8 of every ISA this CPU runs that has it, against integer sums and their block maxima: a
-// layout built here from
-// pq_u8_byte; 1, 4, 5 and 9 blocks (four-block steps and their tail); M = 256 with every entry 255,
-// the largest sum (65,280) that 16 bits must hold; a guard after the output. Only the AVX-512 table
-// of a CPU with VBMI has the kernel.
+// pq_scan_u8 of every ISA this CPU runs that has it, against integer sums and their block maxima:
+// a layout built here from pq_u8_byte; 1, 4, 5 and 9 blocks (four-block steps and their tail);
+// M = 256 with every entry 255, the largest sum (65,280) that 16 bits must hold; a guard after the
+// output. Only the AVX-512 table of a CPU with VBMI has the kernel.
 TEST(KernelDispatch, PqScanU8OfEveryIsaComputesTheIntegerSums) {
   const auto tables = tables_of_this_cpu();
   ASSERT_GE(tables.size(), 1u);

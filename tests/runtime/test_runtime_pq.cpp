@@ -16,6 +16,7 @@
 #include "runtime/loaded_model.h"
 #include "runtime/tiny_pocket.h"
 #include "simd/kernel_table.h"
+#include "topk.h"
 
 using namespace pocketrec;
 using pocketrec::testing::Loaded;
@@ -107,7 +108,8 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
 
 // ItemScorer::top_k against what it stands for: every item scored, the excluded ones at -inf, then
 // runtime::top_k. Indices and scores must be identical (the pruned scan rescores its candidates with
-// the byte scan's own sums), over 20,000 items (313 blocks of 64):
+// the byte scan's own sums), over 20,003 items (313 blocks of 64, the last in part; not a multiple
+// of the byte scan's four items either):
 //   - codebooks uniform in [-1, 1], K = 256 and K = 40 (LUT rows padded to 256);
 //   - codebooks of three values, so that hundreds of items tie at the k-th score (ties go to the
 //     smaller index, which the candidates must keep);
@@ -118,7 +120,7 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
 // Where pruning applies (this CPU has pq_scan_u8, uniform codebooks) its first pass must have run
 // (the sums are not all zero) and scored under a quarter of the items exactly.
 TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
-  const int64_t n = 20000, s = 2;
+  const int64_t n = 20003, s = 2;
   enum Books { kUniform, kThreeValues, kLargeOffset };
   for (const auto& [M, K] : {std::pair<int64_t, int64_t>{16, 256}, {8, 40}})
     for (const Books books_kind : {kUniform, kThreeValues, kLargeOffset}) {
@@ -169,7 +171,7 @@ TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
             EXPECT_EQ(std::memcmp(&val[i], &ref_val[i], sizeof(float)), 0) << "rank " << i;
           const bool pruned = std::any_of(buf.sums.begin(), buf.sums.end(), [](uint16_t x) { return x != 0; });
           if (runtime::kernels().pq_scan_u8 && books_kind == kUniform) {
-            EXPECT_EQ(pruned, 4 * k <= runtime::pq_u8_blocks(n)) << "the pruned scan ran (or not) as its rule says";
+            EXPECT_EQ(pruned, k <= runtime::pq_u8_blocks(n) / 4) << "the pruned scan ran (or not) as its rule says";
             if (pruned) EXPECT_LT(buf.scored, static_cast<size_t>(n) / 4) << "and scored few items exactly";
           }
           if (!pruned) EXPECT_EQ(buf.scored, static_cast<size_t>(n));
@@ -181,8 +183,8 @@ TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
 // in every sub-space make the step exactly 1). The winner's entries lie just below a half step
 // (11.499, then 15 x 10.499: score 168.984, byte sum 11 + 150 = 161), one loser per block's just
 // above (16 x 10.501: score 168.016, byte sum 176). The best sum is a loser's, 15 units above the
-// winner's, so a margin of 15 or less loses the winner; the scorer's (M + 1 + the float term) keeps
-// it. Also k = 2: the winner, then the first loser.
+// winner's (M - 1, the most two items' rounding can differ by), so a margin of 14 or less loses the
+// winner; the scorer's (M + 1 + the float term) keeps it. Also k = 2: the winner, then the first loser.
 TEST(PqScoring, PrunedTopKKeepsAnItemAtTheEdgeOfItsBound) {
   const int64_t n = 64 * 40, M = 16, K = 256;
   std::vector<float> books(static_cast<size_t>(M * K), 0.0f);
@@ -216,6 +218,72 @@ TEST(PqScoring, PrunedTopKKeepsAnItemAtTheEdgeOfItsBound) {
     EXPECT_EQ(buf.sums[static_cast<size_t>(winner)], 161);
     EXPECT_EQ(buf.sums[5], 176);
   }
+}
+
+// When fewer than k blocks hold a positive sum, the k-th best block maximum is 0 and every item is
+// scored exactly, the excluded ones too, which must then be set to -inf among the candidates: 512
+// items (8 blocks) whose sums are 0 except in block 3, k = 2, the best items of that block excluded.
+TEST(PqScoring, PrunedTopKKeepingEveryItemStillExcludesTheHistory) {
+  const int64_t n = 512, M = 4, K = 32;
+  std::vector<float> books(static_cast<size_t>(M * K), 0.0f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < K; ++c) books[static_cast<size_t>(m * K + c)] = 0.25f * static_cast<float>(c % 5);
+  std::vector<uint8_t> codes(static_cast<size_t>(n * M), 0);
+  for (int64_t v = 3 * 64; v < 4 * 64; ++v)
+    for (int64_t m = 0; m < M; ++m) codes[static_cast<size_t>(v * M + m)] = static_cast<uint8_t>((v * 7 + m) % K);
+  const std::vector<float> q(static_cast<size_t>(M), 1.0f);
+  runtime::PqTable pq{M, K, 1, books.data(), codes.data(), nullptr};
+  runtime::ItemScorer scorer;
+  ASSERT_TRUE(scorer.init_pq(pq, n, M).ok());
+  runtime::TopKBuffers buf;
+  scorer.prepare(buf);
+  std::vector<float> scratch(scorer.scratch_floats()), all(scorer.output_floats());
+  scorer.score(q.data(), scratch.data(), all.data());
+  std::vector<int64_t> best(3);
+  std::vector<float> best_val(3);
+  ASSERT_EQ(runtime::top_k(all.data(), n, 3, best.data(), best_val.data()), 3u);
+  std::vector<float> masked = all;
+  masked[static_cast<size_t>(best[0])] = masked[static_cast<size_t>(best[2])] = -INFINITY;
+  std::vector<int64_t> ref(2), idx(2);
+  std::vector<float> ref_val(2), val(2);
+  ASSERT_EQ(runtime::top_k(masked.data(), n, 2, ref.data(), ref_val.data()), 2u);
+  std::vector<float> out(scorer.output_floats());
+  const auto excluded = [&](const auto& f) { f(best[0]), f(best[2]); };
+  ASSERT_EQ(scorer.top_k(q.data(), 2, excluded, scratch.data(), out.data(), buf, idx.data(), val.data()), 2u);
+  EXPECT_EQ(idx, ref);
+  EXPECT_EQ(val, ref_val);
+  EXPECT_EQ(idx[0], best[1]);
+  if (runtime::kernels().pq_scan_u8) EXPECT_EQ(buf.scored, static_cast<size_t>(n)) << "every item kept";
+}
+
+// Through the C API: pocketrec_recommend over a SASRec with a PQ table of K = 64 and 1,000 items
+// (16 blocks: k up to 4 prunes on a VBMI CPU) equals pocketrec_score_all with the history masked and
+// the top k taken here, with and without excluding the history: the C API's path to
+// ItemScorer::top_k and its exclusion of the history (the bound itself is tested above).
+TEST(PqScoring, RecommendOfAPrunedTableEqualsTheFullScores) {
+  TinySasRec spec;
+  spec.pq = true, spec.M = 4, spec.K = 64, spec.n_items = 1000;
+  Loaded model(spec.bytes(), POCKETREC_SCORING_CORES);
+  ASSERT_EQ(model.status, POCKETREC_STATUS_OK) << model.error;
+  for (const std::vector<int64_t>& h : {std::vector<int64_t>{1000, 1070, 1007}, std::vector<int64_t>{1000 + 7 * 999}})
+    for (const int exclude : {0, 1})
+      for (const size_t k : {size_t{1}, size_t{4}, size_t{5}}) {
+        SCOPED_TRACE(::testing::Message() << "history " << h.size() << " exclude " << exclude << " k " << k);
+        std::vector<float> s = model.scores(h);
+        if (exclude)
+          for (int64_t id : h) s[static_cast<size_t>((id - 1000) / 7)] = -INFINITY;
+        std::vector<int64_t> ref(k), items(k);
+        std::vector<float> ref_val(k), val(k);
+        const size_t ref_n = runtime::top_k(s.data(), s.size(), k, ref.data(), ref_val.data());
+        size_t got = 0;
+        ASSERT_EQ(pocketrec_recommend(model.ctx, h.data(), h.size(), k, exclude, items.data(), val.data(), &got),
+                  POCKETREC_STATUS_OK);
+        ASSERT_EQ(got, ref_n);
+        for (size_t i = 0; i < got; ++i) {
+          EXPECT_EQ(items[i], 1000 + 7 * ref[i]) << "rank " << i;
+          EXPECT_EQ(val[i], ref_val[i]) << "rank " << i;
+        }
+      }
 }
 
 // Codes that a table cannot have (>= K) are refused at load with BAD_FORMAT naming the item and the
