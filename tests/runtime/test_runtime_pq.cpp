@@ -106,6 +106,32 @@ TEST(PqScoring, ScorerOverSeveralBlocksEqualsTheCodewordSums) {
   }
 }
 
+namespace {
+
+// A PQ scorer with its top-k and query buffers, as a C API context holds them.
+struct PqQuery {
+  runtime::ItemScorer scorer;
+  runtime::TopKBuffers buf;
+  std::vector<float> scratch, out;
+  PqQuery(const runtime::PqTable& pq, int64_t n, int64_t d) {
+    EXPECT_TRUE(scorer.init_pq(pq, n, d).ok());
+    scorer.prepare(buf);
+    scratch.resize(scorer.scratch_floats());
+    out.resize(scorer.output_floats());
+  }
+  std::vector<float> all(const float* q) {  // every item's score
+    std::vector<float> s(scorer.output_floats());
+    scorer.score(q, scratch.data(), s.data());
+    return s;
+  }
+  template <typename Excluded>
+  size_t top_k(const float* q, size_t k, const Excluded& excluded, int64_t* idx, float* val) {
+    return scorer.top_k(q, k, excluded, scratch.data(), out.data(), buf, idx, val);
+  }
+};
+
+}  // namespace
+
 // ItemScorer::top_k against what it stands for: every item scored, the excluded ones at -inf, then
 // runtime::top_k. Indices and scores must be identical (the pruned scan rescores its candidates with
 // the byte scan's own sums), over 20,003 items (313 blocks of 64, the last in part; not a multiple
@@ -135,13 +161,9 @@ TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
       for (float& x : q) x = books_kind == kThreeValues ? 1.0f : u(rng);
       std::vector<uint8_t> codes(static_cast<size_t>(n * M));
       for (uint8_t& c : codes) c = static_cast<uint8_t>(rng() % static_cast<uint32_t>(K));
-      runtime::PqTable pq{M, K, s, books.data(), codes.data(), nullptr};
-      runtime::ItemScorer scorer;
-      ASSERT_TRUE(scorer.init_pq(pq, n, d).ok());
-      runtime::TopKBuffers buf;
-      scorer.prepare(buf);
-      std::vector<float> scratch(scorer.scratch_floats()), all(scorer.output_floats());
-      scorer.score(q.data(), scratch.data(), all.data());
+      PqQuery query(runtime::PqTable{M, K, s, books.data(), codes.data(), nullptr}, n, d);
+      runtime::TopKBuffers& buf = query.buf;
+      const std::vector<float> all = query.all(q.data());
       std::vector<int64_t> best(10);  // the full scan's best ten, the items excluded below
       std::vector<float> best_val(10);
       ASSERT_EQ(runtime::top_k(all.data(), n, 10, best.data(), best_val.data()), 10u);
@@ -158,13 +180,11 @@ TEST(PqScoring, PrunedTopKEqualsTheFullScan) {
           std::vector<float> ref_val(k), val(k, 0.0f);
           const size_t ref_n = runtime::top_k(ref_scores.data(), n, k, ref_idx.data(), ref_val.data());
           std::fill(buf.sums.begin(), buf.sums.end(), uint16_t{0});
-          std::vector<float> out(scorer.output_floats());
           const auto excluded = [&](const auto& f) {
             if (exclude)
               for (int64_t v : history) f(v);
           };
-          const size_t got =
-              scorer.top_k(q.data(), k, excluded, scratch.data(), out.data(), buf, idx.data(), val.data());
+          const size_t got = query.top_k(q.data(), k, excluded, idx.data(), val.data());
           ASSERT_EQ(got, ref_n);
           EXPECT_EQ(idx, ref_idx);
           for (size_t i = 0; i < got; ++i)
@@ -202,15 +222,12 @@ TEST(PqScoring, PrunedTopKKeepsAnItemAtTheEdgeOfItsBound) {
     if (b != winner / 64)
       for (int64_t m = 0; m < M; ++m) codes[static_cast<size_t>((b * 64 + 5) * M + m)] = 4;
   const std::vector<float> q(static_cast<size_t>(M), 1.0f);
-  runtime::PqTable pq{M, K, 1, books.data(), codes.data(), nullptr};
-  runtime::ItemScorer scorer;
-  ASSERT_TRUE(scorer.init_pq(pq, n, M).ok());
-  runtime::TopKBuffers buf;
-  scorer.prepare(buf);
-  std::vector<float> scratch(scorer.scratch_floats()), out(scorer.output_floats()), val(2);
+  PqQuery query(runtime::PqTable{M, K, 1, books.data(), codes.data(), nullptr}, n, M);
+  const runtime::TopKBuffers& buf = query.buf;
+  std::vector<float> val(2);
   std::vector<int64_t> idx(2);
   const auto none = [](const auto&) {};
-  ASSERT_EQ(scorer.top_k(q.data(), 2, none, scratch.data(), out.data(), buf, idx.data(), val.data()), 2u);
+  ASSERT_EQ(query.top_k(q.data(), 2, none, idx.data(), val.data()), 2u);
   EXPECT_EQ(idx, (std::vector<int64_t>{winner, 5}));
   EXPECT_NEAR(val[0], 168.984f, 1e-3);
   EXPECT_NEAR(val[1], 168.016f, 1e-3);
@@ -232,13 +249,8 @@ TEST(PqScoring, PrunedTopKKeepingEveryItemStillExcludesTheHistory) {
   for (int64_t v = 3 * 64; v < 4 * 64; ++v)
     for (int64_t m = 0; m < M; ++m) codes[static_cast<size_t>(v * M + m)] = static_cast<uint8_t>((v * 7 + m) % K);
   const std::vector<float> q(static_cast<size_t>(M), 1.0f);
-  runtime::PqTable pq{M, K, 1, books.data(), codes.data(), nullptr};
-  runtime::ItemScorer scorer;
-  ASSERT_TRUE(scorer.init_pq(pq, n, M).ok());
-  runtime::TopKBuffers buf;
-  scorer.prepare(buf);
-  std::vector<float> scratch(scorer.scratch_floats()), all(scorer.output_floats());
-  scorer.score(q.data(), scratch.data(), all.data());
+  PqQuery query(runtime::PqTable{M, K, 1, books.data(), codes.data(), nullptr}, n, M);
+  const std::vector<float> all = query.all(q.data());
   std::vector<int64_t> best(3);
   std::vector<float> best_val(3);
   ASSERT_EQ(runtime::top_k(all.data(), n, 3, best.data(), best_val.data()), 3u);
@@ -247,13 +259,12 @@ TEST(PqScoring, PrunedTopKKeepingEveryItemStillExcludesTheHistory) {
   std::vector<int64_t> ref(2), idx(2);
   std::vector<float> ref_val(2), val(2);
   ASSERT_EQ(runtime::top_k(masked.data(), n, 2, ref.data(), ref_val.data()), 2u);
-  std::vector<float> out(scorer.output_floats());
   const auto excluded = [&](const auto& f) { f(best[0]), f(best[2]); };
-  ASSERT_EQ(scorer.top_k(q.data(), 2, excluded, scratch.data(), out.data(), buf, idx.data(), val.data()), 2u);
+  ASSERT_EQ(query.top_k(q.data(), 2, excluded, idx.data(), val.data()), 2u);
   EXPECT_EQ(idx, ref);
   EXPECT_EQ(val, ref_val);
   EXPECT_EQ(idx[0], best[1]);
-  if (runtime::kernels().pq_scan_u8) EXPECT_EQ(buf.scored, static_cast<size_t>(n)) << "every item kept";
+  if (runtime::kernels().pq_scan_u8) EXPECT_EQ(query.buf.scored, static_cast<size_t>(n)) << "every item kept";
 }
 
 // Through the C API: pocketrec_recommend over a SASRec with a PQ table of K = 64 and 1,000 items
